@@ -1,0 +1,1 @@
+//! Self-relative security descriptors and SDDL (ea-reparse-sd.md §3).

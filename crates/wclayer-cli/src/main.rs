@@ -1,0 +1,2 @@
+//! The `wclayer` command.
+fn main() {}

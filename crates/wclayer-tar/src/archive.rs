@@ -1,0 +1,1 @@
+//! Streaming tar reader with Go archive/tar semantics.

@@ -1,0 +1,1 @@
+//! A tar writer that produces the bytes of Go's archive/tar.

@@ -1,0 +1,1 @@
+//! PAX record keys and value codecs used by Windows layer tars.
