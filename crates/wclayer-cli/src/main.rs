@@ -1,2 +1,53 @@
-//! The `wclayer` command.
-fn main() {}
+//! `wclayer`: Windows container image layers on any OS.
+//!
+//! A thin command line over the library crates: argument parsing and wiring live here, the
+//! work lives in `wclayer-backup`, `wclayer-layer` and `wclayer-tar`.
+#![forbid(unsafe_code)]
+
+mod cmd;
+mod io;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Windows container image layers: import, export, convert and inspect them on any OS.
+#[derive(Parser, Debug)]
+#[command(name = "wclayer", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Convert a security descriptor between its binary form (base64) and SDDL.
+    Sddl(cmd::sddl::Args),
+    /// Print, one JSON object per line, the layer-writer calls importing a tar makes.
+    Trace(cmd::trace::Args),
+    /// Import a layer tar and export it again: the bytes hcsshim writes for that layer.
+    Convert(cmd::convert::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sddl(a) => cmd::sddl::run(&a),
+        Command::Trace(a) => cmd::trace::run(&a),
+        Command::Convert(a) => cmd::convert::run(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`wclayer trace x.tar | head`) is not a failure.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("wclayer: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,3 +1,53 @@
-//! The Windows container layer model.
+//! The Windows container layer model: the vocabulary every wclayer crate shares.
+//!
+//! A layer is a set of named entries (files, directories, symbolic links, hard links) each
+//! carrying a [`FileBasicInfo`] and a Win32 backup stream, plus tombstones that delete
+//! names of parent layers. The two traits mirror hcsshim's interfaces:
+//!
+//! - [`LayerWriter`] (`Add`, `AddLink`, `Remove`, `Write`, `Close`) receives a layer;
+//! - [`LayerReader`] (`Next`, `LinkInfo`, `Read`, `Close`) walks one.
+//!
+//! [`copy_layer`] is the loop between them, detecting hard links from the reader's
+//! [`LinkInfo`] as hcsshim's export does. [`MemLayer`] is a complete layer held as
+//! metadata in memory and stream bytes in a spool file; it follows the reference layer
+//! model (layer-semantics.md §0) and is what `wclayer convert` imports into and exports
+//! from. Names are [`LayerPath`]s: validated, relative, `\`-separated, compared
+//! case-insensitively as NTFS does.
+//!
+//! ```
+//! use wclayer_layer::{copy_layer, FileBasicInfo, FileAttributes, LayerPath, LayerReader,
+//!     LayerWriter, MemLayer};
+//! use std::io::Write;
+//!
+//! let mut layer = MemLayer::new();
+//! let dir = FileBasicInfo { file_attributes: FileAttributes::DIRECTORY, ..Default::default() };
+//! layer.add(&LayerPath::parse("Files")?, &dir)?;
+//! layer.add(&LayerPath::parse("Files/a.txt")?, &FileBasicInfo::default())?;
+//! layer.write_all(b"")?; // the backup stream of Files\a.txt (empty here)
+//! layer.close()?;
+//!
+//! let mut copy = MemLayer::new();
+//! copy_layer(&mut layer.reader()?, &mut copy)?;
+//! let mut r = copy.reader()?;
+//! let mut names = Vec::new();
+//! while let Some(e) = r.next()? { names.push(e.name().to_string()); }
+//! assert_eq!(names, ["Files", "Files\\a.txt"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod copy;
+mod entry;
+mod error;
+mod mem;
+mod path;
+mod traits;
+
+pub use copy::{CopyStats, copy_layer};
+pub use entry::{Entry, LinkInfo};
+pub use error::Error;
+pub use mem::{MemLayer, MemLayerReader, WalkMode};
+pub use path::{LayerPath, MAX_COMPONENT_UNITS, MAX_PATH_UNITS, PathError, upcase_key};
+pub use traits::{LayerReader, LayerWriter};
+pub use wclayer_backup::{FileAttributes, FileBasicInfo, FileIdInfo, FileTime};

@@ -15,3 +15,11 @@
 pub mod archive;
 pub mod gotar;
 pub mod pax;
+pub mod export;
+pub mod import;
+
+mod error;
+
+pub use error::Error;
+pub use export::{ExportStats, export_tar};
+pub use import::{ImportStats, import_tar};

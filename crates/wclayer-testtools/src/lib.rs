@@ -2,3 +2,6 @@
 //! return short reads and writes. Not published; used by tests and benchmarks.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod r#gen;
+pub mod io;

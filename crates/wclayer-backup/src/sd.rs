@@ -1,1 +1,0 @@
-//! Self-relative security descriptors and SDDL (ea-reparse-sd.md §3).

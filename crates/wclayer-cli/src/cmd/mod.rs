@@ -1,0 +1,5 @@
+//! One module per subcommand: its arguments and its `run`.
+
+pub(crate) mod convert;
+pub(crate) mod sddl;
+pub(crate) mod trace;

@@ -1,0 +1,208 @@
+//! `wclayer trace`: the layer-writer calls an import makes, one JSON object per line.
+
+use std::io::{self, Write};
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use wclayer_backup::FileBasicInfo;
+use wclayer_layer::{Error, LayerPath, LayerWriter};
+use wclayer_tar::archive::ArchiveReader;
+
+use crate::io::open_input;
+
+/// Arguments of `wclayer trace`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The layer tar (`.tar`, `.tar.gz` or `.tar.zst`; `-` for standard input).
+    input: String,
+}
+
+pub(crate) fn run(a: &Args) -> Result<()> {
+    let input = open_input(&a.input)?;
+    let out = io::BufWriter::new(io::stdout().lock());
+    let mut tracer = Tracer {
+        out,
+        current: None,
+    };
+    let mut archive = ArchiveReader::new(input);
+    wclayer_tar::import_tar(&mut archive, &mut tracer)
+        .with_context(|| format!("cannot import {}", a.input))?;
+    tracer.out.flush()?;
+    Ok(())
+}
+
+/// The tar names of the utility VM boot files that hcsshim backs up before the utility VM
+/// is processed, and the name of each backup (oci-tar-mapping.md §6.4).
+const MUTATED_FILES: [(&str, &str); 4] = [
+    ("UtilityVM/Files/EFI/Microsoft/Boot/BCD", "bcd.bak"),
+    ("UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG", "bcd.log.bak"),
+    ("UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG1", "bcd.log1.bak"),
+    ("UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG2", "bcd.log2.bak"),
+];
+
+/// A [`LayerWriter`] that prints every call instead of storing a layer.
+struct Tracer<W: Write> {
+    out: W,
+    current: Option<Added>,
+}
+
+/// The `add` being traced: its record is printed when its stream is complete.
+struct Added {
+    name: String,
+    info: FileBasicInfo,
+    hash: Sha256,
+    len: u64,
+    scan: DataSizeScan,
+}
+
+impl<W: Write> Tracer<W> {
+    fn finish_current(&mut self) -> Result<(), Error> {
+        let Some(a) = self.current.take() else {
+            return Ok(());
+        };
+        let mut line = format!(
+            "{{\"op\":\"add\",\"name\":{},\"size\":{},\"attributes\":{},\"creation_time\":{},\"last_access_time\":{},\"last_write_time\":{},\"change_time\":{},\"stream_len\":{},\"stream_sha256\":\"{}\"",
+            json(&a.name),
+            a.scan.data_size.unwrap_or(0),
+            a.info.file_attributes.0,
+            a.info.creation_time.0,
+            a.info.last_access_time.0,
+            a.info.last_write_time.0,
+            a.info.change_time.0,
+            a.len,
+            hex::encode(a.hash.finalize()),
+        );
+        if let Some((_, bak)) = MUTATED_FILES.iter().find(|(n, _)| *n == a.name) {
+            line.push_str(&format!(",\"mutated_backup\":{}", json(bak)));
+        }
+        line.push('}');
+        writeln!(self.out, "{line}")?;
+        Ok(())
+    }
+}
+
+fn json(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{}\"", s.escape_default()))
+}
+
+/// Slash form of a name as the caller spelled it.
+fn spelled(p: &LayerPath) -> String {
+    p.original().replace('\\', "/")
+}
+
+impl<W: Write> LayerWriter for Tracer<W> {
+    fn add(&mut self, name: &LayerPath, info: &FileBasicInfo) -> Result<(), Error> {
+        self.finish_current()?;
+        self.current = Some(Added {
+            name: spelled(name),
+            info: *info,
+            hash: Sha256::new(),
+            len: 0,
+            scan: DataSizeScan::default(),
+        });
+        Ok(())
+    }
+
+    fn add_link(&mut self, name: &LayerPath, target: &LayerPath) -> Result<(), Error> {
+        self.finish_current()?;
+        writeln!(
+            self.out,
+            "{{\"op\":\"link\",\"name\":{},\"target\":{}}}",
+            json(&spelled(name)),
+            json(&spelled(target))
+        )?;
+        Ok(())
+    }
+
+    fn remove(&mut self, name: &LayerPath) -> Result<(), Error> {
+        self.finish_current()?;
+        writeln!(
+            self.out,
+            "{{\"op\":\"remove\",\"name\":{}}}",
+            json(&spelled(name))
+        )?;
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), Error> {
+        self.finish_current()
+    }
+}
+
+impl<W: Write> Write for Tracer<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let a = self
+            .current
+            .as_mut()
+            .ok_or_else(|| io::Error::from(Error::NoEntry))?;
+        a.hash.update(buf);
+        a.len += buf.len() as u64;
+        a.scan.feed(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Finds the size of the first unnamed data stream in a backup stream fed in pieces, the
+/// size hcsshim reports for an added file. Only the 20-byte headers are looked at; names,
+/// sparse offsets and bodies are counted and skipped.
+#[derive(Default)]
+struct DataSizeScan {
+    header: Vec<u8>,
+    skip: u64,
+    data_size: Option<u64>,
+}
+
+impl DataSizeScan {
+    fn feed(&mut self, mut buf: &[u8]) {
+        while !buf.is_empty() && self.data_size.is_none() {
+            if self.skip > 0 {
+                let n = usize::try_from(self.skip).unwrap_or(usize::MAX).min(buf.len());
+                self.skip -= n as u64;
+                buf = &buf[n..];
+                continue;
+            }
+            let n = (20 - self.header.len()).min(buf.len());
+            self.header.extend_from_slice(&buf[..n]);
+            buf = &buf[n..];
+            if self.header.len() == 20 {
+                let h = std::mem::take(&mut self.header);
+                let id = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+                let size = u64::from_le_bytes(h[8..16].try_into().unwrap_or([0; 8]));
+                let name = u32::from_le_bytes([h[16], h[17], h[18], h[19]]);
+                if id == 1 {
+                    self.data_size = Some(size);
+                }
+                self.skip = size.saturating_add(u64::from(name));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_finds_first_data_stream_across_pieces() {
+        let mut s = Vec::new();
+        // id 3, 4 bytes, no name
+        s.extend_from_slice(&[3, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        s.extend_from_slice(b"abcd");
+        // id 4 with a 2-byte name, 1 byte
+        s.extend_from_slice(&[4, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0]);
+        s.extend_from_slice(b"n\0z");
+        // id 1, 7 bytes
+        s.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        for chunk in [1, 3, 7, 64] {
+            let mut scan = DataSizeScan::default();
+            for piece in s.chunks(chunk) {
+                scan.feed(piece);
+            }
+            assert_eq!(scan.data_size, Some(7), "chunk {chunk}");
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Opening inputs (compression detected by magic bytes) and writing outputs atomically.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// Opens `path` (`-` for standard input) and undoes gzip or zstd compression, detected by
+/// the stream's first bytes, so `.tar`, `.tar.gz` and `.tar.zst` are all accepted.
+pub(crate) fn open_input(path: &str) -> Result<Box<dyn Read>> {
+    let raw: Box<dyn Read> = if path == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(path).with_context(|| format!("cannot open {path}"))?)
+    };
+    decompress(raw).with_context(|| format!("cannot read {path}"))
+}
+
+/// Wraps `raw` in the decoder its magic bytes call for.
+pub(crate) fn decompress(raw: Box<dyn Read>) -> io::Result<Box<dyn Read>> {
+    let mut r = BufReader::with_capacity(256 << 10, raw);
+    let head = r.fill_buf()?;
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(r))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::Decoder::with_buffer(r)?)
+    } else {
+        Box::new(r)
+    })
+}
+
+/// An output file that appears under its name only when [`Output::commit`] is called;
+/// dropped uncommitted (after an error), it leaves nothing behind. `-` is standard output.
+pub(crate) enum Output {
+    Stdout(io::BufWriter<io::Stdout>),
+    File {
+        tmp: io::BufWriter<tempfile::NamedTempFile>,
+        path: std::path::PathBuf,
+    },
+}
+
+impl Output {
+    pub(crate) fn create(path: &str) -> Result<Output> {
+        if path == "-" {
+            return Ok(Output::Stdout(io::BufWriter::with_capacity(
+                256 << 10,
+                io::stdout(),
+            )));
+        }
+        let path = Path::new(path);
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".wclayer-")
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+        Ok(Output::File {
+            tmp: io::BufWriter::with_capacity(256 << 10, tmp),
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub(crate) fn commit(self) -> Result<()> {
+        match self {
+            Output::Stdout(mut w) => w.flush().context("cannot write standard output"),
+            Output::File { tmp, path } => {
+                let tmp = tmp.into_inner().map_err(io::IntoInnerError::into_error)?;
+                tmp.as_file().sync_all()?;
+                tmp.persist(&path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Stdout(w) => w.write(buf),
+            Output::File { tmp, .. } => tmp.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Stdout(w) => w.flush(),
+            Output::File { tmp, .. } => tmp.flush(),
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! [`copy_layer`]: the one loop between a reader and a writer.
+
+use std::collections::HashMap;
+use std::io;
+
+use crate::{Entry, Error, LayerPath, LayerReader, LayerWriter};
+
+/// What [`copy_layer`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CopyStats {
+    /// Entries added with their stream.
+    pub files: u64,
+    /// Names added as hard links.
+    pub links: u64,
+    /// Tombstones.
+    pub tombstones: u64,
+    /// Backup-stream bytes copied.
+    pub stream_bytes: u64,
+}
+
+/// Copies every entry of `r` into `w`, then closes `w` (not `r`).
+///
+/// Hard links are detected as hcsshim's export does (`pkg/ociwclayer/export.go`): a file
+/// whose [`crate::LinkInfo`] reports more than one link is added the first time its file id
+/// is seen; later names with the same id become [`LayerWriter::add_link`] to that first
+/// name, and their stream is not read.
+///
+/// # Errors
+/// The first error of the reader or the writer; the writer is then not closed (dropping
+/// it discards its output).
+pub fn copy_layer(
+    r: &mut dyn LayerReader,
+    w: &mut dyn LayerWriter,
+) -> Result<CopyStats, Error> {
+    let mut stats = CopyStats::default();
+    let mut first_names: HashMap<[u8; 16], LayerPath> = HashMap::new();
+    while let Some(entry) = r.next()? {
+        match entry {
+            Entry::Tombstone { name } => {
+                w.remove(&name)?;
+                stats.tombstones += 1;
+            }
+            Entry::File { name, info, .. } => {
+                let li = r.link_info()?;
+                if li.number_of_links > 1 {
+                    if let Some(target) = first_names.get(&li.file_id.file_id) {
+                        w.add_link(&name, target)?;
+                        stats.links += 1;
+                        continue;
+                    }
+                    first_names.insert(li.file_id.file_id, name.clone());
+                }
+                w.add(&name, &info)?;
+                let n = io::copy(r, w).map_err(|e| Error::io(name.as_str(), e))?;
+                stats.files += 1;
+                stats.stream_bytes += n;
+            }
+        }
+    }
+    w.close()?;
+    Ok(stats)
+}

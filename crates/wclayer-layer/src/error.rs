@@ -1,0 +1,113 @@
+//! The error type of the layer model.
+
+use std::io;
+
+use crate::PathError;
+
+/// An error of a layer reader or writer. Every variant names the entry it concerns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A name is not a valid layer path.
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// A name was added twice (names that differ only in case are the same name).
+    #[error("{name}: added twice (first as {first})")]
+    Duplicate {
+        /// The second spelling.
+        name: String,
+        /// The spelling added first.
+        first: String,
+    },
+    /// An entry was placed below something that is not a directory.
+    #[error("{name}: parent {parent} is not a directory")]
+    NotADirectory {
+        /// The entry.
+        name: String,
+        /// The offending parent.
+        parent: String,
+    },
+    /// An entry was placed below a symbolic link or mount point.
+    #[error("{name}: parent {parent} is a reparse point")]
+    BelowReparsePoint {
+        /// The entry.
+        name: String,
+        /// The reparse point.
+        parent: String,
+    },
+    /// A hard link names a target that was not added to this layer.
+    #[error("{name}: hard link target {target} was not added")]
+    LinkTargetMissing {
+        /// The link.
+        name: String,
+        /// Its target.
+        target: String,
+    },
+    /// A hard link names a directory.
+    #[error("{name}: hard link target {target} is a directory")]
+    LinkTargetDirectory {
+        /// The link.
+        name: String,
+        /// Its target.
+        target: String,
+    },
+    /// A tombstone was given to a base layer.
+    #[error("{name}: base layer cannot have tombstones")]
+    BaseLayerTombstone {
+        /// The removed name.
+        name: String,
+    },
+    /// A base walk found no `Files` directory.
+    #[error("layer has no Files directory")]
+    NoFiles,
+    /// Stream bytes were written while no entry was open (before any `add`, or after
+    /// `add_link`/`remove`).
+    #[error("backup stream bytes written with no entry open")]
+    NoEntry,
+    /// The reader or writer was used after `close`.
+    #[error("layer is closed")]
+    Closed,
+    /// An entry's backup stream is malformed.
+    #[error("{name}: bad backup stream")]
+    Stream {
+        /// The entry.
+        name: String,
+        /// The cause.
+        #[source]
+        source: wclayer_backup::Error,
+    },
+    /// An I/O error, with the entry it happened on when there is one.
+    #[error("{}i/o error", name.as_deref().map(|n| format!("{n}: ")).unwrap_or_default())]
+    Io {
+        /// The entry, if any.
+        name: Option<String>,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// An I/O error on entry `name`.
+    pub fn io(name: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            name: Some(name.into()),
+            source,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(source: io::Error) -> Error {
+        Error::Io { name: None, source }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        match e {
+            Error::Io { source, .. } => source,
+            other => io::Error::other(other),
+        }
+    }
+}

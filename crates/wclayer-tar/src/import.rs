@@ -1,0 +1,304 @@
+//! Import: an OCI layer tar into a [`LayerWriter`] (hcsshim `writeLayerFromTar` with
+//! go-winio `backuptar`; oci-tar-mapping.md §6).
+
+use std::io::{self, BufWriter, Read, Write};
+
+use wclayer_backup::ea::{self, ExtendedAttribute};
+use wclayer_backup::reparse::ReparsePoint;
+use wclayer_backup::sd::SecurityDescriptor;
+use wclayer_backup::{
+    BackupStreamWriter, FileAttributes, FileBasicInfo, FileTime, StreamHeader, StreamId, UnixTime,
+};
+use wclayer_layer::{LayerPath, LayerWriter};
+
+use crate::archive::{ArchiveReader, TarHeader};
+use crate::pax;
+use crate::Error;
+
+/// What an import did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportStats {
+    /// hcsshim's `ImportLayerFromTar` result: the sum of the sizes of the main regular-file
+    /// entries (alternate data streams, links and directories count 0).
+    pub total_size: u64,
+    /// Entries passed to `add`.
+    pub files: u64,
+    /// Entries passed to `add_link`.
+    pub links: u64,
+    /// Entries passed to `remove`.
+    pub tombstones: u64,
+}
+
+/// The whiteout prefix of OCI layers.
+pub const WHITEOUT_PREFIX: &str = ".wh.";
+
+/// The name a whiteout entry removes, or `None` if `tar_name` is not a whiteout.
+///
+/// As hcsshim does: the last element of the `/`-separated name (trailing slashes ignored)
+/// starts with `.wh.`; the removed name is that element without the prefix, joined to the
+/// name's directory and cleaned. `.wh..wh..opq` is not special: it removes `.wh..opq`.
+#[must_use]
+pub fn whiteout_target(tar_name: &str) -> Option<String> {
+    let trimmed = tar_name.trim_end_matches('/');
+    let (dir, base) = match trimmed.rsplit_once('/') {
+        Some((d, b)) => (d, b),
+        None => ("", trimmed),
+    };
+    let rest = base.strip_prefix(WHITEOUT_PREFIX)?;
+    Some(clean_slash(&format!("{dir}/{rest}")))
+}
+
+/// Go's `path.Clean` for the parts that matter to names: empty and `.` elements dropped,
+/// `a/..` collapsed, leading `..` kept (the layer path check rejects it later).
+fn clean_slash(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if out.last().is_some_and(|l| *l != "..") {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    if out.is_empty() {
+        ".".to_string()
+    } else {
+        out.join("/")
+    }
+}
+
+/// The name, reported size and [`FileBasicInfo`] of a tar entry (go-winio
+/// `FileInfoFromHeader`, oci-tar-mapping.md §6.1).
+///
+/// Missing access and change times are Go's zero time, which converts to FILETIME
+/// 48491090211286549 (a date in 1754), exactly as the reference does.
+///
+/// # Errors
+/// A bad `MSWINDOWS.fileattr` or `LIBARCHIVE.creationtime` record.
+pub fn file_info_from_header(hdr: &TarHeader) -> Result<(u64, FileBasicInfo), Error> {
+    let size = if hdr.typeflag == b'0' {
+        u64::try_from(hdr.size).unwrap_or(0)
+    } else {
+        0
+    };
+    let ft = FileTime::from_unix;
+    let creation_time = match hdr.record(pax::LIBARCHIVE_CREATIONTIME) {
+        Some(v) => ft(pax::parse_pax_time(v)
+            .map_err(|e| Error::record(&hdr.name, pax::LIBARCHIVE_CREATIONTIME, e))?),
+        None => ft(hdr.mod_time),
+    };
+    let file_attributes = match hdr.record(pax::MSWINDOWS_FILEATTR) {
+        Some(v) => FileAttributes(
+            pax::parse_fileattr(v.as_bytes())
+                .map_err(|e| Error::record(&hdr.name, pax::MSWINDOWS_FILEATTR, e))?,
+        ),
+        None if hdr.typeflag == b'5' => FileAttributes::DIRECTORY,
+        None => FileAttributes(0),
+    };
+    Ok((
+        size,
+        FileBasicInfo {
+            creation_time,
+            last_access_time: ft(hdr.access_time.unwrap_or(UnixTime::GO_ZERO)),
+            last_write_time: ft(hdr.mod_time),
+            change_time: ft(hdr.change_time.unwrap_or(UnixTime::GO_ZERO)),
+            file_attributes,
+        },
+    ))
+}
+
+/// The security descriptor an entry carries (go-winio `SecurityDescriptorFromTarHeader`,
+/// oci-tar-mapping.md §4.8): `MSWINDOWS.rawsd` (base64) wins, even when empty; else the
+/// legacy `MSWINDOWS.sd` SDDL string, converted by our own SDDL parser.
+///
+/// # Errors
+/// Invalid base64 or SDDL.
+pub fn security_descriptor_from_header(hdr: &TarHeader) -> Result<Vec<u8>, Error> {
+    if let Some(raw) = hdr.record(pax::MSWINDOWS_RAWSD) {
+        return pax::decode_base64(raw.as_bytes())
+            .map_err(|e| Error::record(&hdr.name, pax::MSWINDOWS_RAWSD, e));
+    }
+    if let Some(sddl) = hdr.record(pax::MSWINDOWS_SD) {
+        let sd = SecurityDescriptor::from_sddl(sddl)
+            .map_err(|e| Error::record(&hdr.name, pax::MSWINDOWS_SD, e))?;
+        return Ok(sd.to_bytes());
+    }
+    Ok(Vec::new())
+}
+
+/// The EA chain an entry carries (go-winio `ExtendedAttributesFromTarHeader`): one EA per
+/// `MSWINDOWS.xattr.NAME` record, flags 0, sorted by name (the reference iterates a Go map,
+/// so its order is random; sorting is one of the orders it can produce, DECISIONS.md).
+///
+/// # Errors
+/// Invalid base64, or an EA that cannot be encoded (name over 255 bytes, value over 64 KiB).
+pub fn extended_attributes_from_header(hdr: &TarHeader) -> Result<Vec<u8>, Error> {
+    let mut eas: Vec<ExtendedAttribute> = Vec::new();
+    for (key, value) in hdr.records() {
+        let Some(name) = key.strip_prefix(pax::MSWINDOWS_XATTR_PREFIX) else {
+            continue;
+        };
+        let value =
+            pax::decode_base64(value.as_bytes()).map_err(|e| Error::record(&hdr.name, key, e))?;
+        eas.push(ExtendedAttribute::new(name.as_bytes().to_vec(), value));
+    }
+    if eas.is_empty() {
+        return Ok(Vec::new());
+    }
+    eas.sort_by(|a, b| a.name.cmp(&b.name));
+    ea::encode(&eas).map_err(|e| Error::record(&hdr.name, pax::MSWINDOWS_XATTR_PREFIX, e))
+}
+
+/// The reparse buffer of a symbolic-link entry (go-winio
+/// `EncodeReparsePointFromTarHeader`): the link name with `/` turned into `\`, a mount point
+/// when the `MSWINDOWS.mountpoint` key is present (whatever its value).
+///
+/// # Errors
+/// A target too long for a reparse buffer.
+pub fn reparse_point_from_header(hdr: &TarHeader) -> Result<Vec<u8>, Error> {
+    let target = hdr.linkname.replace('/', "\\");
+    let is_mount_point = hdr.record(pax::MSWINDOWS_MOUNTPOINT).is_some();
+    ReparsePoint::from_target(&target, is_mount_point)
+        .encode()
+        .map_err(|e| Error::record(&hdr.name, "linkpath", e))
+}
+
+/// Imports the whole archive into `w`, then closes `w`.
+///
+/// Per entry, in archive order (hcsshim `writeLayerFromTar`): a whiteout (`.wh.` prefix on
+/// the last element) becomes [`LayerWriter::remove`], a hard link (typeflag `1`)
+/// [`LayerWriter::add_link`], anything else [`LayerWriter::add`] followed by its backup
+/// stream: security descriptor, EAs, reparse point (symlinks), data (regular files), then
+/// one alternate data stream per directly following entry named `NAME:stream`
+/// (oci-tar-mapping.md §6.3, §4.6). PAX global records apply to every later entry.
+///
+/// # Errors
+/// The first error of the archive, of a record, or of the writer; `w` is then not closed
+/// and, as every [`LayerWriter`], discards its output when dropped.
+pub fn import_tar<R: Read>(
+    archive: &mut ArchiveReader<R>,
+    w: &mut dyn LayerWriter,
+) -> Result<ImportStats, Error> {
+    let mut stats = ImportStats::default();
+    let mut next = archive.next_entry()?;
+    while let Some(hdr) = next {
+        if let Some(target) = whiteout_target(&hdr.name) {
+            w.remove(&LayerPath::parse(&target)?)?;
+            stats.tombstones += 1;
+            next = archive.next_entry()?;
+        } else if hdr.typeflag == b'1' {
+            let name = LayerPath::parse(&hdr.name)?;
+            let target = LayerPath::parse(&hdr.linkname)?;
+            w.add_link(&name, &target)?;
+            stats.links += 1;
+            next = archive.next_entry()?;
+        } else {
+            let (size, info) = file_info_from_header(&hdr)?;
+            w.add(&LayerPath::parse(&hdr.name)?, &info)?;
+            next = write_backup_stream(archive, &hdr, &mut *w)?;
+            stats.files += 1;
+            stats.total_size = stats.total_size.saturating_add(size);
+        }
+    }
+    w.close()?;
+    Ok(stats)
+}
+
+/// Writes the backup stream of `hdr` (whose data is the archive's current entry) into `w`,
+/// gathering the following alternate-data-stream entries; returns the first header that is
+/// not one of them (go-winio `WriteBackupStreamFromTarFile`).
+fn write_backup_stream<R: Read>(
+    archive: &mut ArchiveReader<R>,
+    hdr: &TarHeader,
+    w: &mut dyn LayerWriter,
+) -> Result<Option<TarHeader>, Error> {
+    let name = hdr.name.as_str();
+    let stream_err = |e: wclayer_backup::Error| Error::Stream {
+        name: name.to_string(),
+        source: e,
+    };
+    let mut bw = BackupStreamWriter::new(BufWriter::with_capacity(64 << 10, w));
+    let small = |bw: &mut BackupStreamWriter<_>, id, bytes: &[u8]| -> Result<(), Error> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        bw.write_header(&StreamHeader::new(id, bytes.len() as u64))
+            .map_err(stream_err)?;
+        bw.write_all(bytes).map_err(|e| Error::io(name, e))
+    };
+    small(&mut bw, StreamId::SECURITY_DATA, &security_descriptor_from_header(hdr)?)?;
+    small(&mut bw, StreamId::EA_DATA, &extended_attributes_from_header(hdr)?)?;
+    if hdr.typeflag == b'2' {
+        small(&mut bw, StreamId::REPARSE_DATA, &reparse_point_from_header(hdr)?)?;
+    }
+    if hdr.typeflag == b'0' {
+        let size = u64::try_from(hdr.size).unwrap_or(0);
+        bw.write_header(&StreamHeader::new(StreamId::DATA, size))
+            .map_err(stream_err)?;
+        copy_exact(archive, &mut bw, size, name)?;
+    }
+    let prefix = format!("{name}:");
+    let next = loop {
+        let Some(ahdr) = archive.next_entry()? else {
+            break None;
+        };
+        let Some(stream) = ahdr.name.strip_prefix(&prefix) else {
+            break Some(ahdr);
+        };
+        if ahdr.typeflag != b'0' {
+            break Some(ahdr);
+        }
+        let size = u64::try_from(ahdr.size).unwrap_or(0);
+        bw.write_header(&StreamHeader::alternate_data(stream, size))
+            .map_err(stream_err)?;
+        copy_exact(archive, &mut bw, size, &ahdr.name)?;
+    };
+    let mut buffered = bw.finish().map_err(stream_err)?;
+    buffered.flush().map_err(|e| Error::io(name, e))?;
+    Ok(next)
+}
+
+/// Copies exactly `size` bytes of the archive's current entry into `w`.
+fn copy_exact<R: Read>(
+    archive: &mut ArchiveReader<R>,
+    w: &mut impl Write,
+    size: u64,
+    name: &str,
+) -> Result<(), Error> {
+    let n = io::copy(&mut archive.by_ref().take(size), w).map_err(|e| Error::io(name, e))?;
+    if n != size {
+        return Err(Error::io(
+            name,
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("entry data ends after {n} of {size} bytes"),
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whiteouts() {
+        for (name, want) in [
+            ("Files/a/.wh.b.txt", Some("Files/a/b.txt")),
+            (".wh.rootfile", Some("rootfile")),
+            ("Files/.wh..wh..opq", Some("Files/.wh..opq")),
+            ("Files/.wh.dir/", Some("Files/dir")),
+            ("Files/../.wh.x", Some("x")),
+            ("Files/a.wh.b", None),
+            ("Files/.wh/x", None),
+        ] {
+            assert_eq!(whiteout_target(name).as_deref(), want, "{name}");
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests of wclayer-tar: one binary, one module per area.
+
+mod archive;
+mod gotar;
