@@ -179,7 +179,11 @@ impl FileBasicInfo {
         for (dst, src) in out.chunks_exact_mut(8).zip(parts) {
             dst.copy_from_slice(&src);
         }
-        for (dst, src) in out.iter_mut().skip(32).zip(self.file_attributes.0.to_le_bytes()) {
+        for (dst, src) in out
+            .iter_mut()
+            .skip(32)
+            .zip(self.file_attributes.0.to_le_bytes())
+        {
             *dst = src;
         }
         out
@@ -240,10 +244,12 @@ impl FileIdInfo {
     #[must_use]
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut out = [0u8; Self::SIZE];
-        for (dst, src) in out
-            .iter_mut()
-            .zip(self.volume_serial_number.to_le_bytes().iter().chain(&self.file_id))
-        {
+        for (dst, src) in out.iter_mut().zip(
+            self.volume_serial_number
+                .to_le_bytes()
+                .iter()
+                .chain(&self.file_id),
+        ) {
             *dst = *src;
         }
         out
@@ -277,7 +283,9 @@ fn exact<'a, const N: usize>(bytes: &'a [u8], what: &'static str) -> Result<&'a 
             what,
             offset: N as u64,
         }),
-        _ => bytes.try_into().map_err(|_| Error::Truncated { what, offset: 0 }),
+        _ => bytes
+            .try_into()
+            .map_err(|_| Error::Truncated { what, offset: 0 }),
     }
 }
 
@@ -306,7 +314,10 @@ mod tests {
     #[test]
     fn attributes_display() {
         assert_eq!(FileAttributes(0x420).to_string(), "ARCHIVE|REPARSE_POINT");
-        assert_eq!(FileAttributes(0x8000_0011).to_string(), "READONLY|DIRECTORY|0x80000000");
+        assert_eq!(
+            FileAttributes(0x8000_0011).to_string(),
+            "READONLY|DIRECTORY|0x80000000"
+        );
         assert_eq!(FileAttributes(0).to_string(), "0");
     }
 

@@ -242,7 +242,10 @@ mod tests {
             "2021-01-02T03:04:05.1234567Z"
         );
         assert_eq!(FileTime(0).to_string(), "1601-01-01T00:00:00.0000000Z");
-        assert_eq!(FileTime(u64::MAX).to_string(), format!("{} ticks", u64::MAX));
+        assert_eq!(
+            FileTime(u64::MAX).to_string(),
+            format!("{} ticks", u64::MAX)
+        );
     }
 
     proptest::proptest! {

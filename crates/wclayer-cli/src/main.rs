@@ -27,6 +27,8 @@ enum Command {
     Trace(cmd::trace::Args),
     /// Import a layer tar and export it again: the bytes hcsshim writes for that layer.
     Convert(cmd::convert::Args),
+    /// Write a generated Windows-style layer tar (base, delta, ...) to try things on.
+    Sample(cmd::sample::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::Sddl(a) => cmd::sddl::run(&a),
         Command::Trace(a) => cmd::trace::run(&a),
         Command::Convert(a) => cmd::convert::run(&a),
+        Command::Sample(a) => cmd::sample::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,10 +28,7 @@ pub struct CopyStats {
 /// # Errors
 /// The first error of the reader or the writer; the writer is then not closed (dropping
 /// it discards its output).
-pub fn copy_layer(
-    r: &mut dyn LayerReader,
-    w: &mut dyn LayerWriter,
-) -> Result<CopyStats, Error> {
+pub fn copy_layer(r: &mut dyn LayerReader, w: &mut dyn LayerWriter) -> Result<CopyStats, Error> {
     let mut stats = CopyStats::default();
     let mut first_names: HashMap<[u8; 16], LayerPath> = HashMap::new();
     while let Some(entry) = r.next()? {

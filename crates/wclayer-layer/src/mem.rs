@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use tempfile::SpooledTempFile;
-use wclayer_backup::{BackupStreamReader, FileBasicInfo, FileIdInfo, StreamId};
+use wclayer_backup::{BackupStreamReader, FileBasicInfo, FileIdInfo, StreamAttributes, StreamId};
 
 use crate::path::upcase_key;
 use crate::{Entry, Error, LayerPath, LayerReader, LayerWriter, LinkInfo};
@@ -80,6 +80,8 @@ pub struct MemLayer {
     removed_any: bool,
     walk: Option<WalkMode>,
     closed: bool,
+    /// Whether stream bytes are kept (see [`MemLayer::without_streams`]).
+    keep_streams: bool,
 }
 
 impl Default for MemLayer {
@@ -118,6 +120,18 @@ impl MemLayer {
             removed_any: false,
             walk: None,
             closed: false,
+            keep_streams: true,
+        }
+    }
+
+    /// A layer that checks every call against the model's rules and records names and
+    /// metadata, but drops the stream bytes (only their length is kept): for tracing and
+    /// validating an import without storing it. Its readers yield empty streams.
+    #[must_use]
+    pub fn without_streams() -> MemLayer {
+        MemLayer {
+            keep_streams: false,
+            ..MemLayer::new()
         }
     }
 
@@ -175,7 +189,11 @@ impl MemLayer {
 /// Names
 impl MemLayer {
     fn child(&self, dir: usize, name: &str) -> Option<usize> {
-        self.nodes.get(dir)?.children.get(&upcase_key(name)).copied()
+        self.nodes
+            .get(dir)?
+            .children
+            .get(&upcase_key(name))
+            .copied()
     }
 
     fn path_of(&self, mut node: usize) -> String {
@@ -209,13 +227,13 @@ impl MemLayer {
                         let parent = self.path_of(n);
                         if f.info.file_attributes.is_reparse_point() {
                             return Err(Error::BelowReparsePoint {
-                                name: name.to_string(),
+                                name: name.original().to_string(),
                                 parent,
                             });
                         }
                         if !f.info.file_attributes.is_directory() {
                             return Err(Error::NotADirectory {
-                                name: name.to_string(),
+                                name: name.original().to_string(),
                                 parent,
                             });
                         }
@@ -261,7 +279,7 @@ impl MemLayer {
                 let node = self.nodes.get_mut(n).ok_or(Error::Closed)?;
                 match node.kind {
                     Kind::Added(_) => Err(Error::Duplicate {
-                        name: name.to_string(),
+                        name: name.original().to_string(),
                         first,
                     }),
                     Kind::Implicit if is_dir => {
@@ -304,8 +322,8 @@ impl LayerWriter for MemLayer {
     fn add_link(&mut self, name: &LayerPath, target: &LayerPath) -> Result<(), Error> {
         self.check_open()?;
         let missing = || Error::LinkTargetMissing {
-            name: name.to_string(),
-            target: target.to_string(),
+            name: name.original().to_string(),
+            target: target.original().to_string(),
         };
         let mut node = 0;
         for comp in target.components() {
@@ -317,8 +335,8 @@ impl LayerWriter for MemLayer {
         let data = self.files.get(file).ok_or_else(missing)?;
         if data.info.file_attributes.is_directory() {
             return Err(Error::LinkTargetDirectory {
-                name: name.to_string(),
-                target: target.to_string(),
+                name: name.original().to_string(),
+                target: target.original().to_string(),
             });
         }
         self.bind(name, file, false)?;
@@ -348,7 +366,12 @@ impl LayerWriter for MemLayer {
 
 impl Write for MemLayer {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let file = self.current.ok_or_else(|| io::Error::from(Error::NoEntry))?;
+        let file = self
+            .current
+            .ok_or_else(|| io::Error::from(Error::NoEntry))?;
+        if !self.keep_streams {
+            return Ok(buf.len());
+        }
         self.spool.seek(SeekFrom::Start(self.spool_len))?;
         let n = self.spool.write(buf)?;
         self.spool_len += n as u64;
@@ -451,7 +474,11 @@ impl MemLayerReader<'_> {
             .ok_or(Error::NoEntry)
     }
 
-    /// Size of the first unnamed data stream of file `f` (layer-semantics.md §6.3).
+    /// Size of the first unnamed data stream of file `f` (layer-semantics.md §6.3). For a
+    /// sparse data stream of size 0 followed by sparse blocks, the logical size (the offset
+    /// of the terminating block): the reference reports 0 there, which makes an export drop
+    /// the file's content; reporting the logical size exports it zero-filled
+    /// (docs/compat.md). Streams imported from tars are never sparse.
     fn data_size(&mut self, f: usize, name: &str) -> Result<u64, Error> {
         let (start, len) = match self.layer.files.get(f) {
             Some(d) => (d.stream_start, d.stream_len),
@@ -464,11 +491,23 @@ impl MemLayerReader<'_> {
             pos: 0,
         };
         let mut r = BackupStreamReader::new(window);
+        let mut sparse_data = false;
         while let Some(h) = r.next_header_seek().map_err(|e| Error::Stream {
             name: name.to_string(),
             source: e,
         })? {
-            if h.id == StreamId::DATA {
+            if sparse_data {
+                if h.id != StreamId::SPARSE_BLOCK {
+                    return Ok(0);
+                }
+                if h.size == 0 {
+                    return Ok(u64::try_from(h.offset).unwrap_or(0));
+                }
+            } else if h.id == StreamId::DATA {
+                if h.size == 0 && h.attributes.contains(StreamAttributes::SPARSE) {
+                    sparse_data = true;
+                    continue;
+                }
                 return Ok(h.size);
             }
         }
@@ -652,7 +691,8 @@ mod tests {
         let mut l = MemLayer::new();
         l.add(&p("Files"), &dir()).unwrap();
         l.add(&p("Files/Windows/System32"), &dir()).unwrap();
-        l.add(&p("Files/Windows/System32/new.dll"), &file()).unwrap();
+        l.add(&p("Files/Windows/System32/new.dll"), &file())
+            .unwrap();
         l.write_all(&data_stream(b"abc")).unwrap();
         l.remove(&p("Files/Windows/System32/drivers/etc/hosts.bak"))
             .unwrap();
@@ -673,7 +713,13 @@ mod tests {
     #[test]
     fn base_walk_files_then_utility_vm() {
         let mut l = MemLayer::new();
-        for d in ["UtilityVM", "UtilityVM/Files", "UtilityVM/Other", "Hives", "Files"] {
+        for d in [
+            "UtilityVM",
+            "UtilityVM/Files",
+            "UtilityVM/Other",
+            "Hives",
+            "Files",
+        ] {
             l.add(&p(d), &dir()).unwrap();
         }
         l.add(&p("Files/b"), &file()).unwrap();

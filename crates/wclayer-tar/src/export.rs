@@ -44,10 +44,7 @@ pub struct ExportStats {
 /// # Errors
 /// The first error of the reader, of an entry's stream, or of the tar writer. The archive
 /// is then left unterminated, as the reference leaves it.
-pub fn export_tar<W: Write>(
-    r: &mut dyn LayerReader,
-    out: W,
-) -> Result<(W, ExportStats), Error> {
+pub fn export_tar<W: Write>(r: &mut dyn LayerReader, out: W) -> Result<(W, ExportStats), Error> {
     let mut t = GoTarWriter::new(out);
     let mut stats = ExportStats::default();
     let mut links: HashMap<[u8; 16], String> = HashMap::new();
@@ -65,7 +62,7 @@ pub fn export_tar<W: Write>(
                     ..Header::default()
                 };
                 write_header(&mut t, &hdr)?;
-                stats.whiteouts += 1;
+                stats.whiteouts = stats.whiteouts.saturating_add(1);
             }
             Entry::File { name, size, info } => {
                 let tar_name = name.to_slash();
@@ -77,13 +74,14 @@ pub fn export_tar<W: Write>(
                         hdr.typeflag = b'1';
                         hdr.linkname = first.clone();
                         write_header(&mut t, &hdr)?;
-                        stats.links += 1;
+                        stats.links = stats.links.saturating_add(1);
                         continue;
                     }
                     links.insert(li.file_id.file_id, tar_name.clone());
                 }
-                stats.streams += write_entry(&mut t, r, &tar_name, size, &info)?;
-                stats.files += 1;
+                let n = write_entry(&mut t, r, &tar_name, size, &info)?;
+                stats.streams = stats.streams.saturating_add(n);
+                stats.files = stats.files.saturating_add(1);
             }
             other => {
                 return Err(Error::entry(
@@ -240,8 +238,7 @@ pub fn write_entry<W: Write>(
             }
             StreamId::EA_DATA => {
                 let buf = read_body(&mut br, &h, tar_name)?;
-                let eas =
-                    ea::decode(&buf).map_err(|e| Error::entry(tar_name, e.to_string()))?;
+                let eas = ea::decode(&buf).map_err(|e| Error::entry(tar_name, e.to_string()))?;
                 for e in eas {
                     let ea_name = String::from_utf8(e.name).map_err(|_| {
                         Error::entry(tar_name, "extended attribute name is not UTF-8")
@@ -285,7 +282,10 @@ pub fn write_entry<W: Write>(
             if size != d.size {
                 return Err(Error::entry(
                     tar_name,
-                    format!("mismatch between file size {size} and header size {}", d.size),
+                    format!(
+                        "mismatch between file size {size} and header size {}",
+                        d.size
+                    ),
                 ));
             }
             copy_to_tar(&mut br, t, d.size, tar_name)?;
@@ -296,7 +296,7 @@ pub fn write_entry<W: Write>(
         }
     }
 
-    let mut streams = 0;
+    let mut streams: u64 = 0;
     loop {
         let next = if two_pass {
             br.next_header_seek()
@@ -328,7 +328,7 @@ pub fn write_entry<W: Write>(
                 };
                 write_header(t, &ahdr)?;
                 copy_to_tar(&mut br, t, h.size, &ahdr.name)?;
-                streams += 1;
+                streams = streams.saturating_add(1);
             }
             StreamId::EA_DATA
             | StreamId::LINK
@@ -364,7 +364,8 @@ fn read_body<R: Read>(
         ));
     }
     let mut buf = Vec::with_capacity(usize::try_from(h.size).unwrap_or(0));
-    br.read_to_end(&mut buf).map_err(|e| Error::io(tar_name, e))?;
+    br.read_to_end(&mut buf)
+        .map_err(|e| Error::io(tar_name, e))?;
     Ok(buf)
 }
 
@@ -404,7 +405,10 @@ fn copy_sparse<R: Read, W: Write>(
             })?
             .ok_or_else(|| Error::entry(tar_name, "unexpected EOF"))?;
         if h.id != StreamId::SPARSE_BLOCK {
-            return Err(Error::entry(tar_name, format!("unexpected stream {}", h.id)));
+            return Err(Error::entry(
+                tar_name,
+                format!("unexpected stream {}", h.id),
+            ));
         }
         let offset = u64::try_from(h.offset).unwrap_or(0);
         if h.offset < 0 || offset < cur {
@@ -413,7 +417,7 @@ fn copy_sparse<R: Read, W: Write>(
                 format!("cannot seek back from {cur} to {}", h.offset),
             ));
         }
-        let hole = offset - cur;
+        let hole = offset.saturating_sub(cur);
         let n = io::copy(&mut io::repeat(0).take(hole), t).map_err(|e| Error::io(tar_name, e))?;
         if n != hole {
             return Err(Error::entry(tar_name, "short write of a sparse hole"));

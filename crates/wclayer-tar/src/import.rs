@@ -5,15 +5,15 @@ use std::io::{self, BufWriter, Read, Write};
 
 use wclayer_backup::ea::{self, ExtendedAttribute};
 use wclayer_backup::reparse::ReparsePoint;
-use wclayer_backup::sd::SecurityDescriptor;
+use wclayer_backup::sd::{Layout, SecurityDescriptor};
 use wclayer_backup::{
     BackupStreamWriter, FileAttributes, FileBasicInfo, FileTime, StreamHeader, StreamId, UnixTime,
 };
 use wclayer_layer::{LayerPath, LayerWriter};
 
+use crate::Error;
 use crate::archive::{ArchiveReader, TarHeader};
 use crate::pax;
-use crate::Error;
 
 /// What an import did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -116,6 +116,11 @@ pub fn file_info_from_header(hdr: &TarHeader) -> Result<(u64, FileBasicInfo), Er
 /// oci-tar-mapping.md §4.8): `MSWINDOWS.rawsd` (base64) wins, even when empty; else the
 /// legacy `MSWINDOWS.sd` SDDL string, converted by our own SDDL parser.
 ///
+/// The converted descriptor is laid out as Windows' own converter
+/// (`ConvertStringSecurityDescriptorToSecurityDescriptorW`) lays it out, SACL, DACL, owner,
+/// group: descriptors captured from that function on Windows (Samba's test data) have that
+/// order, and the reference feeds the function's bytes into the layer (docs/compat.md).
+///
 /// # Errors
 /// Invalid base64 or SDDL.
 pub fn security_descriptor_from_header(hdr: &TarHeader) -> Result<Vec<u8>, Error> {
@@ -126,7 +131,7 @@ pub fn security_descriptor_from_header(hdr: &TarHeader) -> Result<Vec<u8>, Error
     if let Some(sddl) = hdr.record(pax::MSWINDOWS_SD) {
         let sd = SecurityDescriptor::from_sddl(sddl)
             .map_err(|e| Error::record(&hdr.name, pax::MSWINDOWS_SD, e))?;
-        return Ok(sd.to_bytes());
+        return Ok(sd.to_bytes_in(Layout::SaclDaclOwnerGroup));
     }
     Ok(Vec::new())
 }
@@ -189,19 +194,19 @@ pub fn import_tar<R: Read>(
     while let Some(hdr) = next {
         if let Some(target) = whiteout_target(&hdr.name) {
             w.remove(&LayerPath::parse(&target)?)?;
-            stats.tombstones += 1;
+            stats.tombstones = stats.tombstones.saturating_add(1);
             next = archive.next_entry()?;
         } else if hdr.typeflag == b'1' {
             let name = LayerPath::parse(&hdr.name)?;
             let target = LayerPath::parse(&hdr.linkname)?;
             w.add_link(&name, &target)?;
-            stats.links += 1;
+            stats.links = stats.links.saturating_add(1);
             next = archive.next_entry()?;
         } else {
             let (size, info) = file_info_from_header(&hdr)?;
             w.add(&LayerPath::parse(&hdr.name)?, &info)?;
             next = write_backup_stream(archive, &hdr, &mut *w)?;
-            stats.files += 1;
+            stats.files = stats.files.saturating_add(1);
             stats.total_size = stats.total_size.saturating_add(size);
         }
     }
@@ -231,10 +236,22 @@ fn write_backup_stream<R: Read>(
             .map_err(stream_err)?;
         bw.write_all(bytes).map_err(|e| Error::io(name, e))
     };
-    small(&mut bw, StreamId::SECURITY_DATA, &security_descriptor_from_header(hdr)?)?;
-    small(&mut bw, StreamId::EA_DATA, &extended_attributes_from_header(hdr)?)?;
+    small(
+        &mut bw,
+        StreamId::SECURITY_DATA,
+        &security_descriptor_from_header(hdr)?,
+    )?;
+    small(
+        &mut bw,
+        StreamId::EA_DATA,
+        &extended_attributes_from_header(hdr)?,
+    )?;
     if hdr.typeflag == b'2' {
-        small(&mut bw, StreamId::REPARSE_DATA, &reparse_point_from_header(hdr)?)?;
+        small(
+            &mut bw,
+            StreamId::REPARSE_DATA,
+            &reparse_point_from_header(hdr)?,
+        )?;
     }
     if hdr.typeflag == b'0' {
         let size = u64::try_from(hdr.size).unwrap_or(0);

@@ -13,10 +13,10 @@
 )]
 
 pub mod archive;
-pub mod gotar;
-pub mod pax;
 pub mod export;
+pub mod gotar;
 pub mod import;
+pub mod pax;
 
 mod error;
 

@@ -1268,9 +1268,11 @@ fn ustar_split_name() -> String {
     )
 }
 
-/// A name over 255 bytes: only a GNU long-name entry (or PAX) can carry it.
+/// A name over 255 bytes: only a GNU long-name entry (or PAX) can carry it. Each component
+/// stays within NTFS's 255 UTF-16 units, so a Windows layer can hold it.
 fn gnu_long_name() -> String {
-    format!("Files/share/{}.txt", "gnu-long-name-".repeat(18))
+    let c = "gnu-long-name-".repeat(9);
+    format!("Files/share/{c}/{c}.txt")
 }
 
 fn linux_items() -> Vec<Item> {

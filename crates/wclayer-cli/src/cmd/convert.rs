@@ -49,7 +49,10 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     reader.close()?;
     let HashingWriter { inner, hash, len } = hashing;
     inner.commit()?;
-    eprintln!("diffID sha256:{} ({len} bytes)", hex::encode(hash.finalize()));
+    eprintln!(
+        "diffID sha256:{} ({len} bytes)",
+        hex::encode(hash.finalize())
+    );
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use wclayer_backup::FileBasicInfo;
-use wclayer_layer::{Error, LayerPath, LayerWriter};
+use wclayer_layer::{Error, LayerPath, LayerWriter, MemLayer};
 use wclayer_tar::archive::ArchiveReader;
 
 use crate::io::open_input;
@@ -23,6 +23,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     let mut tracer = Tracer {
         out,
         current: None,
+        model: MemLayer::without_streams(),
     };
     let mut archive = ArchiveReader::new(input);
     wclayer_tar::import_tar(&mut archive, &mut tracer)
@@ -36,14 +37,23 @@ pub(crate) fn run(a: &Args) -> Result<()> {
 const MUTATED_FILES: [(&str, &str); 4] = [
     ("UtilityVM/Files/EFI/Microsoft/Boot/BCD", "bcd.bak"),
     ("UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG", "bcd.log.bak"),
-    ("UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG1", "bcd.log1.bak"),
-    ("UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG2", "bcd.log2.bak"),
+    (
+        "UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG1",
+        "bcd.log1.bak",
+    ),
+    (
+        "UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG2",
+        "bcd.log2.bak",
+    ),
 ];
 
-/// A [`LayerWriter`] that prints every call instead of storing a layer.
+/// A [`LayerWriter`] that prints every call instead of storing a layer. Each call is also
+/// checked against the layer model (without keeping stream bytes), so a tar that no layer
+/// can hold fails here as it fails in `convert`.
 struct Tracer<W: Write> {
     out: W,
     current: Option<Added>,
+    model: MemLayer,
 }
 
 /// The `add` being traced: its record is printed when its stream is complete.
@@ -93,6 +103,7 @@ fn spelled(p: &LayerPath) -> String {
 impl<W: Write> LayerWriter for Tracer<W> {
     fn add(&mut self, name: &LayerPath, info: &FileBasicInfo) -> Result<(), Error> {
         self.finish_current()?;
+        self.model.add(name, info)?;
         self.current = Some(Added {
             name: spelled(name),
             info: *info,
@@ -105,6 +116,7 @@ impl<W: Write> LayerWriter for Tracer<W> {
 
     fn add_link(&mut self, name: &LayerPath, target: &LayerPath) -> Result<(), Error> {
         self.finish_current()?;
+        self.model.add_link(name, target)?;
         writeln!(
             self.out,
             "{{\"op\":\"link\",\"name\":{},\"target\":{}}}",
@@ -116,6 +128,7 @@ impl<W: Write> LayerWriter for Tracer<W> {
 
     fn remove(&mut self, name: &LayerPath) -> Result<(), Error> {
         self.finish_current()?;
+        self.model.remove(name)?;
         writeln!(
             self.out,
             "{{\"op\":\"remove\",\"name\":{}}}",
@@ -125,7 +138,8 @@ impl<W: Write> LayerWriter for Tracer<W> {
     }
 
     fn close(&mut self) -> Result<(), Error> {
-        self.finish_current()
+        self.finish_current()?;
+        self.model.close()
     }
 }
 
@@ -160,7 +174,9 @@ impl DataSizeScan {
     fn feed(&mut self, mut buf: &[u8]) {
         while !buf.is_empty() && self.data_size.is_none() {
             if self.skip > 0 {
-                let n = usize::try_from(self.skip).unwrap_or(usize::MAX).min(buf.len());
+                let n = usize::try_from(self.skip)
+                    .unwrap_or(usize::MAX)
+                    .min(buf.len());
                 self.skip -= n as u64;
                 buf = &buf[n..];
                 continue;

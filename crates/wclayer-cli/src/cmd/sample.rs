@@ -1,0 +1,43 @@
+//! `wclayer sample`: write a generated Windows-style layer tar, to try the tool without a
+//! Windows image at hand.
+
+use anyhow::{Context, Result, bail};
+use wclayer_testtools::r#gen;
+
+use crate::io::Output;
+
+/// Arguments of `wclayer sample`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// Which layer: `base`, `delta`, `linux` or `pax-global` (`--list` describes them).
+    #[arg(default_value = "base")]
+    case: String,
+    /// Where to write the tar (`-` for standard output).
+    #[arg(short, long, default_value = "-")]
+    output: String,
+    /// Size in bytes of the layer's one big file.
+    #[arg(long, default_value_t = r#gen::DEFAULT_BIG_FILE_SIZE)]
+    big_file_size: u64,
+    /// List the layers and what each covers.
+    #[arg(long)]
+    list: bool,
+}
+
+pub(crate) fn run(a: &Args) -> Result<()> {
+    if a.list {
+        for c in r#gen::cases() {
+            println!("{:<11} {}", c.name, c.description);
+        }
+        return Ok(());
+    }
+    if !r#gen::cases().iter().any(|c| c.name == a.case) {
+        bail!("no sample layer named {:?} (see `wclayer sample --list`)", a.case);
+    }
+    let mut out = Output::create(&a.output)?;
+    let opts = r#gen::Options {
+        big_file_size: a.big_file_size,
+    };
+    r#gen::write_case_with(&a.case, &opts, &mut out)
+        .with_context(|| format!("cannot write {}", a.output))?;
+    out.commit()
+}

@@ -1,0 +1,172 @@
+//! The `wclayer` command as a user runs it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../wclayer-tar/tests/data");
+const VECTORS: [&str; 5] = [
+    "v1_base_names_times",
+    "v2_streams_links",
+    "v3_delta",
+    "v4_plain_ustar",
+    "v5_model_details",
+];
+const USERS_SD: &str = "AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==";
+
+fn wclayer() -> Command {
+    Command::cargo_bin("wclayer").unwrap()
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = wclayer().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "wclayer {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(DATA).join(name)
+}
+
+// ---- sddl (issue: foundation) ---------------------------------------------------------------
+
+#[test]
+fn sddl_of_the_users_descriptor_and_back() {
+    assert_eq!(stdout_of(&["sddl", USERS_SD]), "O:BUG:BU\n");
+    assert_eq!(
+        stdout_of(&["sddl", "--to-binary", "O:BUG:BU"]),
+        format!("{USERS_SD}\n")
+    );
+}
+
+#[test]
+fn sddl_real_world_descriptor_round_trips() {
+    let sddl = "O:BAG:SYD:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICIIO;GA;;;CO)(A;OICI;0x1200a9;;;BU)";
+    let b64 = stdout_of(&["sddl", "--to-binary", sddl]);
+    assert_eq!(stdout_of(&["sddl", b64.trim()]).trim(), sddl);
+}
+
+#[test]
+fn sddl_bad_input_is_a_one_line_error() {
+    for args in [
+        &["sddl", "not base64!"][..],
+        &["sddl", "AAAA"],
+        &["sddl", "--to-binary", "O:BAG:SYD:(A;;FA;;;XX)"],
+        &["sddl", "--to-binary", "O:BAG:SYD:(A;;FA;;;BA"],
+    ] {
+        let out = wclayer().args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("wclayer: error: "), "{err}");
+    }
+}
+
+// ---- trace and convert (issue: OCI tar mapping) -------------------------------------------
+
+#[test]
+fn trace_matches_the_reference_vectors() {
+    for case in VECTORS {
+        let got = stdout_of(&["trace", data(&format!("{case}.tar")).to_str().unwrap()]);
+        let want = std::fs::read_to_string(data(&format!("{case}.trace.jsonl"))).unwrap();
+        let got: Vec<serde_json::Value> = got
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let want: Vec<serde_json::Value> = want
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(got, want, "{case}");
+    }
+}
+
+#[test]
+fn convert_matches_the_reference_vectors_and_is_a_fixed_point() {
+    let dir = tempfile::tempdir().unwrap();
+    for case in VECTORS {
+        let out = dir.path().join(format!("{case}.tar"));
+        let again = dir.path().join(format!("{case}.again.tar"));
+        let input = data(&format!("{case}.tar"));
+        wclayer()
+            .args(["convert", input.to_str().unwrap(), out.to_str().unwrap()])
+            .assert()
+            .success();
+        let want = std::fs::read(data(&format!("exports/{case}.export.tar"))).unwrap();
+        assert!(std::fs::read(&out).unwrap() == want, "{case}");
+        wclayer()
+            .args(["convert", out.to_str().unwrap(), again.to_str().unwrap()])
+            .assert()
+            .success();
+        assert!(std::fs::read(&again).unwrap() == want, "{case} again");
+    }
+}
+
+#[test]
+fn compressed_input_and_standard_streams() {
+    let tar = std::fs::read(data("v2_streams_links.tar")).unwrap();
+    let want = std::fs::read(data("exports/v2_streams_links.export.tar")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar).unwrap();
+    let gz = gz.finish().unwrap();
+    let zst = zstd::encode_all(&tar[..], 3).unwrap();
+    for input in [tar.clone(), gz, zst] {
+        let out = wclayer()
+            .args(["convert", "-", "-"])
+            .write_stdin(input)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stdout == want);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.starts_with("diffID sha256:"), "{err}");
+    }
+}
+
+#[test]
+fn sample_layers_convert_to_a_fixed_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = stdout_of(&["sample", "--list"]);
+    let names: Vec<&str> = list.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(names.contains(&"base") && names.contains(&"delta"), "{list}");
+    for name in names {
+        let sample = dir.path().join(format!("{name}.tar"));
+        let once = dir.path().join(format!("{name}.1.tar"));
+        let twice = dir.path().join(format!("{name}.2.tar"));
+        let s = |p: &Path| p.to_str().unwrap().to_string();
+        stdout_of(&["sample", name, "-o", &s(&sample), "--big-file-size", "100000"]);
+        stdout_of(&["convert", &s(&sample), &s(&once)]);
+        stdout_of(&["convert", &s(&once), &s(&twice)]);
+        assert!(std::fs::read(&once).unwrap() == std::fs::read(&twice).unwrap(), "{name}");
+    }
+}
+
+#[test]
+fn malformed_tars_fail_with_one_line_naming_the_entry_and_leave_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    for m in wclayer_testtools::r#gen::malformed_cases() {
+        let input = dir.path().join(format!("{}.tar", m.name));
+        std::fs::write(&input, &m.bytes).unwrap();
+        let output = dir.path().join(format!("{}.out.tar", m.name));
+        for args in [
+            vec!["convert", input.to_str().unwrap(), output.to_str().unwrap()],
+            vec!["trace", input.to_str().unwrap()],
+        ] {
+            let out = wclayer().args(&args).output().unwrap();
+            assert!(!out.status.success(), "{}: {args:?} succeeded", m.name);
+            let err = String::from_utf8(out.stderr).unwrap();
+            assert_eq!(err.lines().count(), 1, "{}: {err}", m.name);
+            assert!(err.contains(m.bad_entry), "{}: {err:?} lacks {}", m.name, m.bad_entry);
+        }
+        assert!(!output.exists(), "{}: a partial output was left", m.name);
+    }
+    // Nothing but the inputs is left in the directory (no temporary files either).
+    let left = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(left, wclayer_testtools::r#gen::malformed_cases().len());
+}
