@@ -1608,34 +1608,9 @@ fn go_parse_int(s: &[u8]) -> Option<i64> {
     }
 }
 
-/// Go's `parsePAXTime` (spec §3): `[+-]SECONDS[.FRACTION]`, the fraction all digits, padded
-/// or cut to nine; with a leading `-` the fraction is subtracted.
+/// Go's `parsePAXTime` (spec §3) on a record value; `None` when it is not a valid time.
 fn parse_pax_time(s: &[u8]) -> Option<UnixTime> {
-    let (secs_text, frac) = match s.iter().position(|&c| c == b'.') {
-        Some(i) => (s.get(..i)?, s.get(i.checked_add(1)?..)?),
-        None => (s, &b""[..]),
-    };
-    let secs = go_parse_int(secs_text)?;
-    if frac.is_empty() {
-        return Some(UnixTime { secs, nanos: 0 });
-    }
-    if !frac.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut nanos: u32 = 0;
-    for i in 0..9 {
-        let digit = frac.get(i).map_or(0, |c| c.wrapping_sub(b'0'));
-        nanos = nanos.checked_mul(10)?.checked_add(u32::from(digit))?;
-    }
-    if secs_text.first() == Some(&b'-') && nanos > 0 {
-        // time.Unix(secs, -nanos) normalises into the previous second; Go's int64 second
-        // count wraps there, and so does this.
-        return Some(UnixTime {
-            secs: secs.wrapping_sub(1),
-            nanos: 1_000_000_000u32.checked_sub(nanos)?,
-        });
-    }
-    Some(UnixTime { secs, nanos })
+    crate::pax::parse_pax_time(std::str::from_utf8(s).ok()?).ok()
 }
 
 /// Go's `parsePAX`: the records of an `x` or `g` body, later keys replacing earlier ones,

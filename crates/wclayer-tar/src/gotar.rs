@@ -554,7 +554,7 @@ impl<'h> Analysis<'h> {
         if !is_mtime || !fits {
             self.ustar = false;
         }
-        let text = format_pax_time(t);
+        let text = crate::pax::format_pax_time(t);
         if !is_mtime || !fits || t.nanos != 0 {
             self.prefer_pax = true;
             self.records.insert(key, Cow::Owned(text.clone()));
@@ -1090,23 +1090,6 @@ fn valid_pax_record(key: &str, value: &str) -> bool {
     }
 }
 
-/// Go's `formatPAXTime` (spec §3): seconds, then a fraction without trailing zeros; negative
-/// times count the fraction downwards from the next whole second (−1.5 s → `-1.5`).
-fn format_pax_time(t: UnixTime) -> String {
-    if t.nanos == 0 {
-        return t.secs.to_string();
-    }
-    let (sign, secs, nanos) = if t.secs < 0 {
-        // −(secs + 1) without overflow is !secs; nanos is in 1..1e9 here.
-        ("-", !t.secs, 1_000_000_000_u32.saturating_sub(t.nanos))
-    } else {
-        ("", t.secs, t.nanos)
-    };
-    format!("{sign}{secs}.{nanos:09}")
-        .trim_end_matches('0')
-        .to_owned()
-}
-
 /// Go's `Time.Round(time.Second)` (halves round up) on a normalised time.
 ///
 /// Go keeps seconds since year 1 in an `int64` (`time.Unix` wraps into it) and saturates when
@@ -1202,7 +1185,7 @@ mod tests {
 
     #[test]
     fn pax_time_rules() {
-        let t = |secs, nanos| format_pax_time(UnixTime { secs, nanos });
+        let t = |secs, nanos| crate::pax::format_pax_time(UnixTime { secs, nanos });
         assert_eq!(t(1_609_556_646, 0), "1609556646");
         assert_eq!(t(-304_707_111, 0), "-304707111");
         assert_eq!(t(0, 0), "0");

@@ -31,7 +31,10 @@ pub(crate) fn run(a: &Args) -> Result<()> {
         return Ok(());
     }
     if !r#gen::cases().iter().any(|c| c.name == a.case) {
-        bail!("no sample layer named {:?} (see `wclayer sample --list`)", a.case);
+        bail!(
+            "no sample layer named {:?} (see `wclayer sample --list`)",
+            a.case
+        );
     }
     let mut out = Output::create(&a.output)?;
     let opts = r#gen::Options {

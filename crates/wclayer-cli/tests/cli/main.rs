@@ -46,7 +46,8 @@ fn sddl_of_the_users_descriptor_and_back() {
 
 #[test]
 fn sddl_real_world_descriptor_round_trips() {
-    let sddl = "O:BAG:SYD:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICIIO;GA;;;CO)(A;OICI;0x1200a9;;;BU)";
+    let sddl =
+        "O:BAG:SYD:PAI(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICIIO;GA;;;CO)(A;OICI;0x1200a9;;;BU)";
     let b64 = stdout_of(&["sddl", "--to-binary", sddl]);
     assert_eq!(stdout_of(&["sddl", b64.trim()]).trim(), sddl);
 }
@@ -122,7 +123,11 @@ fn compressed_input_and_standard_streams() {
             .write_stdin(input)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.stdout == want);
         let err = String::from_utf8(out.stderr).unwrap();
         assert!(err.starts_with("diffID sha256:"), "{err}");
@@ -133,17 +138,33 @@ fn compressed_input_and_standard_streams() {
 fn sample_layers_convert_to_a_fixed_point() {
     let dir = tempfile::tempdir().unwrap();
     let list = stdout_of(&["sample", "--list"]);
-    let names: Vec<&str> = list.lines().filter_map(|l| l.split_whitespace().next()).collect();
-    assert!(names.contains(&"base") && names.contains(&"delta"), "{list}");
+    let names: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(
+        names.contains(&"base") && names.contains(&"delta"),
+        "{list}"
+    );
     for name in names {
         let sample = dir.path().join(format!("{name}.tar"));
         let once = dir.path().join(format!("{name}.1.tar"));
         let twice = dir.path().join(format!("{name}.2.tar"));
         let s = |p: &Path| p.to_str().unwrap().to_string();
-        stdout_of(&["sample", name, "-o", &s(&sample), "--big-file-size", "100000"]);
+        stdout_of(&[
+            "sample",
+            name,
+            "-o",
+            &s(&sample),
+            "--big-file-size",
+            "100000",
+        ]);
         stdout_of(&["convert", &s(&sample), &s(&once)]);
         stdout_of(&["convert", &s(&once), &s(&twice)]);
-        assert!(std::fs::read(&once).unwrap() == std::fs::read(&twice).unwrap(), "{name}");
+        assert!(
+            std::fs::read(&once).unwrap() == std::fs::read(&twice).unwrap(),
+            "{name}"
+        );
     }
 }
 
@@ -162,7 +183,12 @@ fn malformed_tars_fail_with_one_line_naming_the_entry_and_leave_no_output() {
             assert!(!out.status.success(), "{}: {args:?} succeeded", m.name);
             let err = String::from_utf8(out.stderr).unwrap();
             assert_eq!(err.lines().count(), 1, "{}: {err}", m.name);
-            assert!(err.contains(m.bad_entry), "{}: {err:?} lacks {}", m.name, m.bad_entry);
+            assert!(
+                err.contains(m.bad_entry),
+                "{}: {err:?} lacks {}",
+                m.name,
+                m.bad_entry
+            );
         }
         assert!(!output.exists(), "{}: a partial output was left", m.name);
     }
