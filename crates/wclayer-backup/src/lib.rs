@@ -50,6 +50,7 @@
 mod error;
 mod info;
 mod stream;
+mod summary;
 mod time;
 
 pub mod ea;
@@ -61,4 +62,5 @@ pub use info::{FileAttributes, FileBasicInfo, FileIdInfo};
 pub use stream::{
     BackupStreamReader, BackupStreamWriter, StreamAttributes, StreamHeader, StreamId,
 };
+pub use summary::{StreamSummary, SummaryError};
 pub use time::{FileTime, UnixTime};

@@ -27,6 +27,8 @@ enum Command {
     Trace(cmd::trace::Args),
     /// Import a layer tar and export it again: the bytes hcsshim writes for that layer.
     Convert(cmd::convert::Args),
+    /// List a layer's entries with their Windows metadata.
+    Ls(cmd::ls::Args),
     /// Write a generated Windows-style layer tar (base, delta, ...) to try things on.
     Sample(cmd::sample::Args),
 }
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Trace(a) => cmd::trace::run(&a),
         Command::Convert(a) => cmd::convert::run(&a),
         Command::Sample(a) => cmd::sample::run(&a),
+        Command::Ls(a) => cmd::ls::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! One module per subcommand: its arguments and its `run`.
 
 pub(crate) mod convert;
+pub(crate) mod ls;
 pub(crate) mod sample;
 pub(crate) mod sddl;
 pub(crate) mod trace;

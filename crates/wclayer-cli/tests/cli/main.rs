@@ -196,3 +196,54 @@ fn malformed_tars_fail_with_one_line_naming_the_entry_and_leave_no_output() {
     let left = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(left, wclayer_testtools::r#gen::malformed_cases().len());
 }
+
+#[test]
+fn ls_shows_the_windows_metadata() {
+    let tar = data("v2_streams_links.tar");
+    let out = stdout_of(&["ls", "--json", tar.to_str().unwrap()]);
+    let entries: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by_name = |n: &str| {
+        entries
+            .iter()
+            .find(|e| e["name"] == n)
+            .unwrap_or_else(|| panic!("{n} not listed: {out}"))
+    };
+    let doc = by_name("Files\\doc.txt");
+    let first = by_name("Files\\doc-link.txt");
+    assert_eq!(first["kind"], "file");
+    assert_eq!(first["sddl"], "O:BUG:BU");
+    assert_eq!(
+        first["extended_attributes"],
+        serde_json::json!(["ALPHA", "zeta"])
+    );
+    assert_eq!(first["alternate_streams"][0]["name"], "Zone.Identifier");
+    assert_eq!(first["number_of_links"], 3);
+    assert_eq!(doc["kind"], "hardlink");
+    assert_eq!(doc["link_of"], "Files\\doc-link.txt");
+    let mp = by_name("Files\\dirlink");
+    assert_eq!(
+        (mp["kind"].as_str(), mp["reparse_target"].as_str()),
+        (Some("junction"), Some("C:\\Windows"))
+    );
+    assert_eq!(by_name("Files\\to-doc")["kind"], "symlink");
+
+    let delta = data("v3_delta.tar");
+    let out = stdout_of(&["ls", delta.to_str().unwrap()]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("deleted") && l.ends_with("Files\\toplevel.txt")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.ends_with("Hives\\System_Delta")),
+        "{out}"
+    );
+    let long = stdout_of(&["ls", "--long", delta.to_str().unwrap()]);
+    assert!(
+        long.contains("written    2023-11-14T22:13:20.2500000Z"),
+        "{long}"
+    );
+}

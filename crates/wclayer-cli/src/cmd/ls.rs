@@ -1,0 +1,171 @@
+//! `wclayer ls`: the entries of a layer with their Windows metadata.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use anyhow::{Context, Result};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+use wclayer_backup::reparse::ReparsePoint;
+use wclayer_backup::sd::SecurityDescriptor;
+use wclayer_backup::{FileBasicInfo, StreamSummary};
+use wclayer_layer::{Entry, LayerReader, MemLayer, WalkMode};
+use wclayer_tar::archive::ArchiveReader;
+
+use crate::io::open_input;
+
+/// Arguments of `wclayer ls`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// A layer tar (`.tar`, `.tar.gz`, `.tar.zst`; `-` for standard input).
+    layer: String,
+    /// Show attributes, the four times, the security descriptor as SDDL, EA names,
+    /// alternate data streams and link targets.
+    #[arg(short, long)]
+    long: bool,
+    /// One JSON object per entry and line, with every field.
+    #[arg(long, conflicts_with = "long")]
+    json: bool,
+}
+
+pub(crate) fn run(a: &Args) -> Result<()> {
+    let input = open_input(&a.layer)?;
+    let mut layer = MemLayer::new();
+    wclayer_tar::import_tar(&mut ArchiveReader::new(input), &mut layer)
+        .with_context(|| format!("cannot read {}", a.layer))?;
+    // Everything the tar holds, Hives and tombstones included, whatever kind of layer it is.
+    layer.set_walk_mode(Some(WalkMode::Delta));
+    let mut reader = layer.reader()?;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    list(&mut reader, a, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// What one entry is, for people.
+fn kind(info: &FileBasicInfo, s: &StreamSummary) -> &'static str {
+    match (&s.reparse_point, info.file_attributes.is_directory()) {
+        (Some(ReparsePoint::MountPoint { .. }), _) => "junction",
+        (Some(ReparsePoint::Symlink { .. }), true) => "dirlink",
+        (Some(ReparsePoint::Symlink { .. }), false) => "symlink",
+        (Some(_), _) => "reparse",
+        (None, true) => "dir",
+        (None, false) => "file",
+    }
+}
+
+/// Lists every entry of `r` in walk order.
+pub(crate) fn list(r: &mut dyn LayerReader, a: &Args, out: &mut dyn Write) -> Result<()> {
+    let mut first_names: HashMap<[u8; 16], String> = HashMap::new();
+    while let Some(entry) = r.next()? {
+        let (name, size, info) = match entry {
+            Entry::Tombstone { name } => {
+                if a.json {
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"name": name.as_str(), "kind": "tombstone"})
+                    )?;
+                } else {
+                    writeln!(out, "{:<9} {:>12}  {}", "deleted", "", name)?;
+                }
+                continue;
+            }
+            Entry::File { name, size, info } => (name, size, info),
+            other => anyhow::bail!("{}: entry kind unknown to ls", other.name()),
+        };
+        let li = r.link_info()?;
+        let link_of = if li.number_of_links > 1 {
+            match first_names.get(&li.file_id.file_id) {
+                Some(first) => Some(first.clone()),
+                None => {
+                    first_names.insert(li.file_id.file_id, name.as_str().to_string());
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let summary = StreamSummary::read(&mut *r)
+            .with_context(|| format!("{name}: cannot read its backup stream"))?;
+        let sddl = summary.security_descriptor.as_ref().map(|b| {
+            SecurityDescriptor::from_bytes(b)
+                .map(|sd| sd.to_sddl())
+                .unwrap_or_else(|e| format!("(invalid: {e})"))
+        });
+        let target = summary.reparse_point.as_ref().and_then(|r| r.target());
+        let eas: Vec<String> = summary
+            .extended_attributes
+            .iter()
+            .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+            .collect();
+        let kind = if link_of.is_some() {
+            "hardlink"
+        } else {
+            kind(&info, &summary)
+        };
+        if a.json {
+            let t = |ft: wclayer_backup::FileTime| json!({"filetime": ft.0, "utc": ft.to_string()});
+            let line = json!({
+                "name": name.as_str(),
+                "kind": kind,
+                "size": size,
+                "attributes": info.file_attributes.0,
+                "attribute_names": info.file_attributes.to_string(),
+                "creation_time": t(info.creation_time),
+                "last_access_time": t(info.last_access_time),
+                "last_write_time": t(info.last_write_time),
+                "change_time": t(info.change_time),
+                "security_descriptor": summary.security_descriptor.as_ref().map(|b| STANDARD.encode(b)),
+                "sddl": sddl,
+                "extended_attributes": eas,
+                "alternate_streams": summary.alternate_streams.iter()
+                    .map(|(n, s)| json!({"name": n, "size": s})).collect::<Vec<_>>(),
+                "reparse_target": target,
+                "mount_point": summary.reparse_point.as_ref().map(ReparsePoint::is_mount_point),
+                "sparse": summary.sparse,
+                "number_of_links": li.number_of_links,
+                "link_of": link_of,
+            });
+            writeln!(out, "{line}")?;
+            continue;
+        }
+        let mut line = format!("{kind:<9} {size:>12}  {name}");
+        if let Some(t) = target {
+            line.push_str(&format!(" -> {t}"));
+        }
+        if let Some(first) = &link_of {
+            line.push_str(&format!(" => {first}"));
+        }
+        writeln!(out, "{line}")?;
+        if a.long {
+            let pad = "                         ";
+            writeln!(
+                out,
+                "{pad}attributes {} ({:#x})",
+                info.file_attributes, info.file_attributes.0
+            )?;
+            writeln!(out, "{pad}created    {}", info.creation_time)?;
+            writeln!(out, "{pad}accessed   {}", info.last_access_time)?;
+            writeln!(out, "{pad}written    {}", info.last_write_time)?;
+            writeln!(out, "{pad}changed    {}", info.change_time)?;
+            if let Some(s) = &sddl {
+                writeln!(out, "{pad}security   {s}")?;
+            }
+            if !eas.is_empty() {
+                writeln!(out, "{pad}eas        {}", eas.join(", "))?;
+            }
+            for (n, s) in &summary.alternate_streams {
+                writeln!(out, "{pad}stream     {n} ({s} bytes)")?;
+            }
+            if summary.sparse {
+                writeln!(out, "{pad}sparse")?;
+            }
+            if li.number_of_links > 1 {
+                writeln!(out, "{pad}links      {}", li.number_of_links)?;
+            }
+        }
+    }
+    Ok(())
+}
