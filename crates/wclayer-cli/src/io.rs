@@ -53,7 +53,9 @@ impl Output {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
+        // 0666 before the umask, as any file a command creates (tempfile's default is 0600).
         let tmp = tempfile::Builder::new()
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
             .prefix(".wclayer-")
             .tempfile_in(dir)
             .with_context(|| format!("cannot create a file in {}", dir.display()))?;
@@ -91,4 +93,22 @@ impl Write for Output {
             Output::File { tmp, .. } => tmp.flush(),
         }
     }
+}
+
+/// Wraps `r` in a progress display on standard error (bytes read and rate), shown only
+/// when standard error is a terminal.
+pub(crate) fn progress_reader(r: Box<dyn Read>, what: &'static str) -> Box<dyn Read> {
+    use std::io::IsTerminal;
+    if !io::stderr().is_terminal() {
+        return r;
+    }
+    let bar = indicatif::ProgressBar::new_spinner().with_message(what);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} {binary_bytes} ({binary_bytes_per_sec}) {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    Box::new(bar.wrap_read(r))
 }

@@ -21,6 +21,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Import a layer tar into a new layer directory (content as files, metadata kept).
+    Import(cmd::import::Args),
+    /// Export a layer directory as a layer tar, with hcsshim's bytes.
+    Export(cmd::export::Args),
     /// Convert a security descriptor between its binary form (base64) and SDDL.
     Sddl(cmd::sddl::Args),
     /// Print, one JSON object per line, the layer-writer calls importing a tar makes.
@@ -36,6 +40,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Import(a) => cmd::import::run(&a),
+        Command::Export(a) => cmd::export::run(&a),
         Command::Sddl(a) => cmd::sddl::run(&a),
         Command::Trace(a) => cmd::trace::run(&a),
         Command::Convert(a) => cmd::convert::run(&a),

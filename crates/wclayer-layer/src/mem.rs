@@ -164,15 +164,26 @@ impl MemLayer {
             WalkMode::Delta => roots.push(Frame::dir(self, 0, false)),
             WalkMode::Base => {
                 let files = self.child(0, "Files").ok_or(Error::NoFiles)?;
-                let mut frames = vec![Frame::single(files)];
+                // Steps pop from the end: Files and its subtree, then UtilityVM itself, then
+                // UtilityVM\Files and its subtree.
+                let mut pending = Vec::new();
                 if let Some(uvm) = self.child(0, "UtilityVM")
                     && let Some(uvm_files) = self.child(uvm, "Files")
                 {
-                    // Walked in reverse: the stack pops the last frame first.
-                    frames.insert(0, Frame::single(uvm_files));
-                    frames.insert(0, Frame::only_self(uvm));
+                    pending.push(Step::Node {
+                        id: uvm_files,
+                        descend: true,
+                    });
+                    pending.push(Step::Node {
+                        id: uvm,
+                        descend: false,
+                    });
                 }
-                roots = frames;
+                pending.push(Step::Node {
+                    id: files,
+                    descend: true,
+                });
+                roots.push(Frame { pending });
             }
         }
         Ok(MemLayerReader {
@@ -399,18 +410,6 @@ enum Step {
 }
 
 impl Frame {
-    fn single(id: usize) -> Frame {
-        Frame {
-            pending: vec![Step::Node { id, descend: true }],
-        }
-    }
-
-    fn only_self(id: usize) -> Frame {
-        Frame {
-            pending: vec![Step::Node { id, descend: false }],
-        }
-    }
-
     /// The contents of directory `id`: its tombstones (delta walk), then its children in
     /// bytewise order of their names, skipping what a Windows layer reader never reports.
     fn dir(layer: &MemLayer, id: usize, base: bool) -> Frame {

@@ -198,7 +198,12 @@ pub fn import_tar<R: Read>(
             next = archive.next_entry()?;
         } else if hdr.typeflag == b'1' {
             let name = LayerPath::parse(&hdr.name)?;
-            let target = LayerPath::parse(&hdr.linkname)?;
+            let target = LayerPath::parse(&hdr.linkname).map_err(|e| {
+                Error::entry(
+                    &hdr.name,
+                    format!("hard link target {}: {}", e.name, e.reason),
+                )
+            })?;
             w.add_link(&name, &target)?;
             stats.links = stats.links.saturating_add(1);
             next = archive.next_entry()?;

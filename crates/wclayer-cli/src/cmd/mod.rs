@@ -1,6 +1,8 @@
 //! One module per subcommand: its arguments and its `run`.
 
 pub(crate) mod convert;
+pub(crate) mod export;
+pub(crate) mod import;
 pub(crate) mod ls;
 pub(crate) mod sample;
 pub(crate) mod sddl;

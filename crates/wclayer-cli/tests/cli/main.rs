@@ -247,3 +247,193 @@ fn ls_shows_the_windows_metadata() {
         "{long}"
     );
 }
+
+// ---- import and export of layer directories ----------------------------------------------
+
+fn s(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn import_then_export_gives_the_reference_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    stdout_of(&[
+        "import",
+        "-i",
+        &s(&data("v1_base_names_times.tar")),
+        &s(&base),
+    ]);
+    for case in VECTORS {
+        let layer = dir.path().join(case);
+        let out = dir.path().join(format!("{case}.tar"));
+        let mut args = vec![
+            "import".to_string(),
+            "-i".into(),
+            s(&data(&format!("{case}.tar"))),
+        ];
+        if case == "v3_delta" || case == "v5_model_details" {
+            args.extend(["-l".into(), s(&base)]);
+        }
+        args.push(s(&layer));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        stdout_of(&args);
+        stdout_of(&["export", "-o", &s(&out), &s(&layer)]);
+        let want = std::fs::read(data(&format!("exports/{case}.export.tar"))).unwrap();
+        assert!(std::fs::read(&out).unwrap() == want, "{case}");
+    }
+}
+
+#[test]
+fn import_then_export_equals_convert_for_every_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    stdout_of(&["sample", "base", "-o", &s(&p("base.tar"))]);
+    stdout_of(&["import", "-i", &s(&p("base.tar")), &s(&p("parent"))]);
+    for case in ["base", "delta", "linux", "pax-global"] {
+        let tar = p(&format!("{case}.tar"));
+        stdout_of(&["sample", case, "-o", &s(&tar)]);
+        let layer = p(&format!("layer-{case}"));
+        if case == "delta" {
+            stdout_of(&["import", "-l", &s(&p("parent")), "-i", &s(&tar), &s(&layer)]);
+        } else {
+            stdout_of(&["import", "-i", &s(&tar), &s(&layer)]);
+        }
+        let exported = p(&format!("{case}.export.tar"));
+        let converted = p(&format!("{case}.convert.tar"));
+        stdout_of(&["export", "-o", &s(&exported), &s(&layer)]);
+        stdout_of(&["convert", &s(&tar), &s(&converted)]);
+        assert!(
+            std::fs::read(&exported).unwrap() == std::fs::read(&converted).unwrap(),
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn compressed_exports_are_complete_and_report_both_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = dir.path().join("layer");
+    stdout_of(&[
+        "import",
+        "-i",
+        &s(&data("v2_streams_links.tar")),
+        &s(&layer),
+    ]);
+    let want = std::fs::read(data("exports/v2_streams_links.export.tar")).unwrap();
+    for flag in ["--gzip", "--zstd"] {
+        let out = wclayer()
+            .args(["export", flag, &s(&layer)])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.contains("diffID sha256:") && err.contains("digest sha256:"),
+            "{err}"
+        );
+        let tar = if flag == "--gzip" {
+            let mut d = flate2::read::GzDecoder::new(&out.stdout[..]);
+            let mut v = Vec::new();
+            std::io::Read::read_to_end(&mut d, &mut v).expect("a finished gzip stream");
+            v
+        } else {
+            zstd::decode_all(&out.stdout[..]).unwrap()
+        };
+        assert!(tar == want, "{flag}");
+        // And the compressed stream imports again.
+        let again = dir.path().join(format!("again{flag}"));
+        wclayer()
+            .args(["import", &s(&again)])
+            .write_stdin(out.stdout)
+            .assert()
+            .success();
+    }
+}
+
+#[test]
+fn killed_import_leaves_no_layer_and_a_second_import_succeeds() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("base.tar");
+    stdout_of(&[
+        "sample",
+        "base",
+        "-o",
+        &s(&tar),
+        "--big-file-size",
+        "8000000",
+    ]);
+    let bytes = std::fs::read(&tar).unwrap();
+    let layer = dir.path().join("layer");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("wclayer"))
+        .args(["import", &s(&layer)])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Feed half the archive, slowly enough that the import is under way, then kill it.
+    for chunk in bytes[..bytes.len() / 2].chunks(64 << 10) {
+        stdin.write_all(chunk).unwrap();
+    }
+    stdin.flush().unwrap();
+    let staged = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().contains("staging"))
+    });
+    assert!(staged, "the import never started staging");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    drop(stdin);
+    assert!(!layer.exists(), "a killed import left a layer directory");
+    stdout_of(&["import", "-i", &s(&tar), &s(&layer)]);
+    assert!(layer.join("Files").is_dir());
+}
+
+#[test]
+fn hostile_tars_are_refused_and_nothing_is_written_outside() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let cases = wclayer_testtools::r#gen::hostile_cases();
+    assert!(cases.len() >= 6);
+    for m in &cases {
+        let tar = dir.path().join(format!("{}.tar", m.name));
+        std::fs::write(&tar, &m.bytes).unwrap();
+        let layer = root.join("a").join("b").join(m.name);
+        std::fs::create_dir_all(layer.parent().unwrap()).unwrap();
+        let out = wclayer()
+            .args(["import", "-i", &s(&tar), &s(&layer)])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{}: accepted ({})", m.name, m.what);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{}: {err}", m.name);
+        assert!(!layer.exists(), "{}: a layer was left", m.name);
+    }
+    // Nothing anywhere under the temporary directory but the inputs and the empty parents.
+    let mut stray = Vec::new();
+    for e in walk(dir.path()) {
+        let name = e.file_name().unwrap().to_string_lossy().into_owned();
+        let expected = e.is_dir() || name.ends_with(".tar");
+        if !expected {
+            stray.push(e);
+        }
+    }
+    assert!(stray.is_empty(), "stray files: {stray:?}");
+}
+
+fn walk(p: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(p).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() && !path.is_symlink() {
+            out.extend(walk(&path));
+        }
+        out.push(path);
+    }
+    out
+}

@@ -231,12 +231,30 @@ fn generated_layers_convert_to_a_fixed_point() {
         assert!(once == twice, "{}: convert is not a fixed point", case.name);
         // The export is a tar every reader accepts, with nothing but what it should carry.
         let mut ar = ArchiveReader::new(&once[..]);
-        let mut names = 0;
+        let mut names = Vec::new();
         while let Some(h) = ar.next_entry().unwrap() {
-            names += 1;
             assert!(!h.name.contains("PaxHeader"), "{}: {}", case.name, h.name);
+            names.push(h.name);
         }
-        assert!(names > 3, "{}", case.name);
+        assert!(names.len() > 3, "{}", case.name);
+        if case.name == "base" {
+            // The base walk: Files and its subtree, then UtilityVM, UtilityVM/Files and its
+            // subtree; nothing of Hives (layer-semantics.md §0.2).
+            let at = |n: &str| names.iter().position(|x| x == n).unwrap();
+            assert_eq!(names[0], "Files");
+            assert_eq!(at("UtilityVM") + 1, at("UtilityVM/Files"));
+            assert!(
+                names[..at("UtilityVM")]
+                    .iter()
+                    .all(|n| n.starts_with("Files"))
+            );
+            assert!(
+                names[at("UtilityVM") + 1..]
+                    .iter()
+                    .all(|n| n.starts_with("UtilityVM/Files"))
+            );
+            assert!(!names.iter().any(|n| n.starts_with("Hives")));
+        }
     }
 }
 

@@ -1,0 +1,88 @@
+//! `wclayer export`: write a layer directory as an OCI layer tar, optionally compressed.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use wclayer_layer::LayerReader;
+use wclayer_store::DirLayerReader;
+
+use crate::cmd::convert::HashingWriter;
+use crate::io::Output;
+
+/// Arguments of `wclayer export` (as hcsshim's `wclayer export`).
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The layer directory.
+    layer: PathBuf,
+    /// Parent layer directories, nearest first. Accepted for compatibility with hcsshim's
+    /// command; a layer directory written by `wclayer import` holds all it needs.
+    #[arg(short = 'l', long = "layer", value_name = "PARENT")]
+    parents: Vec<PathBuf>,
+    /// Where to write the tar (`-` is standard output).
+    #[arg(short, long, default_value = "-")]
+    output: String,
+    /// Compress with gzip.
+    #[arg(short = 'z', long, conflicts_with = "zstd")]
+    gzip: bool,
+    /// Compress with zstd.
+    #[arg(long)]
+    zstd: bool,
+}
+
+pub(crate) fn run(a: &Args) -> Result<()> {
+    for p in &a.parents {
+        anyhow::ensure!(
+            p.is_dir(),
+            "parent layer {} is not a directory",
+            p.display()
+        );
+    }
+    let mut reader = DirLayerReader::open_ambient(&a.layer)
+        .with_context(|| format!("cannot open layer {}", a.layer.display()))?;
+    let out = Output::create(&a.output)?;
+    let compressed = HashingWriter {
+        inner: out,
+        hash: Sha256::new(),
+        len: 0,
+    };
+    let (compressed, diff_id) = if a.gzip {
+        let gz = flate2::write::GzEncoder::new(compressed, flate2::Compression::default());
+        let (gz, d) = export_into(&mut reader, gz, a)?;
+        (gz.finish().context("cannot finish the gzip stream")?, d)
+    } else if a.zstd {
+        let mut z = zstd::Encoder::new(compressed, 3)?;
+        z.multithread(
+            std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1)),
+        )?;
+        let (z, d) = export_into(&mut reader, z, a)?;
+        (z.finish().context("cannot finish the zstd stream")?, d)
+    } else {
+        export_into(&mut reader, compressed, a)?
+    };
+    reader.close()?;
+    let HashingWriter { inner, hash, len } = compressed;
+    inner.commit()?;
+    eprintln!("diffID sha256:{diff_id}");
+    if a.gzip || a.zstd {
+        eprintln!(
+            "digest sha256:{} ({len} bytes)",
+            hex::encode(hash.finalize())
+        );
+    }
+    Ok(())
+}
+
+/// Exports the layer into `w`, hashing the uncompressed tar; returns `w` and the diffID.
+fn export_into<W: Write>(reader: &mut DirLayerReader, w: W, a: &Args) -> Result<(W, String)> {
+    let hashing = HashingWriter {
+        inner: w,
+        hash: Sha256::new(),
+        len: 0,
+    };
+    let (hashing, _stats) = wclayer_tar::export_tar(reader, hashing)
+        .with_context(|| format!("cannot export {}", a.layer.display()))?;
+    let HashingWriter { inner, hash, .. } = hashing;
+    Ok((inner, hex::encode(hash.finalize())))
+}

@@ -1,0 +1,41 @@
+//! `wclayer import`: apply an OCI layer tar into a new layer directory.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use wclayer_store::DirLayerWriter;
+use wclayer_tar::archive::ArchiveReader;
+
+use crate::io::{open_input, progress_reader};
+
+/// Arguments of `wclayer import` (as hcsshim's `wclayer import`).
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The layer directory to create; it must not exist. It appears only when the import
+    /// is complete.
+    layer: PathBuf,
+    /// A parent layer directory; repeat for each, nearest parent first, base layer last.
+    /// Without parents the layer is a base layer (and cannot have whiteouts).
+    #[arg(short = 'l', long = "layer", value_name = "PARENT")]
+    parents: Vec<PathBuf>,
+    /// The layer tar (`.tar`, `.tar.gz` or `.tar.zst`, detected; `-` is standard input).
+    #[arg(short, long, default_value = "-")]
+    input: String,
+}
+
+pub(crate) fn run(a: &Args) -> Result<()> {
+    let input = progress_reader(open_input(&a.input)?, "importing");
+    let mut writer = DirLayerWriter::create_ambient(&a.layer, &a.parents)
+        .with_context(|| format!("cannot create layer {}", a.layer.display()))?;
+    let stats = wclayer_tar::import_tar(&mut ArchiveReader::new(input), &mut writer)
+        .with_context(|| format!("cannot import {} into {}", a.input, a.layer.display()))?;
+    eprintln!(
+        "imported {} entries, {} hard links, {} tombstones ({} bytes of file data) into {}",
+        stats.files,
+        stats.links,
+        stats.tombstones,
+        stats.total_size,
+        a.layer.display()
+    );
+    Ok(())
+}

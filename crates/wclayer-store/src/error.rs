@@ -1,0 +1,244 @@
+//! The error type of the layer directory store.
+
+use std::io;
+
+/// An error of [`crate::DirLayerWriter`], [`crate::DirLayerReader`] or
+/// [`crate::ParentLayer`]. Every variant that concerns one entry names it (the layer's
+/// Windows name, `\`-separated); file-system failures also say what was being done.
+///
+/// The layer traits return [`wclayer_layer::Error`]; `From<Error> for wclayer_layer::Error`
+/// maps the layer-model errors (duplicate, below a reparse point, ...) onto the variants of the
+/// same name there, so callers see the same errors as with [`wclayer_layer::MemLayer`], and
+/// wraps everything else in its `Io` variant with this error as the source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file-system operation failed.
+    #[error("{}{op}", entry.as_deref().map(|e| format!("{e}: ")).unwrap_or_default())]
+    Io {
+        /// What was being done (`create file`, `hard link`, `syncfs`, ...).
+        op: &'static str,
+        /// The entry it was done for, if any.
+        entry: Option<String>,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A name was added twice (names that differ only in case are the same name).
+    #[error("{name}: added twice (first as {first})")]
+    Duplicate {
+        /// The second spelling.
+        name: String,
+        /// The spelling added first.
+        first: String,
+    },
+    /// An entry was placed below something that is not a directory.
+    #[error("{name}: parent {parent} is not a directory")]
+    NotADirectory {
+        /// The entry.
+        name: String,
+        /// The offending parent.
+        parent: String,
+    },
+    /// An entry was placed below a symbolic link or mount point.
+    #[error("{name}: parent {parent} is a reparse point")]
+    BelowReparsePoint {
+        /// The entry.
+        name: String,
+        /// The reparse point.
+        parent: String,
+    },
+    /// A hard link names a target that is neither in this layer nor in a parent layer.
+    #[error("{name}: hard link target {target} was not added")]
+    LinkTargetMissing {
+        /// The link.
+        name: String,
+        /// Its target.
+        target: String,
+    },
+    /// A hard link names a directory.
+    #[error("{name}: hard link target {target} is a directory")]
+    LinkTargetDirectory {
+        /// The link.
+        name: String,
+        /// Its target.
+        target: String,
+    },
+    /// A tombstone was given to a base layer (hcsshim's base writer refuses it too).
+    #[error("{name}: base layer cannot have tombstones")]
+    BaseLayerTombstone {
+        /// The removed name.
+        name: String,
+    },
+    /// A base walk found no `Files` directory.
+    #[error("layer has no Files directory")]
+    NoFiles,
+    /// Stream bytes were written while no entry was open.
+    #[error("backup stream bytes written with no entry open")]
+    NoEntry,
+    /// The writer or reader was used after `close`.
+    #[error("layer is closed")]
+    Closed,
+    /// An earlier call of this writer failed; the staged layer has been discarded.
+    #[error("layer writer failed earlier; its staged layer was discarded")]
+    Poisoned,
+    /// An entry's backup stream is malformed.
+    #[error("{entry}: bad backup stream at offset {offset}: {reason}")]
+    Stream {
+        /// The entry.
+        entry: String,
+        /// Offset in the entry's backup stream.
+        offset: u64,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The metadata sidecar of a layer directory is missing, corrupt or inconsistent.
+    #[error("layer metadata {file}{}: {reason}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Metadata {
+        /// The sidecar file (`layer.json`, `entries.jsonl`).
+        file: &'static str,
+        /// The 1-based line of `entries.jsonl`, when the problem is in one record.
+        line: Option<u64>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The layer directory was written by a newer wclayer (or is no layer directory).
+    #[error("unsupported layer directory format {format:?} version {version}")]
+    UnsupportedFormat {
+        /// The `format` field found.
+        format: String,
+        /// The `version` field found.
+        version: u32,
+    },
+    /// The target of a new layer already exists.
+    #[error("{name}: layer directory already exists")]
+    AlreadyExists {
+        /// The target name.
+        name: String,
+    },
+    /// A layer directory name is not a single, normal path component.
+    #[error("{name:?}: invalid layer directory name: {reason}")]
+    InvalidLayerName {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+impl Error {
+    /// An I/O error while doing `op` for `entry`.
+    pub(crate) fn io(op: &'static str, entry: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            op,
+            entry: Some(entry.into()),
+            source,
+        }
+    }
+
+    /// An I/O error while doing `op` for the layer as a whole.
+    pub(crate) fn io_layer(op: &'static str, source: io::Error) -> Error {
+        Error::Io {
+            op,
+            entry: None,
+            source,
+        }
+    }
+
+    /// A corrupt record at `line` of `entries.jsonl`.
+    pub(crate) fn record(line: u64, reason: impl Into<String>) -> Error {
+        Error::Metadata {
+            file: crate::format::ENTRIES_FILE,
+            line: Some(line),
+            reason: reason.into(),
+        }
+    }
+
+    /// The entry this error concerns, if it names one.
+    #[must_use]
+    pub fn entry(&self) -> Option<&str> {
+        match self {
+            Error::Io { entry, .. } => entry.as_deref(),
+            Error::Duplicate { name, .. }
+            | Error::NotADirectory { name, .. }
+            | Error::BelowReparsePoint { name, .. }
+            | Error::LinkTargetMissing { name, .. }
+            | Error::LinkTargetDirectory { name, .. }
+            | Error::BaseLayerTombstone { name } => Some(name),
+            Error::Stream { entry, .. } => Some(entry),
+            _ => None,
+        }
+    }
+
+    fn io_kind(&self) -> io::ErrorKind {
+        match self {
+            Error::Io { source, .. } => source.kind(),
+            Error::AlreadyExists { .. } => io::ErrorKind::AlreadyExists,
+            Error::Stream { .. } | Error::Metadata { .. } | Error::UnsupportedFormat { .. } => {
+                io::ErrorKind::InvalidData
+            }
+            Error::InvalidLayerName { .. } => io::ErrorKind::InvalidInput,
+            _ => io::ErrorKind::Other,
+        }
+    }
+}
+
+impl From<Error> for wclayer_layer::Error {
+    fn from(e: Error) -> wclayer_layer::Error {
+        use wclayer_layer::Error as L;
+        match e {
+            Error::Duplicate { name, first } => L::Duplicate { name, first },
+            Error::NotADirectory { name, parent } => L::NotADirectory { name, parent },
+            Error::BelowReparsePoint { name, parent } => L::BelowReparsePoint { name, parent },
+            Error::LinkTargetMissing { name, target } => L::LinkTargetMissing { name, target },
+            Error::LinkTargetDirectory { name, target } => L::LinkTargetDirectory { name, target },
+            Error::BaseLayerTombstone { name } => L::BaseLayerTombstone { name },
+            Error::NoFiles => L::NoFiles,
+            Error::NoEntry => L::NoEntry,
+            Error::Closed => L::Closed,
+            other => L::Io {
+                name: other.entry().map(str::to_owned),
+                source: io::Error::new(other.io_kind(), other),
+            },
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        io::Error::new(e.io_kind(), e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_errors_map_onto_layer_errors() {
+        let e: wclayer_layer::Error = Error::BaseLayerTombstone {
+            name: "Files\\x".into(),
+        }
+        .into();
+        assert!(matches!(e, wclayer_layer::Error::BaseLayerTombstone { .. }));
+        assert_eq!(e.to_string(), "Files\\x: base layer cannot have tombstones");
+    }
+
+    #[test]
+    fn io_errors_keep_entry_and_kind() {
+        let e = Error::io(
+            "create file",
+            "Files\\a",
+            io::Error::from(io::ErrorKind::PermissionDenied),
+        );
+        assert_eq!(e.to_string(), "Files\\a: create file");
+        let l: wclayer_layer::Error = e.into();
+        match l {
+            wclayer_layer::Error::Io { name, source } => {
+                assert_eq!(name.as_deref(), Some("Files\\a"));
+                assert_eq!(source.kind(), io::ErrorKind::PermissionDenied);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

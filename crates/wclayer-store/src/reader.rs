@@ -1,0 +1,756 @@
+//! [`DirLayerReader`]: walks a layer directory as the reference layer model does.
+
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use wclayer_backup::{FileBasicInfo, FileIdInfo, StreamAttributes, StreamId};
+use wclayer_layer::{Entry, LayerPath, LayerReader, LinkInfo, upcase_key};
+
+use crate::Error;
+use crate::format::{INLINE_MAX, SIDECAR_DIR, STREAMS_DIR};
+use crate::fs::{FileKind, Fs, LinuxFs};
+use crate::index::{DirCache, LayerIndex};
+use crate::meta::{Body, FileRecord, LayerKind};
+use crate::names::{disk_name, valid_blob_name};
+use crate::tree::Kind;
+
+/// What a layer directory is, from its manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LayerInfo {
+    /// Base layer (base walk) or delta layer (delta walk).
+    pub kind: LayerKind,
+    /// The parents it was imported over, nearest first, as they were named then.
+    pub parents: Vec<String>,
+    /// The format version it was written with.
+    pub version: u32,
+    /// Files and directories (a hard-link group counts once), clone records included.
+    pub files: u64,
+    /// Tombstones.
+    pub tombstones: u64,
+    /// Whether the utility VM was cloned from the nearest parent.
+    pub utility_vm_cloned: bool,
+}
+
+/// Where a stream body is stored (see [`crate::format`](mod@crate::format)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyLocation {
+    /// In the entry's own on-disk file, at this offset.
+    Content {
+        /// Offset in the file.
+        offset: u64,
+    },
+    /// In the sidecar file `.wclayer/streams/<name>`.
+    Blob {
+        /// The file name.
+        name: String,
+    },
+    /// In the record.
+    Inline,
+}
+
+/// One sub-stream of an entry's backup stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamInfo {
+    /// `dwStreamId`.
+    pub id: StreamId,
+    /// `dwStreamAttributes`.
+    pub attributes: StreamAttributes,
+    /// The decoded stream name (`:name:$DATA` for an alternate data stream).
+    pub name: String,
+    /// Body length (for a sparse block, without its offset).
+    pub size: u64,
+    /// A sparse block's file offset.
+    pub offset: Option<i64>,
+    /// Where the body is stored.
+    pub location: BodyLocation,
+}
+
+/// Everything the layer directory knows about the current entry, for listings
+/// (`wclayer ls`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EntryDetails {
+    /// The entry's name.
+    pub name: LayerPath,
+    /// Times and attributes.
+    pub info: FileBasicInfo,
+    /// The size the reader reports (layer-semantics.md §6.3).
+    pub size: u64,
+    /// The backup sub-streams, in order.
+    pub streams: Vec<StreamInfo>,
+    /// The security descriptor (self-relative), if the entry has one.
+    pub security_descriptor: Option<Vec<u8>>,
+    /// The raw `FILE_FULL_EA_INFORMATION` chain, if the entry has EAs.
+    pub extended_attributes: Option<Vec<u8>>,
+    /// The names of the EAs (lossy UTF-8); empty when the chain does not decode.
+    pub ea_names: Vec<String>,
+    /// Alternate data streams: bare name (`zone` for `:zone:$DATA`) and size.
+    pub alternate_streams: Vec<(String, u64)>,
+    /// The raw `REPARSE_DATA_BUFFER`, if the entry has one (decode it with
+    /// [`wclayer_backup::reparse::ReparsePoint::decode`]).
+    pub reparse_buffer: Option<Vec<u8>>,
+    /// The target of a symbolic link or mount point, decoded from the reparse buffer.
+    pub link_target: Option<String>,
+    /// Every name of this file in the layer (more than one for a hard-link group), in the
+    /// order they were added.
+    pub names: Vec<LayerPath>,
+    /// For a hard link into a parent layer: the parent's index and the name there.
+    pub parent_link: Option<(usize, String)>,
+    /// The entry's path in the layer directory, `/`-separated.
+    pub disk_path: String,
+}
+
+/// One level of the walk: nodes still to visit, last first.
+struct Frame {
+    pending: Vec<Step>,
+}
+
+enum Step {
+    Node { id: usize, descend: bool },
+    Tombstone(String),
+}
+
+/// A piece of the replayed stream.
+#[derive(Debug)]
+enum Source {
+    Bytes(Vec<u8>),
+    Content(u64),
+    Blob(String),
+}
+
+#[derive(Debug)]
+struct Segment {
+    start: u64,
+    len: u64,
+    src: Source,
+}
+
+/// The current entry.
+struct Current<F: Fs> {
+    node: usize,
+    file: usize,
+    name: LayerPath,
+    info: FileBasicInfo,
+    size: u64,
+    /// Built on the first read or seek.
+    segments: Option<Vec<Segment>>,
+    total: u64,
+    pos: u64,
+    /// The open body file: `None` key = the content file, `Some(name)` = a blob.
+    open: Option<(Option<String>, F::File)>,
+}
+
+/// Reads a layer directory written by [`crate::DirLayerWriter`], in the order and with the
+/// bytes of the reference layer model ([`wclayer_layer::MemLayer`]'s reader):
+///
+/// - base layers (imported with no parents) walk `Files` and, when `UtilityVM\Files`
+///   exists, `UtilityVM`, `UtilityVM\Files` and its subtree; delta layers walk everything,
+///   each directory's tombstones right after it (layer-semantics.md §0.2);
+/// - per directory in bytewise order of the real UTF-8 names; `Files\$Recycle.Bin` is
+///   skipped;
+/// - each entry's backup stream is replayed from the record (headers rebuilt byte for byte,
+///   bodies from the content file, blobs and inline data), and is seekable
+///   ([`LayerReader::seek_stream`]), so tar exports take the two-pass path;
+/// - [`LayerReader::link_info`] reports the on-disk object's link count (`st_nlink`; 1 for
+///   directories) and identity (`st_dev`, `st_ino`), as hcsshim reports NTFS's.
+///
+/// Entries of the utility-VM clone are not part of the layer and are not walked.
+///
+/// # Security
+/// Every file is opened relative to the layer directory's handle without following symbolic
+/// links, so a layer directory modified by someone else can make reads fail but cannot make
+/// the reader read outside it. Names and blob names from the metadata are validated first.
+///
+/// # Drop behaviour
+/// Dropping the reader closes its handles; nothing on disk changes.
+pub struct DirLayerReader<F: Fs = LinuxFs> {
+    fs: F,
+    root: F::Dir,
+    streams_dir: Option<F::Dir>,
+    index: LayerIndex<F>,
+    stack: Vec<Frame>,
+    current: Option<Current<F>>,
+    /// The directory of the last entry whose object was opened: (node, handle).
+    dir_cache: DirCache<F::Dir>,
+    closed: bool,
+}
+
+/// Lifecycle
+impl DirLayerReader<LinuxFs> {
+    /// Opens the layer directory `name` in the directory `parent_dir`.
+    ///
+    /// # Security
+    /// `name` must be a single component; it is opened without following symbolic links.
+    ///
+    /// # Errors
+    /// When the directory cannot be opened or its metadata is missing, corrupt or of a newer
+    /// format.
+    pub fn open(parent_dir: impl AsFd, name: &str) -> Result<Self, Error> {
+        crate::writer::check_layer_name(name)?;
+        let parent = parent_dir
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::io_layer("duplicate directory handle", e))?;
+        let root = LinuxFs
+            .open_dir(&parent, Path::new(name))
+            .map_err(|e| Error::io("open layer directory", name, e))?;
+        Self::from_root(LinuxFs, root)
+    }
+
+    /// Opens the layer directory at `path`.
+    ///
+    /// # Security
+    /// Uses ambient authority: `path` is resolved as the process sees it, following symbolic
+    /// links in it. Everything inside the layer directory is then opened relative to it
+    /// without following links. Meant for paths the user gave (the CLI).
+    ///
+    /// # Errors
+    /// As [`DirLayerReader::open`].
+    pub fn open_ambient(path: &Path) -> Result<Self, Error> {
+        let root = LinuxFs::open_ambient_dir(path)
+            .map_err(|e| Error::io("open layer directory", path.display().to_string(), e))?;
+        Self::from_root(LinuxFs, root)
+    }
+}
+
+/// Lifecycle
+impl<F: Fs> DirLayerReader<F> {
+    /// Reads the layer directory open at `root`, through `fs`.
+    ///
+    /// # Errors
+    /// When its metadata is missing, corrupt or of a newer format, or a base layer has no
+    /// `Files` ([`Error::NoFiles`]).
+    pub fn from_root(fs: F, root: F::Dir) -> Result<Self, Error> {
+        let index = LayerIndex::load(&fs, &root)?;
+        let streams_dir = fs
+            .open_dir(&root, &Path::new(SIDECAR_DIR).join(STREAMS_DIR))
+            .ok();
+        let mut r = DirLayerReader {
+            fs,
+            root,
+            streams_dir,
+            index,
+            stack: Vec::new(),
+            current: None,
+            dir_cache: DirCache::new(),
+            closed: false,
+        };
+        r.rewind()?;
+        Ok(r)
+    }
+
+    /// Starts the walk again from the first entry.
+    ///
+    /// # Errors
+    /// [`Error::NoFiles`] for a base layer without `Files`.
+    pub fn rewind(&mut self) -> Result<(), Error> {
+        self.current = None;
+        let tree = &self.index.tree;
+        self.stack = match self.index.manifest.kind {
+            LayerKind::Delta => vec![self.dir_frame(0)],
+            LayerKind::Base => {
+                let files = tree
+                    .child(0, "Files")
+                    .filter(|&n| tree.node(n).is_some_and(|n| n.own))
+                    .ok_or(Error::NoFiles)?;
+                // Steps pop from the end: Files and its subtree, then UtilityVM itself, then
+                // UtilityVM\Files and its subtree (layer-semantics.md §0.2).
+                let mut pending = Vec::new();
+                if let Some(uvm) = tree.child(0, "UtilityVM")
+                    && let Some(uvm_files) = tree.child(uvm, "Files")
+                {
+                    pending.push(Step::Node {
+                        id: uvm_files,
+                        descend: true,
+                    });
+                    pending.push(Step::Node {
+                        id: uvm,
+                        descend: false,
+                    });
+                }
+                pending.push(Step::Node {
+                    id: files,
+                    descend: true,
+                });
+                let frames = vec![Frame { pending }];
+                frames
+            }
+        };
+        Ok(())
+    }
+
+    /// What the layer directory is.
+    #[must_use]
+    pub fn layer_info(&self) -> LayerInfo {
+        let m = &self.index.manifest;
+        LayerInfo {
+            kind: m.kind,
+            parents: m.parents.clone(),
+            version: m.version,
+            files: m.files,
+            tombstones: m.tombstones,
+            utility_vm_cloned: m.utility_vm_cloned,
+        }
+    }
+
+    /// The contents of directory `id`: its tombstones (delta walk), then its own children in
+    /// bytewise order of their names, skipping what a Windows layer reader never reports.
+    fn dir_frame(&self, id: usize) -> Frame {
+        let tree = &self.index.tree;
+        let base = self.index.manifest.kind == LayerKind::Base;
+        let Some(node) = tree.node(id) else {
+            return Frame {
+                pending: Vec::new(),
+            };
+        };
+        let dir_path = tree.path_of(id);
+        let mut children: Vec<(&str, usize)> = node
+            .children
+            .values()
+            .filter_map(|&c| tree.node(c).filter(|n| n.own).map(|n| (n.name.as_str(), c)))
+            .filter(|(name, _)| !skipped(&dir_path, name))
+            .collect();
+        children.sort_unstable();
+        let mut pending: Vec<Step> = children
+            .into_iter()
+            .rev()
+            .map(|(_, c)| Step::Node {
+                id: c,
+                descend: true,
+            })
+            .collect();
+        if !base {
+            pending.extend(node.tombstones.iter().rev().map(|t| {
+                Step::Tombstone(if dir_path.is_empty() {
+                    t.clone()
+                } else {
+                    format!("{dir_path}\\{t}")
+                })
+            }));
+        }
+        Frame { pending }
+    }
+}
+
+/// What no layer reader reports: the transport folder's metadata files and the recycle bin
+/// (the same rule as MemLayer's reader).
+fn skipped(dir: &str, name: &str) -> bool {
+    name.ends_with(".$wcidirs$")
+        || (dir.is_empty() && name == "tombstones.txt")
+        || (upcase_key(dir) == "FILES" && upcase_key(name) == "$RECYCLE.BIN")
+}
+
+/// Entries
+impl<F: Fs> DirLayerReader<F> {
+    /// Everything the layer directory records about the current entry.
+    ///
+    /// # Errors
+    /// [`Error::NoEntry`] when there is no current file entry; errors reading its record or
+    /// a blob.
+    pub fn details(&mut self) -> Result<EntryDetails, Error> {
+        let (node, file, name, info, size) = {
+            let c = self.current.as_ref().ok_or(Error::NoEntry)?;
+            (c.node, c.file, c.name.clone(), c.info, c.size)
+        };
+        let rec = self.index.record(file)?;
+        let mut d = EntryDetails {
+            name,
+            info,
+            size,
+            streams: Vec::new(),
+            security_descriptor: None,
+            extended_attributes: None,
+            ea_names: Vec::new(),
+            alternate_streams: Vec::new(),
+            reparse_buffer: None,
+            link_target: None,
+            names: Vec::new(),
+            parent_link: rec.origin.as_ref().map(|o| (o.parent, o.path.clone())),
+            disk_path: self.index.disk_components(node).join("/"),
+        };
+        for s in &rec.streams {
+            let location = match &s.body {
+                Body::Content(offset) => BodyLocation::Content { offset: *offset },
+                Body::Blob(name) => BodyLocation::Blob { name: name.clone() },
+                Body::Inline(_) => BodyLocation::Inline,
+            };
+            d.streams.push(StreamInfo {
+                id: StreamId(s.id),
+                attributes: StreamAttributes(s.attributes),
+                name: s.name.clone(),
+                size: s.size,
+                offset: s.offset,
+                location,
+            });
+            let id = StreamId(s.id);
+            if id == StreamId::ALTERNATE_DATA {
+                let bare = s
+                    .name
+                    .strip_prefix(':')
+                    .and_then(|n| n.strip_suffix(":$DATA"))
+                    .unwrap_or(&s.name);
+                d.alternate_streams.push((bare.to_owned(), s.size));
+                continue;
+            }
+            let slot = match id {
+                StreamId::SECURITY_DATA => &mut d.security_descriptor,
+                StreamId::EA_DATA => &mut d.extended_attributes,
+                StreamId::REPARSE_DATA => &mut d.reparse_buffer,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = self.small_body(&s.body, s.size)?;
+            }
+        }
+        if let Some(eas) = &d.extended_attributes
+            && let Ok(list) = wclayer_backup::ea::decode(eas)
+        {
+            d.ea_names = list
+                .iter()
+                .map(|ea| String::from_utf8_lossy(&ea.name).into_owned())
+                .collect();
+        }
+        d.link_target = d
+            .reparse_buffer
+            .as_deref()
+            .and_then(|b| wclayer_backup::reparse::ReparsePoint::decode(b).ok())
+            .and_then(|rp| rp.target().map(str::to_owned));
+        if let Some(f) = self.index.files.get(file) {
+            for &n in &f.names {
+                if self.index.tree.node(n).is_some_and(|n| n.own)
+                    && let Ok(p) = LayerPath::parse(&self.index.tree.path_of(n))
+                {
+                    d.names.push(p);
+                }
+            }
+        }
+        Ok(d)
+    }
+
+    /// The body of a small stream (security descriptor, EAs, reparse buffer).
+    fn small_body(&mut self, body: &Body, size: u64) -> Result<Option<Vec<u8>>, Error> {
+        match body {
+            Body::Inline(b) => Ok(Some(b.clone())),
+            Body::Blob(name) if size <= 16 * INLINE_MAX => {
+                let mut f = self.open_blob(name)?;
+                let mut out = Vec::new();
+                (&mut f)
+                    .take(size)
+                    .read_to_end(&mut out)
+                    .map_err(|e| Error::io_layer("read stream body", e))?;
+                Ok(Some(out))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn open_blob(&self, name: &str) -> Result<F::File, Error> {
+        if !valid_blob_name(name) {
+            return Err(Error::Metadata {
+                file: crate::format::ENTRIES_FILE,
+                line: None,
+                reason: format!("invalid blob name {name:?}"),
+            });
+        }
+        let dir = self.streams_dir.as_ref().ok_or_else(|| {
+            Error::io_layer(
+                "open .wclayer/streams",
+                io::Error::from(io::ErrorKind::NotFound),
+            )
+        })?;
+        self.fs
+            .open_file(dir, Path::new(name))
+            .map_err(|e| Error::io_layer("open stream body", e))
+    }
+
+    fn build_segments(&mut self) -> Result<(), Error> {
+        let Some(file) = self.current.as_ref().map(|c| c.file) else {
+            return Ok(());
+        };
+        let rec: FileRecord = self.index.record(file)?;
+        let mut segs = Vec::with_capacity(rec.streams.len() * 2);
+        let mut pos = 0u64;
+        for s in &rec.streams {
+            let header = crate::stream::encode_header(s);
+            let hlen = header.len() as u64;
+            segs.push(Segment {
+                start: pos,
+                len: hlen,
+                src: Source::Bytes(header),
+            });
+            pos += hlen;
+            if s.size == 0 {
+                continue;
+            }
+            let src = match &s.body {
+                Body::Inline(b) => {
+                    if b.len() as u64 != s.size {
+                        return Err(Error::Metadata {
+                            file: crate::format::ENTRIES_FILE,
+                            line: self.index.files.get(file).map(|f| f.line),
+                            reason: "inline body length differs from the stream size".into(),
+                        });
+                    }
+                    Source::Bytes(b.clone())
+                }
+                Body::Content(off) => Source::Content(*off),
+                Body::Blob(name) => Source::Blob(name.clone()),
+            };
+            segs.push(Segment {
+                start: pos,
+                len: s.size,
+                src,
+            });
+            pos = pos.saturating_add(s.size);
+        }
+        if let Some(c) = self.current.as_mut() {
+            c.segments = Some(segs);
+            c.total = pos;
+        }
+        Ok(())
+    }
+
+    fn read_current(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        if self.current.as_ref().is_some_and(|c| c.segments.is_none()) {
+            self.build_segments()?;
+        }
+        let Some(c) = self.current.as_ref() else {
+            return Ok(0);
+        };
+        let Some(segs) = c.segments.as_ref() else {
+            return Ok(0);
+        };
+        let pos = c.pos;
+        let idx = segs.partition_point(|s| s.start + s.len <= pos);
+        let Some(seg) = segs.get(idx) else {
+            return Ok(0);
+        };
+        let within = pos - seg.start;
+        let want = usize::try_from(seg.len - within)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let name = c.name.to_string();
+        let n = match &seg.src {
+            Source::Bytes(b) => {
+                let from = usize::try_from(within).unwrap_or(usize::MAX);
+                let src = b.get(from..from + want).unwrap_or_default();
+                buf[..src.len()].copy_from_slice(src);
+                src.len()
+            }
+            Source::Content(off) => {
+                let key = None;
+                let at = off + within;
+                self.read_body(key, at, &mut buf[..want], &name)?
+            }
+            Source::Blob(blob) => {
+                let key = Some(blob.clone());
+                self.read_body(key, within, &mut buf[..want], &name)?
+            }
+        };
+        if let Some(c) = self.current.as_mut() {
+            c.pos += n as u64;
+        }
+        Ok(n)
+    }
+
+    /// Reads body bytes at `at` from the content file (`key == None`) or a blob.
+    fn read_body(
+        &mut self,
+        key: Option<String>,
+        at: u64,
+        buf: &mut [u8],
+        entry: &str,
+    ) -> Result<usize, Error> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let reopen = self
+            .current
+            .as_ref()
+            .is_some_and(|c| c.open.as_ref().is_none_or(|(k, _)| *k != key));
+        if reopen {
+            let file = match &key {
+                Some(blob) => self.open_blob(blob)?,
+                None => {
+                    let node = self.current.as_ref().map_or(0, |c| c.node);
+                    let last = self
+                        .index
+                        .tree
+                        .node(node)
+                        .map(|n| disk_name(&n.name).into_owned())
+                        .unwrap_or_default();
+                    let dir = self
+                        .dir_cache
+                        .parent_of(&self.fs, &self.root, &self.index.tree, node)
+                        .map_err(|e| Error::io("open directory", entry, e))?;
+                    self.fs
+                        .open_file(dir, Path::new(&last))
+                        .map_err(|e| Error::io("open content file", entry, e))?
+                }
+            };
+            if let Some(c) = self.current.as_mut() {
+                c.open = Some((key, file));
+            }
+        }
+        let Some((_, file)) = self.current.as_mut().and_then(|c| c.open.as_mut()) else {
+            return Ok(0);
+        };
+        file.seek(SeekFrom::Start(at))
+            .map_err(|e| Error::io("read stream body", entry, e))?;
+        let n = loop {
+            match file.read(buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io("read stream body", entry, e)),
+            }
+        };
+        if n == 0 {
+            // The metadata promises these bytes; a shorter file was changed after import.
+            return Err(Error::io(
+                "read stream body",
+                entry,
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file shorter than its recorded stream",
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+impl<F: Fs> LayerReader for DirLayerReader<F> {
+    fn next(&mut self) -> Result<Option<Entry>, wclayer_layer::Error> {
+        if self.closed {
+            return Err(wclayer_layer::Error::Closed);
+        }
+        self.current = None;
+        loop {
+            let Some(frame) = self.stack.last_mut() else {
+                return Ok(None);
+            };
+            let Some(step) = frame.pending.pop() else {
+                self.stack.pop();
+                continue;
+            };
+            match step {
+                Step::Tombstone(name) => {
+                    return Ok(Some(Entry::Tombstone {
+                        name: LayerPath::parse(&name)?,
+                    }));
+                }
+                Step::Node { id, descend } => {
+                    if descend {
+                        let frame = self.dir_frame(id);
+                        self.stack.push(frame);
+                    }
+                    let tree = &self.index.tree;
+                    let Some(node) = tree.node(id) else { continue };
+                    let Kind::Added(f) = node.kind else { continue };
+                    if !node.own {
+                        continue;
+                    }
+                    let name = LayerPath::parse(&tree.path_of(id))?;
+                    let info = tree.info(f).copied().unwrap_or_default();
+                    let size = if info.file_attributes.is_directory() {
+                        0
+                    } else {
+                        self.index.files.get(f).map_or(0, |e| e.data_size)
+                    };
+                    self.current = Some(Current {
+                        node: id,
+                        file: f,
+                        name: name.clone(),
+                        info,
+                        size,
+                        segments: None,
+                        total: 0,
+                        pos: 0,
+                        open: None,
+                    });
+                    return Ok(Some(Entry::File { name, size, info }));
+                }
+            }
+        }
+    }
+
+    fn link_info(&mut self) -> Result<LinkInfo, wclayer_layer::Error> {
+        let (node, name) = match &self.current {
+            Some(c) => (c.node, c.name.to_string()),
+            None => return Err(wclayer_layer::Error::NoEntry),
+        };
+        let last = self
+            .index
+            .tree
+            .node(node)
+            .map(|n| PathBuf::from(disk_name(&n.name).as_ref()))
+            .unwrap_or_default();
+        let dir = self
+            .dir_cache
+            .parent_of(&self.fs, &self.root, &self.index.tree, node)
+            .map_err(|e| Error::io("open directory", &name, e))?;
+        let meta = self
+            .fs
+            .stat(dir, &last)
+            .map_err(|e| Error::io("stat", &name, e))?;
+        let mut file_id = [0u8; 16];
+        file_id[..8].copy_from_slice(&meta.ino.to_le_bytes());
+        file_id[8..].copy_from_slice(&meta.dev.to_le_bytes());
+        Ok(LinkInfo {
+            number_of_links: if meta.kind == FileKind::Directory {
+                1
+            } else {
+                u32::try_from(meta.nlink).unwrap_or(u32::MAX)
+            },
+            file_id: FileIdInfo {
+                volume_serial_number: meta.dev,
+                file_id,
+            },
+        })
+    }
+
+    fn seek_stream(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        if self.current.as_ref().is_some_and(|c| c.segments.is_none()) {
+            self.build_segments()?;
+        }
+        let Some(c) = self.current.as_mut() else {
+            return Err(io::Error::from(Error::NoEntry));
+        };
+        let target = match pos {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => c.pos.checked_add_signed(d),
+            SeekFrom::End(d) => c.total.checked_add_signed(d),
+        };
+        c.pos = target
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
+        Ok(c.pos)
+    }
+
+    fn close(&mut self) -> Result<(), wclayer_layer::Error> {
+        self.closed = true;
+        self.stack.clear();
+        self.current = None;
+        self.dir_cache.clear();
+        Ok(())
+    }
+}
+
+impl<F: Fs> Read for DirLayerReader<F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.read_current(buf)?)
+    }
+}
+
+impl<F: Fs> std::fmt::Debug for DirLayerReader<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirLayerReader")
+            .field("kind", &self.index.manifest.kind)
+            .field("files", &self.index.files.len())
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}

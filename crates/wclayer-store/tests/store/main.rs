@@ -1,0 +1,8 @@
+//! Integration tests of the layer directory store.
+
+mod common;
+mod delta;
+mod hostile;
+mod lifecycle;
+mod prop;
+mod roundtrip;
