@@ -1150,6 +1150,19 @@ fn base_items(options: &Options) -> Vec<Item> {
         ARCHIVE | HIDDEN | SYSTEM,
         Body::Bytes(random_bytes(301, 1024)),
     ));
+    // Ordinary utility VM files: a delta layer's clone hard-links them (and the delta
+    // sample removes one).
+    add(Ent::dir("UtilityVM/Files/Windows"));
+    add(Ent::file(
+        "UtilityVM/Files/Windows/kernel.dll",
+        ARCHIVE,
+        Body::Bytes(random_bytes(302, 2048)),
+    ));
+    add(Ent::file(
+        "UtilityVM/Files/Windows/old.dll",
+        ARCHIVE,
+        Body::Bytes(random_bytes(303, 512)),
+    ));
     v
 }
 

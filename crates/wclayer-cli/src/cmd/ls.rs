@@ -11,6 +11,7 @@ use wclayer_backup::reparse::ReparsePoint;
 use wclayer_backup::sd::SecurityDescriptor;
 use wclayer_backup::{FileBasicInfo, StreamSummary};
 use wclayer_layer::{Entry, LayerReader, MemLayer, WalkMode};
+use wclayer_store::DirLayerReader;
 use wclayer_tar::archive::ArchiveReader;
 
 use crate::io::open_input;
@@ -18,7 +19,8 @@ use crate::io::open_input;
 /// Arguments of `wclayer ls`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// A layer tar (`.tar`, `.tar.gz`, `.tar.zst`; `-` for standard input).
+    /// A layer directory, or a layer tar (`.tar`, `.tar.gz`, `.tar.zst`; `-` for standard
+    /// input).
     layer: String,
     /// Show attributes, the four times, the security descriptor as SDDL, EA names,
     /// alternate data streams and link targets.
@@ -30,6 +32,14 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(a: &Args) -> Result<()> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    if std::path::Path::new(&a.layer).is_dir() {
+        let mut reader = DirLayerReader::open_ambient(std::path::Path::new(&a.layer))
+            .with_context(|| format!("cannot open layer {}", a.layer))?;
+        list(&mut reader, a, &mut out)?;
+        out.flush()?;
+        return Ok(());
+    }
     let input = open_input(&a.layer)?;
     let mut layer = MemLayer::new();
     wclayer_tar::import_tar(&mut ArchiveReader::new(input), &mut layer)
@@ -37,7 +47,6 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     // Everything the tar holds, Hives and tombstones included, whatever kind of layer it is.
     layer.set_walk_mode(Some(WalkMode::Delta));
     let mut reader = layer.reader()?;
-    let mut out = io::BufWriter::new(io::stdout().lock());
     list(&mut reader, a, &mut out)?;
     out.flush()?;
     Ok(())

@@ -437,3 +437,191 @@ fn walk(p: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A delta tar as a Windows build would write it on top of the `base` sample: a hard link
+/// to a file only the parent has, a whiteout, a changed utility VM.
+fn delta_over_base_sample() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut entry =
+        |name: &str, kind: tar::EntryType, link: Option<&str>, data: &[u8], attrs: u32| {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_mtime(1_700_000_000);
+            let records: Vec<(String, String)> = vec![
+                ("MSWINDOWS.fileattr".into(), attrs.to_string()),
+                ("atime".into(), "1700000100.5".into()),
+                ("ctime".into(), "1700000200".into()),
+                ("LIBARCHIVE.creationtime".into(), "1600000000".into()),
+            ];
+            b.append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
+                .unwrap();
+            if let Some(l) = link {
+                b.append_link(&mut h, name, l).unwrap();
+            } else {
+                b.append_data(&mut h, name, data).unwrap();
+            }
+        };
+    entry("Files", tar::EntryType::Directory, None, b"", 0x10);
+    entry("Files/Users", tar::EntryType::Directory, None, b"", 0x10);
+    entry(
+        "Files/Users/Public",
+        tar::EntryType::Directory,
+        None,
+        b"",
+        0x10,
+    );
+    entry(
+        "Files/Users/Public/readme-link.txt",
+        tar::EntryType::Link,
+        Some("Files/Users/Public/readme.txt"),
+        b"",
+        0x20,
+    );
+    entry(
+        "Files/Users/Public/.wh.gone.txt",
+        tar::EntryType::Regular,
+        None,
+        b"",
+        0,
+    );
+    entry("UtilityVM", tar::EntryType::Directory, None, b"", 0x10);
+    entry(
+        "UtilityVM/Files",
+        tar::EntryType::Directory,
+        None,
+        b"",
+        0x10,
+    );
+    entry(
+        "UtilityVM/Files/Windows",
+        tar::EntryType::Directory,
+        None,
+        b"",
+        0x10,
+    );
+    entry(
+        "UtilityVM/Files/Windows/.wh.old.dll",
+        tar::EntryType::Regular,
+        None,
+        b"",
+        0,
+    );
+    entry(
+        "UtilityVM/Files/Windows/new.dll",
+        tar::EntryType::Regular,
+        None,
+        b"new\n",
+        0x20,
+    );
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn delta_layer_over_a_base_layer() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    stdout_of(&["sample", "base", "-o", &s(&p("base.tar"))]);
+    stdout_of(&["import", "-i", &s(&p("base.tar")), &s(&p("base"))]);
+    std::fs::write(p("delta.tar"), delta_over_base_sample()).unwrap();
+    stdout_of(&[
+        "import",
+        "-l",
+        &s(&p("base")),
+        "-i",
+        &s(&p("delta.tar")),
+        &s(&p("delta")),
+    ]);
+
+    // The hard link into the parent is a real hard link to the parent's file.
+    let ino = |path: PathBuf| std::fs::metadata(path).unwrap().ino();
+    assert_eq!(
+        ino(p("delta/Files/Users/Public/readme-link.txt")),
+        ino(p("base/Files/Users/Public/readme.txt"))
+    );
+    // Directory times are the tar's, after the tombstones and links touched the directories.
+    let mtime = |path: PathBuf| std::fs::metadata(path).unwrap().mtime();
+    assert_eq!(mtime(p("delta/Files/Users/Public")), 1_700_000_000);
+    assert_eq!(mtime(p("delta/Files")), 1_700_000_000);
+    let listed = stdout_of(&["ls", "--json", &s(&p("delta"))]);
+    let entries: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let files = entries.iter().find(|e| e["name"] == "Files").unwrap();
+    // 1700000000 s and 1700000100.5 s after 1970, as FILETIMEs.
+    assert_eq!(
+        files["last_write_time"]["filetime"],
+        133_444_736_000_000_000u64
+    );
+    assert_eq!(
+        files["last_access_time"]["filetime"],
+        133_444_737_005_000_000u64
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["kind"] == "tombstone" && e["name"] == "Files\\Users\\Public\\gone.txt")
+    );
+
+    // The utility VM is cloned from the parent: ordinary files hard-linked, the BCD files
+    // copied (hcsshim means to copy them; its path bug links them), removed files absent.
+    let boot = "UtilityVM/Files/EFI/Microsoft/Boot";
+    assert_eq!(
+        ino(p("delta/UtilityVM/Files/Windows/kernel.dll")),
+        ino(p("base/UtilityVM/Files/Windows/kernel.dll"))
+    );
+    for f in ["BCD", "BCD.LOG"] {
+        let (d, b) = (
+            p(&format!("delta/{boot}/{f}")),
+            p(&format!("base/{boot}/{f}")),
+        );
+        assert_ne!(ino(d.clone()), ino(b.clone()), "{f} must be a copy");
+        assert_eq!(std::fs::read(d).unwrap(), std::fs::read(b).unwrap());
+    }
+    assert!(!p("delta/UtilityVM/Files/Windows/old.dll").exists());
+    assert_eq!(
+        std::fs::read(p("delta/UtilityVM/Files/Windows/new.dll")).unwrap(),
+        b"new\n"
+    );
+
+    // The export carries the linked file's content and the whiteouts.
+    let out = wclayer()
+        .args(["export", &s(&p("delta"))])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut ar = tar::Archive::new(&out.stdout[..]);
+    let mut names = Vec::new();
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        if name == "Files/Users/Public/readme-link.txt" {
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut body).unwrap();
+            assert_eq!(
+                body,
+                std::fs::read(p("base/Files/Users/Public/readme.txt")).unwrap()
+            );
+        }
+        names.push(name);
+    }
+    assert!(
+        names.contains(&"Files/Users/Public/.wh.gone.txt".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"UtilityVM/Files/Windows/.wh.old.dll".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.contains("kernel.dll")),
+        "clone is not exported: {names:?}"
+    );
+}
