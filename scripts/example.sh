@@ -1,27 +1,42 @@
 #!/usr/bin/env bash
-# The README's first command: builds wclayer and runs its main job on built-in examples.
+# The README's first command: builds wclayer and runs its main job on a built-in example:
+# a generated Windows base layer and a delta layer on top of it, imported into layer
+# directories, listed, and exported again with the bytes hcsshim would write.
 # Needs only a Rust toolchain; everything it writes goes to a temporary directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --locked --quiet -p wclayer-cli
-wclayer=target/release/wclayer
+wclayer=$PWD/target/release/wclayer
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+cd "$work"
 
+echo "== Two generated Windows layers (OCI layer tars): a base layer and a delta on top"
+"$wclayer" sample base -o base.tar
+"$wclayer" sample delta -o delta.tar
+ls -l base.tar delta.tar
+
+echo
+echo "== Import them into layer directories (the delta names the base as its parent)"
+"$wclayer" import -i base.tar base
+"$wclayer" import -l base -i delta.tar delta
+echo "the delta layer directory:"
+ls -A delta delta/Files
+
+echo
+echo "== List the delta layer with its Windows metadata (first entries)"
+"$wclayer" ls --long delta | head -n 24
+
+echo
+echo "== Export both again: the tar hcsshim writes for each layer, with its diffID"
+"$wclayer" export -o base.export.tar base
+"$wclayer" export --gzip -o delta.export.tar.gz delta
+"$wclayer" convert base.tar base.convert.tar 2>/dev/null
+cmp base.export.tar base.convert.tar
+echo "base: import + export gives the same bytes as convert"
+
+echo
 echo "== A security descriptor from a layer tar (MSWINDOWS.rawsd), as SDDL and back"
-$wclayer sddl AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==
-$wclayer sddl --to-binary 'O:BUG:BU'
-
-echo
-echo "== A generated Windows base layer: Files/, Hives/, UtilityVM/Files/, SDs, EAs, ADS, links"
-$wclayer sample base -o "$work/base.tar"
-echo "first calls the import makes on a layer writer (wclayer trace):"
-$wclayer trace "$work/base.tar" | head -n 3 | cut -c 1-160
-
-echo
-echo "== Import and export again: the tar hcsshim would write for this layer"
-$wclayer convert "$work/base.tar" "$work/base.export.tar"
-$wclayer convert "$work/base.export.tar" "$work/base.again.tar"
-cmp "$work/base.export.tar" "$work/base.again.tar"
-echo "exporting the export again gives the same bytes (same diffID)"
+"$wclayer" sddl AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==
+"$wclayer" sddl --to-binary 'O:BUG:BU'

@@ -25,6 +25,10 @@ pub(crate) struct Args {
 
 pub(crate) fn run(a: &Args) -> Result<()> {
     let input = progress_reader(open_input(&a.input)?, "importing");
+    // As hcsshim's ImportLayerFromTar, create the directories leading to the layer.
+    if let Some(dir) = a.layer.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     let mut writer = DirLayerWriter::create_ambient(&a.layer, &a.parents)
         .with_context(|| format!("cannot create layer {}", a.layer.display()))?;
     let stats = wclayer_tar::import_tar(&mut ArchiveReader::new(input), &mut writer)
