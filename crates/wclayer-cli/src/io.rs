@@ -98,9 +98,18 @@ impl Write for Output {
 /// Wraps `r` in a progress display on standard error (bytes read and rate), shown only
 /// when standard error is a terminal.
 pub(crate) fn progress_reader(r: Box<dyn Read>, what: &'static str) -> Box<dyn Read> {
+    match progress_bar(what) {
+        Some(bar) => Box::new(bar.wrap_read(r)),
+        None => r,
+    }
+}
+
+/// A spinner with bytes and rate on standard error, or `None` when standard error is not
+/// a terminal.
+pub(crate) fn progress_bar(what: &'static str) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     if !io::stderr().is_terminal() {
-        return r;
+        return None;
     }
     let bar = indicatif::ProgressBar::new_spinner().with_message(what);
     bar.set_style(
@@ -110,5 +119,5 @@ pub(crate) fn progress_reader(r: Box<dyn Read>, what: &'static str) -> Box<dyn R
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    Box::new(bar.wrap_read(r))
+    Some(bar)
 }

@@ -38,11 +38,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
         _ => None,
     });
     let out = Output::create(&a.output)?;
-    let mut hashing = HashingWriter {
-        inner: out,
-        hash: Sha256::new(),
-        len: 0,
-    };
+    let mut hashing = HashingWriter::new(out);
     let mut reader = layer.reader()?;
     wclayer_tar::export_tar(&mut reader, &mut hashing)
         .with_context(|| format!("cannot export {}", a.output))?;
@@ -61,6 +57,16 @@ pub(crate) struct HashingWriter<W> {
     pub(crate) inner: W,
     pub(crate) hash: Sha256,
     pub(crate) len: u64,
+}
+
+impl<W> HashingWriter<W> {
+    pub(crate) fn new(inner: W) -> HashingWriter<W> {
+        HashingWriter {
+            inner,
+            hash: Sha256::new(),
+            len: 0,
+        }
+    }
 }
 
 impl<W: Write> Write for HashingWriter<W> {

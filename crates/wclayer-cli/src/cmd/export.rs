@@ -4,12 +4,12 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 use wclayer_layer::LayerReader;
 use wclayer_store::DirLayerReader;
 
 use crate::cmd::convert::HashingWriter;
-use crate::io::Output;
+use crate::io::{Output, progress_bar};
 
 /// Arguments of `wclayer export` (as hcsshim's `wclayer export`).
 #[derive(clap::Args, Debug)]
@@ -42,11 +42,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     let mut reader = DirLayerReader::open_ambient(&a.layer)
         .with_context(|| format!("cannot open layer {}", a.layer.display()))?;
     let out = Output::create(&a.output)?;
-    let compressed = HashingWriter {
-        inner: out,
-        hash: Sha256::new(),
-        len: 0,
-    };
+    let compressed = HashingWriter::new(out);
     let (compressed, diff_id) = if a.gzip {
         let gz = flate2::write::GzEncoder::new(compressed, flate2::Compression::default());
         let (gz, d) = export_into(&mut reader, gz, a)?;
@@ -76,13 +72,36 @@ pub(crate) fn run(a: &Args) -> Result<()> {
 
 /// Exports the layer into `w`, hashing the uncompressed tar; returns `w` and the diffID.
 fn export_into<W: Write>(reader: &mut DirLayerReader, w: W, a: &Args) -> Result<(W, String)> {
-    let hashing = HashingWriter {
-        inner: w,
-        hash: Sha256::new(),
-        len: 0,
+    let bar = progress_bar("exporting");
+    let hashing = Progress {
+        inner: HashingWriter::new(w),
+        bar: bar.clone(),
     };
     let (hashing, _stats) = wclayer_tar::export_tar(reader, hashing)
         .with_context(|| format!("cannot export {}", a.layer.display()))?;
-    let HashingWriter { inner, hash, .. } = hashing;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let HashingWriter { inner, hash, .. } = hashing.inner;
     Ok((inner, hex::encode(hash.finalize())))
+}
+
+/// Advances a progress display by the bytes written through it.
+struct Progress<W> {
+    inner: W,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl<W: Write> Write for Progress<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(b) = &self.bar {
+            b.inc(n as u64);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
