@@ -43,11 +43,13 @@ mod error;
 mod mem;
 mod path;
 mod traits;
+pub mod walk;
 
 pub use copy::{CopyStats, copy_layer};
 pub use entry::{Entry, LinkInfo};
 pub use error::Error;
-pub use mem::{MemLayer, MemLayerReader, WalkMode};
+pub use mem::{MemLayer, MemLayerReader};
 pub use path::{LayerPath, MAX_COMPONENT_UNITS, MAX_PATH_UNITS, PathError, upcase_key};
 pub use traits::{LayerReader, LayerWriter};
+pub use walk::WalkMode;
 pub use wclayer_backup::{FileAttributes, FileBasicInfo, FileIdInfo, FileTime};

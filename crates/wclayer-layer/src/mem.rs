@@ -7,23 +7,12 @@ use tempfile::SpooledTempFile;
 use wclayer_backup::{BackupStreamReader, FileBasicInfo, FileIdInfo, StreamAttributes, StreamId};
 
 use crate::path::upcase_key;
+use crate::walk::{Visit, Walk, WalkMode, WalkTree};
 use crate::{Entry, Error, LayerPath, LayerReader, LayerWriter, LinkInfo};
 
 /// Stream bytes stay in memory up to this size, then move to an anonymous temporary file,
 /// so converting a multi-gigabyte layer does not need that much memory.
 const SPOOL_IN_MEMORY: usize = 32 << 20;
-
-/// How a reader walks a layer (layer-semantics.md §0.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WalkMode {
-    /// hcsshim's base-layer reader: `Files` and its subtree, then `UtilityVM`,
-    /// `UtilityVM\Files` and its subtree when `UtilityVM\Files` exists. No tombstones, no
-    /// `Hives`, nothing else.
-    Base,
-    /// A delta layer: everything from the root, the root's tombstones first, each
-    /// directory's tombstones right after it.
-    Delta,
-}
 
 #[derive(Debug)]
 enum Kind {
@@ -158,38 +147,10 @@ impl MemLayer {
     /// [`Error::NoFiles`] for a base walk of a layer without `Files`.
     pub fn reader(&mut self) -> Result<MemLayerReader<'_>, Error> {
         self.current = None;
-        let mode = self.walk_mode();
-        let mut roots = Vec::new();
-        match mode {
-            WalkMode::Delta => roots.push(Frame::dir(self, 0, false)),
-            WalkMode::Base => {
-                let files = self.child(0, "Files").ok_or(Error::NoFiles)?;
-                // Steps pop from the end: Files and its subtree, then UtilityVM itself, then
-                // UtilityVM\Files and its subtree.
-                let mut pending = Vec::new();
-                if let Some(uvm) = self.child(0, "UtilityVM")
-                    && let Some(uvm_files) = self.child(uvm, "Files")
-                {
-                    pending.push(Step::Node {
-                        id: uvm_files,
-                        descend: true,
-                    });
-                    pending.push(Step::Node {
-                        id: uvm,
-                        descend: false,
-                    });
-                }
-                pending.push(Step::Node {
-                    id: files,
-                    descend: true,
-                });
-                roots.push(Frame { pending });
-            }
-        }
+        let walk = Walk::new(self, self.walk_mode())?;
         Ok(MemLayerReader {
             layer: self,
-            mode,
-            stack: roots,
+            walk,
             current: None,
             pos: 0,
             closed: false,
@@ -397,68 +358,31 @@ impl Write for MemLayer {
     }
 }
 
-/// One level of the walk: the nodes still to visit at that level, last first.
-struct Frame {
-    pending: Vec<Step>,
-}
-
-enum Step {
-    /// Visit a node: emit it (if added) and, when `descend`, its tombstones and children.
-    Node { id: usize, descend: bool },
-    /// Emit one tombstone.
-    Tombstone(String),
-}
-
-impl Frame {
-    /// The contents of directory `id`: its tombstones (delta walk), then its children in
-    /// bytewise order of their names, skipping what a Windows layer reader never reports.
-    fn dir(layer: &MemLayer, id: usize, base: bool) -> Frame {
-        let Some(node) = layer.nodes.get(id) else {
-            return Frame {
-                pending: Vec::new(),
-            };
-        };
-        let dir_path = layer.path_of(id);
-        let mut children: Vec<(&str, usize)> = node
-            .children
-            .values()
-            .filter_map(|&c| layer.nodes.get(c).map(|n| (n.name.as_str(), c)))
-            .filter(|(name, _)| !skipped(&dir_path, name))
-            .collect();
-        children.sort_unstable();
-        let mut pending: Vec<Step> = children
-            .into_iter()
-            .rev()
-            .map(|(_, c)| Step::Node {
-                id: c,
-                descend: true,
-            })
-            .collect();
-        if !base {
-            pending.extend(node.tombstones.iter().rev().map(|t| {
-                Step::Tombstone(if dir_path.is_empty() {
-                    t.clone()
-                } else {
-                    format!("{dir_path}\\{t}")
-                })
-            }));
-        }
-        Frame { pending }
+impl WalkTree for MemLayer {
+    fn name(&self, id: usize) -> Option<&str> {
+        self.nodes.get(id).map(|n| n.name.as_str())
     }
-}
-
-/// What no layer reader reports: the transport folder's metadata files and the recycle bin.
-fn skipped(dir: &str, name: &str) -> bool {
-    name.ends_with(".$wcidirs$")
-        || (dir.is_empty() && name == "tombstones.txt")
-        || (upcase_key(dir) == "FILES" && upcase_key(name) == "$RECYCLE.BIN")
+    fn child(&self, dir: usize, name: &str) -> Option<usize> {
+        MemLayer::child(self, dir, name)
+    }
+    fn children(&self, dir: usize) -> Vec<usize> {
+        self.nodes
+            .get(dir)
+            .map(|n| n.children.values().copied().collect())
+            .unwrap_or_default()
+    }
+    fn tombstones(&self, dir: usize) -> &[String] {
+        self.nodes.get(dir).map_or(&[], |n| n.tombstones.as_slice())
+    }
+    fn path(&self, id: usize) -> String {
+        self.path_of(id)
+    }
 }
 
 /// Walks a [`MemLayer`]; see [`MemLayer::reader`].
 pub struct MemLayerReader<'a> {
     layer: &'a mut MemLayer,
-    mode: WalkMode,
-    stack: Vec<Frame>,
+    walk: Walk,
     /// The current entry's file.
     current: Option<usize>,
     /// Read position inside the current stream.
@@ -522,24 +446,14 @@ impl LayerReader for MemLayerReader<'_> {
         self.current = None;
         self.pos = 0;
         loop {
-            let Some(frame) = self.stack.last_mut() else {
-                return Ok(None);
-            };
-            let Some(step) = frame.pending.pop() else {
-                self.stack.pop();
-                continue;
-            };
-            match step {
-                Step::Tombstone(name) => {
+            match self.walk.next(&*self.layer) {
+                None => return Ok(None),
+                Some(Visit::Tombstone(name)) => {
                     return Ok(Some(Entry::Tombstone {
                         name: LayerPath::parse(&name)?,
                     }));
                 }
-                Step::Node { id, descend } => {
-                    if descend {
-                        let frame = Frame::dir(self.layer, id, self.mode == WalkMode::Base);
-                        self.stack.push(frame);
-                    }
+                Some(Visit::Node(id)) => {
                     let Some(Kind::Added(f)) = self.layer.nodes.get(id).map(|n| &n.kind) else {
                         continue;
                     };
@@ -575,8 +489,8 @@ impl LayerReader for MemLayerReader<'_> {
 
     fn close(&mut self) -> Result<(), Error> {
         self.closed = true;
-        self.stack.clear();
         self.current = None;
+        self.walk = Walk::finished();
         Ok(())
     }
 }

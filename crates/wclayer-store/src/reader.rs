@@ -5,7 +5,8 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use wclayer_backup::{FileBasicInfo, FileIdInfo, StreamAttributes, StreamId};
-use wclayer_layer::{Entry, LayerPath, LayerReader, LinkInfo, upcase_key};
+use wclayer_layer::walk::{Visit, Walk, WalkMode};
+use wclayer_layer::{Entry, LayerPath, LayerReader, LinkInfo};
 
 use crate::Error;
 use crate::format::{INLINE_MAX, SIDECAR_DIR, STREAMS_DIR};
@@ -104,16 +105,6 @@ pub struct EntryDetails {
     pub disk_path: String,
 }
 
-/// One level of the walk: nodes still to visit, last first.
-struct Frame {
-    pending: Vec<Step>,
-}
-
-enum Step {
-    Node { id: usize, descend: bool },
-    Tombstone(String),
-}
-
 /// A piece of the replayed stream.
 #[derive(Debug)]
 enum Source {
@@ -172,7 +163,7 @@ pub struct DirLayerReader<F: Fs = LinuxFs> {
     root: F::Dir,
     streams_dir: Option<F::Dir>,
     index: LayerIndex<F>,
-    stack: Vec<Frame>,
+    walk: Walk,
     current: Option<Current<F>>,
     /// The directory of the last entry whose object was opened: (node, handle).
     dir_cache: DirCache<F::Dir>,
@@ -234,7 +225,7 @@ impl<F: Fs> DirLayerReader<F> {
             root,
             streams_dir,
             index,
-            stack: Vec::new(),
+            walk: Walk::finished(),
             current: None,
             dir_cache: DirCache::new(),
             closed: false,
@@ -249,37 +240,11 @@ impl<F: Fs> DirLayerReader<F> {
     /// [`Error::NoFiles`] for a base layer without `Files`.
     pub fn rewind(&mut self) -> Result<(), Error> {
         self.current = None;
-        let tree = &self.index.tree;
-        self.stack = match self.index.manifest.kind {
-            LayerKind::Delta => vec![self.dir_frame(0)],
-            LayerKind::Base => {
-                let files = tree
-                    .child(0, "Files")
-                    .filter(|&n| tree.node(n).is_some_and(|n| n.own))
-                    .ok_or(Error::NoFiles)?;
-                // Steps pop from the end: Files and its subtree, then UtilityVM itself, then
-                // UtilityVM\Files and its subtree (layer-semantics.md §0.2).
-                let mut pending = Vec::new();
-                if let Some(uvm) = tree.child(0, "UtilityVM")
-                    && let Some(uvm_files) = tree.child(uvm, "Files")
-                {
-                    pending.push(Step::Node {
-                        id: uvm_files,
-                        descend: true,
-                    });
-                    pending.push(Step::Node {
-                        id: uvm,
-                        descend: false,
-                    });
-                }
-                pending.push(Step::Node {
-                    id: files,
-                    descend: true,
-                });
-                let frames = vec![Frame { pending }];
-                frames
-            }
+        let mode = match self.index.manifest.kind {
+            LayerKind::Base => WalkMode::Base,
+            LayerKind::Delta => WalkMode::Delta,
         };
+        self.walk = Walk::new(&self.index.tree, mode).map_err(|_| Error::NoFiles)?;
         Ok(())
     }
 
@@ -296,52 +261,6 @@ impl<F: Fs> DirLayerReader<F> {
             utility_vm_cloned: m.utility_vm_cloned,
         }
     }
-
-    /// The contents of directory `id`: its tombstones (delta walk), then its own children in
-    /// bytewise order of their names, skipping what a Windows layer reader never reports.
-    fn dir_frame(&self, id: usize) -> Frame {
-        let tree = &self.index.tree;
-        let base = self.index.manifest.kind == LayerKind::Base;
-        let Some(node) = tree.node(id) else {
-            return Frame {
-                pending: Vec::new(),
-            };
-        };
-        let dir_path = tree.path_of(id);
-        let mut children: Vec<(&str, usize)> = node
-            .children
-            .values()
-            .filter_map(|&c| tree.node(c).filter(|n| n.own).map(|n| (n.name.as_str(), c)))
-            .filter(|(name, _)| !skipped(&dir_path, name))
-            .collect();
-        children.sort_unstable();
-        let mut pending: Vec<Step> = children
-            .into_iter()
-            .rev()
-            .map(|(_, c)| Step::Node {
-                id: c,
-                descend: true,
-            })
-            .collect();
-        if !base {
-            pending.extend(node.tombstones.iter().rev().map(|t| {
-                Step::Tombstone(if dir_path.is_empty() {
-                    t.clone()
-                } else {
-                    format!("{dir_path}\\{t}")
-                })
-            }));
-        }
-        Frame { pending }
-    }
-}
-
-/// What no layer reader reports: the transport folder's metadata files and the recycle bin
-/// (the same rule as MemLayer's reader).
-fn skipped(dir: &str, name: &str) -> bool {
-    name.ends_with(".$wcidirs$")
-        || (dir.is_empty() && name == "tombstones.txt")
-        || (upcase_key(dir) == "FILES" && upcase_key(name) == "$RECYCLE.BIN")
 }
 
 /// Entries
@@ -630,24 +549,14 @@ impl<F: Fs> LayerReader for DirLayerReader<F> {
         }
         self.current = None;
         loop {
-            let Some(frame) = self.stack.last_mut() else {
-                return Ok(None);
-            };
-            let Some(step) = frame.pending.pop() else {
-                self.stack.pop();
-                continue;
-            };
-            match step {
-                Step::Tombstone(name) => {
+            match self.walk.next(&self.index.tree) {
+                None => return Ok(None),
+                Some(Visit::Tombstone(name)) => {
                     return Ok(Some(Entry::Tombstone {
                         name: LayerPath::parse(&name)?,
                     }));
                 }
-                Step::Node { id, descend } => {
-                    if descend {
-                        let frame = self.dir_frame(id);
-                        self.stack.push(frame);
-                    }
+                Some(Visit::Node(id)) => {
                     let tree = &self.index.tree;
                     let Some(node) = tree.node(id) else { continue };
                     let Kind::Added(f) = node.kind else { continue };
@@ -732,8 +641,8 @@ impl<F: Fs> LayerReader for DirLayerReader<F> {
 
     fn close(&mut self) -> Result<(), wclayer_layer::Error> {
         self.closed = true;
-        self.stack.clear();
         self.current = None;
+        self.walk = Walk::finished();
         self.dir_cache.clear();
         Ok(())
     }

@@ -244,6 +244,32 @@ impl Tree {
     }
 }
 
+/// The walk sees only the layer's own nodes (not the utility VM clone, which the layer did
+/// not add and a reader must not report).
+impl wclayer_layer::walk::WalkTree for Tree {
+    fn name(&self, id: usize) -> Option<&str> {
+        self.nodes.get(id).map(|n| n.name.as_str())
+    }
+    fn child(&self, dir: usize, name: &str) -> Option<usize> {
+        Tree::child(self, dir, name).filter(|&c| self.nodes.get(c).is_some_and(|n| n.own))
+    }
+    fn children(&self, dir: usize) -> Vec<usize> {
+        self.nodes.get(dir).map_or_else(Vec::new, |n| {
+            n.children
+                .values()
+                .copied()
+                .filter(|&c| self.nodes.get(c).is_some_and(|n| n.own))
+                .collect()
+        })
+    }
+    fn tombstones(&self, dir: usize) -> &[String] {
+        self.nodes.get(dir).map_or(&[], |n| n.tombstones.as_slice())
+    }
+    fn path(&self, id: usize) -> String {
+        self.path_of(id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,3 +336,4 @@ mod tests {
         assert!(t.bind_clone(&p("UtilityVM/Files/x/Y"), c2).is_err());
     }
 }
+
