@@ -6,6 +6,7 @@
 
 mod cmd;
 mod io;
+mod logging;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "wclayer", version, about, long_about = None)]
 struct Cli {
+    /// Log level for messages and tracing spans on stderr (error, warn, info, debug, trace,
+    /// or a tracing filter such as `wclayer=debug`); default from `RUST_LOG`, else `warn`.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,6 +44,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _logging = logging::init(cli.log_level.as_deref());
     let result = match cli.command {
         Command::Import(a) => cmd::import::run(&a),
         Command::Export(a) => cmd::export::run(&a),

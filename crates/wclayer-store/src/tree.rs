@@ -336,4 +336,3 @@ mod tests {
         assert!(t.bind_clone(&p("UtilityVM/Files/x/Y"), c2).is_err());
     }
 }
-

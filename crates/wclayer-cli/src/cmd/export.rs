@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use sha2::Digest;
 use wclayer_layer::LayerReader;
-use wclayer_store::DirLayerReader;
 
 use crate::cmd::convert::HashingWriter;
 use crate::io::{Output, progress_bar};
@@ -21,8 +20,11 @@ pub(crate) struct Args {
     #[arg(short = 'l', long = "layer", value_name = "PARENT")]
     parents: Vec<PathBuf>,
     /// Where to write the tar (`-` is standard output).
-    #[arg(short, long, default_value = "-")]
+    #[arg(short, long, default_value = "-", conflicts_with = "folder")]
     output: String,
+    /// Export into a new transport folder (hcsshim's `ExportLayer` format) instead of a tar.
+    #[arg(long, value_name = "FOLDER", conflicts_with_all = ["gzip", "zstd"])]
+    folder: Option<PathBuf>,
     /// Compress with gzip.
     #[arg(short = 'z', long, conflicts_with = "zstd")]
     gzip: bool,
@@ -39,7 +41,17 @@ pub(crate) fn run(a: &Args) -> Result<()> {
             p.display()
         );
     }
-    let mut reader = DirLayerReader::open_ambient(&a.layer)
+    if let Some(folder) = &a.folder {
+        wclayer::export_layer(&a.layer, folder, &a.parents).with_context(|| {
+            format!(
+                "cannot export {} into {}",
+                a.layer.display(),
+                folder.display()
+            )
+        })?;
+        return Ok(());
+    }
+    let mut reader = wclayer::new_layer_reader(&a.layer, &a.parents)
         .with_context(|| format!("cannot open layer {}", a.layer.display()))?;
     let out = Output::create(&a.output)?;
     let compressed = HashingWriter::new(out);
@@ -71,7 +83,11 @@ pub(crate) fn run(a: &Args) -> Result<()> {
 }
 
 /// Exports the layer into `w`, hashing the uncompressed tar; returns `w` and the diffID.
-fn export_into<W: Write>(reader: &mut DirLayerReader, w: W, a: &Args) -> Result<(W, String)> {
+fn export_into<W: Write>(
+    reader: &mut wclayer::Traced<wclayer::DirLayerReader>,
+    w: W,
+    a: &Args,
+) -> Result<(W, String)> {
     let bar = progress_bar("exporting");
     let hashing = Progress {
         inner: HashingWriter::new(w),

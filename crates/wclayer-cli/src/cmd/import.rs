@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use wclayer_store::DirLayerWriter;
 use wclayer_tar::archive::ArchiveReader;
 
 use crate::io::{open_input, progress_reader};
@@ -19,17 +18,31 @@ pub(crate) struct Args {
     #[arg(short = 'l', long = "layer", value_name = "PARENT")]
     parents: Vec<PathBuf>,
     /// The layer tar (`.tar`, `.tar.gz` or `.tar.zst`, detected; `-` is standard input).
-    #[arg(short, long, default_value = "-")]
+    #[arg(short, long, default_value = "-", conflicts_with = "folder")]
     input: String,
+    /// Import a transport folder (hcsshim's `ImportLayer` format) instead of a tar.
+    #[arg(long, value_name = "FOLDER")]
+    folder: Option<PathBuf>,
 }
 
 pub(crate) fn run(a: &Args) -> Result<()> {
-    let input = progress_reader(open_input(&a.input)?, "importing");
     // As hcsshim's ImportLayerFromTar, create the directories leading to the layer.
     if let Some(dir) = a.layer.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let mut writer = DirLayerWriter::create_ambient(&a.layer, &a.parents)
+    if let Some(folder) = &a.folder {
+        wclayer::import_layer(&a.layer, folder, &a.parents).with_context(|| {
+            format!(
+                "cannot import {} into {}",
+                folder.display(),
+                a.layer.display()
+            )
+        })?;
+        eprintln!("imported {} into {}", folder.display(), a.layer.display());
+        return Ok(());
+    }
+    let input = progress_reader(open_input(&a.input)?, "importing");
+    let mut writer = wclayer::new_layer_writer(&a.layer, &a.parents)
         .with_context(|| format!("cannot create layer {}", a.layer.display()))?;
     let stats = wclayer_tar::import_tar(&mut ArchiveReader::new(input), &mut writer)
         .with_context(|| format!("cannot import {} into {}", a.input, a.layer.display()))?;

@@ -625,3 +625,112 @@ fn delta_layer_over_a_base_layer() {
         "clone is not exported: {names:?}"
     );
 }
+
+/// With the `otel` feature, spans go to the OTLP/HTTP collector named by
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`; here a one-shot collector on loopback.
+#[cfg(feature = "otel")]
+#[test]
+fn spans_are_exported_over_otlp() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::net::TcpListener;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let collector = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let mut r = BufReader::new(stream);
+        let mut request_line = String::new();
+        r.read_line(&mut request_line).unwrap();
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            r.read_line(&mut h).unwrap();
+            if h.trim().is_empty() {
+                break;
+            }
+            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; len];
+        r.read_exact(&mut body).unwrap();
+        let _ = r
+            .get_mut()
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        (request_line, body)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let layer = dir.path().join("layer");
+    wclayer()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .args([
+            "import",
+            "-i",
+            &s(&data("v1_base_names_times.tar")),
+            &s(&layer),
+        ])
+        .assert()
+        .success();
+    let (request_line, body) = collector.join().unwrap();
+    assert!(
+        request_line.starts_with("POST /v1/traces"),
+        "{request_line}"
+    );
+    let has = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"wclayer::new_layer_writer"), "span name missing");
+    assert!(has(b"parentLayerPaths"), "span attribute missing");
+}
+
+#[test]
+fn transport_folder_round_trip_and_spans_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    stdout_of(&["sample", "base", "-o", &s(&p("base.tar"))]);
+    stdout_of(&["sample", "delta", "-o", &s(&p("delta.tar"))]);
+    stdout_of(&["import", "-i", &s(&p("base.tar")), &s(&p("base"))]);
+    stdout_of(&[
+        "import",
+        "-l",
+        &s(&p("base")),
+        "-i",
+        &s(&p("delta.tar")),
+        &s(&p("delta")),
+    ]);
+    // layer directory -> transport folder -> layer directory -> tar == convert
+    let out = wclayer()
+        .args([
+            "--log-level",
+            "info",
+            "export",
+            "--folder",
+            &s(&p("folder")),
+            &s(&p("delta")),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("wclayer::export_layer"), "{err}");
+    assert!(err.contains("exportFolderPath="), "{err}");
+    assert!(p("folder/tombstones.txt").is_file());
+    assert!(p("folder/Files.$wcidirs$").is_file());
+    stdout_of(&[
+        "import",
+        "--folder",
+        &s(&p("folder")),
+        "-l",
+        &s(&p("base")),
+        &s(&p("again")),
+    ]);
+    stdout_of(&["export", "-o", &s(&p("again.tar")), &s(&p("again"))]);
+    stdout_of(&["convert", &s(&p("delta.tar")), &s(&p("convert.tar"))]);
+    assert!(std::fs::read(p("again.tar")).unwrap() == std::fs::read(p("convert.tar")).unwrap());
+    // Quiet by default.
+    let out = wclayer()
+        .args(["export", "-o", &s(&p("x.tar")), &s(&p("again"))])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8(out.stderr).unwrap().contains("wclayer::"));
+}

@@ -1,0 +1,310 @@
+//! Errors: bad tombstone files, a file system without user extended attributes, dropping an
+//! unclosed writer, names a folder cannot hold, tampered folders.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use wclayer_folder::{Error, FolderLayerReader, FolderLayerWriter};
+use wclayer_layer::{LayerReader, LayerWriter, MemLayer};
+
+use crate::{info, p, sub, write_folder};
+
+/// An error and its sources, as one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn folder_with_tombstones(dir: &Path, content: &[u8]) -> PathBuf {
+    let f = dir.join("export");
+    fs::create_dir(&f).unwrap();
+    fs::write(f.join("tombstones.txt"), content).unwrap();
+    f
+}
+
+fn open_err(content: &[u8]) -> Error {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = folder_with_tombstones(tmp.path(), content);
+    let e = FolderLayerReader::open(&f).unwrap_err();
+    tmp.close().unwrap();
+    e
+}
+
+#[test]
+fn bad_tombstone_files() {
+    for bad in [
+        &b"Version 1.0\n\\a\n"[..],
+        b"\xEF\xBB\xBFVersion 1.1\n",
+        b"",
+    ] {
+        let e = open_err(bad);
+        assert!(matches!(e, Error::InvalidTombstonesFile { .. }), "{e}");
+        assert!(e.to_string().ends_with("invalid tombstones file"), "{e}");
+    }
+    let e = open_err(b"\xEF\xBB\xBFVersion 1.0\r\n\\ok\r\n\r\nno-backslash\r\n");
+    assert_eq!(
+        e.to_string(),
+        "tombstones.txt line 4: does not start with `\\`"
+    );
+    let e = open_err(b"\xEF\xBB\xBFVersion 1.0\n\\a\\..\\..\\Hives\\x\n");
+    assert!(
+        matches!(&e, Error::TombstoneLine { line: 2, reason } if reason.contains("leaves Files")),
+        "{e}"
+    );
+}
+
+/// Root only: a ramfs mount, which has no user extended attributes, unmounted on drop.
+struct Ramfs(PathBuf);
+
+impl Ramfs {
+    fn mount(at: &Path) -> Option<Ramfs> {
+        let ok = Command::new("mount")
+            .args(["-t", "ramfs", "wclayer-test", &at.display().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Ramfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Ramfs {
+    fn drop(&mut self) {
+        // Lazily, so that a failed assertion with a handle still open cannot leave it.
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn lacks_user_xattrs(dir: &Path) -> bool {
+    let probe = tempfile::NamedTempFile::new_in(dir).unwrap();
+    let r = rustix::fs::fsetxattr(
+        probe.as_file(),
+        "user.probe",
+        b"1",
+        rustix::fs::XattrFlags::empty(),
+    );
+    r == Err(rustix::io::Errno::NOTSUP)
+}
+
+#[test]
+fn file_system_without_user_xattrs() {
+    let tmp = tempfile::tempdir().unwrap();
+    // tmpfs has user extended attributes since Linux 6.6; ramfs has none.
+    let shm = Path::new("/dev/shm");
+    let (dir, _mount) = if shm.is_dir() && lacks_user_xattrs(shm) {
+        (tempfile::tempdir_in(shm).unwrap().keep(), None)
+    } else {
+        let at = tmp.path().join("ramfs");
+        fs::create_dir(&at).unwrap();
+        match Ramfs::mount(&at) {
+            Some(m) if lacks_user_xattrs(&at) => (at, Some(m)),
+            _ => {
+                eprintln!(
+                    "SKIPPED file_system_without_user_xattrs: /dev/shm has user xattrs and \
+                     a ramfs cannot be mounted here (needs root)"
+                );
+                return;
+            }
+        }
+    };
+    let e = FolderLayerWriter::create(&dir.join("folder")).unwrap_err();
+    assert!(matches!(e, Error::XattrUnsupported { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("does not support user extended attributes"),
+        "{e}"
+    );
+    let le: wclayer_layer::Error = e.into();
+    assert!(
+        matches!(&le, wclayer_layer::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::Unsupported)
+    );
+    // Nothing is left behind, and a folder there reads with the legacy rules.
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+    fs::write(dir.join("tombstones.txt"), b"\xEF\xBB\xBFVersion 1.0\n").unwrap();
+    let mut r = FolderLayerReader::open(&dir).unwrap();
+    assert!(!r.is_lossless());
+    assert!(r.next().unwrap().is_none());
+    drop(r);
+    fs::remove_file(dir.join("tombstones.txt")).unwrap();
+    if _mount.is_none() {
+        fs::remove_dir(&dir).unwrap();
+    }
+    drop(_mount);
+    tmp.close().unwrap();
+}
+
+#[test]
+fn dropping_an_unclosed_writer_leaves_nothing() {
+    for existing in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let folder = tmp.path().join("folder");
+        if existing {
+            fs::create_dir(&folder).unwrap();
+        }
+        let mut w = FolderLayerWriter::create(&folder).unwrap();
+        w.add(&p("Files/a/b"), &info(0x20, 1)).unwrap();
+        w.write_all(&sub(1, 0, "", b"data")).unwrap();
+        w.add(&p("UtilityVM/Files/big"), &info(0x20, 1)).unwrap();
+        w.write_all(&sub(4, 0, ":ads:$DATA", &[7u8; 5000])).unwrap();
+        w.add(&p("Files/a/d"), &info(0x10, 1)).unwrap();
+        w.remove(&p("Files/x")).unwrap();
+        assert!(
+            !folder.join("Files").exists(),
+            "nothing visible before close"
+        );
+        drop(w);
+        let left: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        if existing {
+            assert_eq!(left, ["folder"]);
+            assert_eq!(fs::read_dir(&folder).unwrap().count(), 0);
+        } else {
+            assert!(left.is_empty(), "{left:?}");
+        }
+        tmp.close().unwrap();
+    }
+}
+
+#[test]
+fn target_must_be_absent_or_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full");
+    fs::create_dir(&full).unwrap();
+    fs::write(full.join("x"), b"").unwrap();
+    assert!(matches!(
+        FolderLayerWriter::create(&full),
+        Err(Error::NotEmpty { .. })
+    ));
+    let file = tmp.path().join("file");
+    fs::write(&file, b"").unwrap();
+    assert!(matches!(
+        FolderLayerWriter::create(&file),
+        Err(Error::NotEmpty { .. })
+    ));
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(tmp.path().join("elsewhere"), &link).unwrap();
+    assert!(matches!(
+        FolderLayerWriter::create(&link),
+        Err(Error::NotEmpty { .. })
+    ));
+    assert!(!tmp.path().join("elsewhere").exists());
+    assert!(matches!(
+        FolderLayerWriter::create(Path::new("/")),
+        Err(Error::InvalidFolderPath { .. })
+    ));
+    tmp.close().unwrap();
+}
+
+#[test]
+fn names_and_links_a_folder_cannot_hold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut w = FolderLayerWriter::create(&tmp.path().join("folder")).unwrap();
+    w.add(&p("Files/a"), &info(0x20, 1)).unwrap();
+    w.add(&p("Hives/h"), &info(0x20, 1)).unwrap();
+    let err = |r: Result<(), wclayer_layer::Error>| chain(&r.unwrap_err());
+    // The reference model's errors, as MemLayer reports them.
+    assert!(matches!(
+        w.add(&p("FILES/A"), &info(0x20, 1)),
+        Err(wclayer_layer::Error::Duplicate { .. })
+    ));
+    assert!(matches!(
+        w.add(&p("Files/a/x"), &info(0x20, 1)),
+        Err(wclayer_layer::Error::NotADirectory { .. })
+    ));
+    assert!(matches!(
+        w.add_link(&p("Files/l"), &p("Files/nope")),
+        Err(wclayer_layer::Error::LinkTargetMissing { .. })
+    ));
+    // What the folder reserves or Linux cannot hold.
+    assert!(err(w.add(&p("Files/x.$wcidirs$"), &info(0x20, 1))).contains(".$wcidirs$"));
+    assert!(err(w.add(&p("Tombstones.TXT"), &info(0x20, 1))).contains("tombstone list"));
+    assert!(
+        err(w.add(&p(&format!("Files/{}", "é".repeat(130))), &info(0x20, 1))).contains("255 bytes")
+    );
+    assert!(
+        err(w.add(&p(&format!("Files/{}", "d".repeat(250))), &info(0x10, 1)))
+            .contains(".$wcidirs$ file name")
+    );
+    let e = err(w.add_link(&p("Files/l"), &p("Hives/h")));
+    assert!(
+        e.contains("transport-file name and a plain-file name"),
+        "{e}"
+    );
+    // None of these poisoned the writer.
+    w.add(&p("Files/ok"), &info(0x20, 1)).unwrap();
+    w.close().unwrap();
+    tmp.close().unwrap();
+}
+
+#[test]
+fn write_without_entry_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut w = FolderLayerWriter::create(&tmp.path().join("folder")).unwrap();
+    assert!(w.write(b"x").is_err());
+    w.add(&p("Files/a"), &info(0x20, 1)).unwrap();
+    w.remove(&p("Files/b")).unwrap();
+    assert!(w.write(b"x").is_err(), "remove ends the current entry");
+    drop(w);
+    tmp.close().unwrap();
+}
+
+#[test]
+fn tampered_folders() {
+    let mut l = MemLayer::new();
+    l.add(&p("Hives/System_Delta"), &info(0x20, 1)).unwrap();
+    l.write_all(&sub(1, 0, "", b"regf")).unwrap();
+    l.add(&p("Files/a"), &info(0x20, 1)).unwrap();
+    l.remove(&p("Files/b")).unwrap();
+    l.close().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let f = write_folder(&mut l, tmp.path());
+
+    // A plain file whose length no longer matches its metadata.
+    fs::write(f.join("Hives/System_Delta"), b"changed!").unwrap();
+    let mut r = FolderLayerReader::open(&f).unwrap();
+    let e = loop {
+        match r.next() {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("no error"),
+            Err(e) => break e,
+        }
+    };
+    assert!(chain(&e).contains("content is 8 bytes"), "{e:?}");
+
+    // A symbolic link planted in the folder is an error, never followed.
+    fs::write(f.join("Hives/System_Delta"), b"regf").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", f.join("Files/evil")).unwrap();
+    let mut r = FolderLayerReader::open(&f).unwrap();
+    let e = loop {
+        match r.next() {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("no error"),
+            Err(e) => break e,
+        }
+    };
+    assert!(format!("{:?}", e).contains("symbolic link"), "{e:?}");
+    fs::remove_file(f.join("Files/evil")).unwrap();
+
+    // A marker of an unknown version.
+    let root = fs::File::open(&f).unwrap();
+    rustix::fs::fsetxattr(
+        &root,
+        "user.wclayer.folder",
+        b"2",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    assert!(matches!(
+        FolderLayerReader::open(&f),
+        Err(Error::UnsupportedVersion { .. })
+    ));
+    tmp.close().unwrap();
+}

@@ -1,0 +1,279 @@
+//! Windows container image layers on any OS, with hcsshim's API.
+//!
+//! The functions mirror hcsshim's `internal/wclayer` and `pkg/ociwclayer` entry points, with
+//! the same meaning and the same tracing spans (`hcsshim::ImportLayer` becomes
+//! `wclayer::import_layer`, with the attributes `path`, `importFolderPath`,
+//! `parentLayerPaths`, ...):
+//!
+//! | hcsshim | wclayer | what |
+//! |---|---|---|
+//! | `ImportLayer` | [`import_layer`] | a transport folder into a new layer directory |
+//! | `ExportLayer` | [`export_layer`] | a layer directory into a transport folder |
+//! | `NewLayerWriter` | [`new_layer_writer`] | a [`LayerWriter`] creating a layer directory |
+//! | `NewLayerReader` | [`new_layer_reader`] | a [`LayerReader`] over a layer directory |
+//! | `ImportLayerFromTar` | [`import_layer_from_tar`] | an OCI layer tar into a new layer directory |
+//! | `ExportLayerToTar` | [`export_layer_to_tar`] | a layer directory as an OCI layer tar |
+//!
+//! Parents are layer directories, nearest parent first and base layer last; no parents
+//! means a base layer. On Linux a layer directory holds the content as ordinary files and
+//! every piece of Windows metadata in a sidecar (see `wclayer-store`); the transport folder
+//! is hcsshim's format exactly (see `wclayer-folder`).
+//!
+//! ```no_run
+//! use std::path::{Path, PathBuf};
+//!
+//! let tar = std::fs::File::open("layer.tar")?;
+//! let size = wclayer::import_layer_from_tar(tar, Path::new("/layers/l2"), &[PathBuf::from("/layers/l1")])?;
+//! wclayer::export_layer(Path::new("/layers/l2"), Path::new("/tmp/l2-folder"), &[PathBuf::from("/layers/l1")])?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use tracing::Span;
+use tracing::field::Empty;
+
+pub use wclayer_backup as backup;
+pub use wclayer_folder::{FolderLayerReader, FolderLayerWriter};
+pub use wclayer_layer::{
+    CopyStats, Entry, FileAttributes, FileBasicInfo, FileIdInfo, FileTime, LayerPath, LayerReader,
+    LayerWriter, LinkInfo, MemLayer, copy_layer,
+};
+pub use wclayer_store::{DirLayerReader, DirLayerWriter};
+pub use wclayer_tar::archive::ArchiveReader;
+
+/// An error of one of the API calls; the message names the layer and the entry.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The layer directory could not be created, opened, written or read.
+    #[error(transparent)]
+    Store(#[from] wclayer_store::Error),
+    /// The transport folder could not be created, opened, written or read.
+    #[error(transparent)]
+    Folder(#[from] wclayer_folder::Error),
+    /// A layer reader or writer refused an entry.
+    #[error(transparent)]
+    Layer(#[from] wclayer_layer::Error),
+    /// The tar could not be imported or exported.
+    #[error(transparent)]
+    Tar(#[from] wclayer_tar::Error),
+}
+
+/// hcsshim joins the parent list with `", "` in its spans.
+fn joined(parents: &[PathBuf]) -> String {
+    parents
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Records the outcome on `span`, as hcsshim's `oc.SetSpanStatus` does: nothing on success,
+/// the error text on failure.
+fn finish<T, E: std::fmt::Display>(span: &Span, r: Result<T, E>) -> Result<T, E> {
+    if let Err(e) = &r {
+        span.record("error", tracing::field::display(e));
+        span.in_scope(|| tracing::error!(error = %e, "failed"));
+    }
+    r
+}
+
+/// hcsshim `ImportLayer`: imports the transport folder `import_folder` into a new layer
+/// directory `path` over `parents` (nearest first).
+///
+/// # Errors
+/// When the folder cannot be read, the layer cannot be created (it must not exist), or an
+/// entry is refused. Nothing is left at `path` then.
+pub fn import_layer(path: &Path, import_folder: &Path, parents: &[PathBuf]) -> Result<(), Error> {
+    let span = tracing::info_span!(
+        "wclayer::import_layer",
+        path = %path.display(),
+        importFolderPath = %import_folder.display(),
+        parentLayerPaths = %joined(parents),
+        error = Empty,
+    );
+    let _guard = span.enter();
+    finish(
+        &span,
+        (|| {
+            let mut r = FolderLayerReader::open(import_folder)?;
+            let mut w = DirLayerWriter::create_ambient(path, parents)?;
+            copy_layer(&mut r, &mut w)?;
+            r.close()?;
+            Ok(())
+        })(),
+    )
+}
+
+/// hcsshim `ExportLayer`: exports the layer directory `path` into a new transport folder
+/// `export_folder`. `parents` are accepted as hcsshim takes them; a layer directory holds
+/// everything its export needs.
+///
+/// # Errors
+/// When the layer cannot be read or the folder cannot be written (it must not exist or be
+/// empty).
+pub fn export_layer(path: &Path, export_folder: &Path, parents: &[PathBuf]) -> Result<(), Error> {
+    let span = tracing::info_span!(
+        "wclayer::export_layer",
+        path = %path.display(),
+        exportFolderPath = %export_folder.display(),
+        parentLayerPaths = %joined(parents),
+        error = Empty,
+    );
+    let _guard = span.enter();
+    finish(
+        &span,
+        (|| {
+            let mut r = DirLayerReader::open_ambient(path)?;
+            let mut w = FolderLayerWriter::create(export_folder)?;
+            copy_layer(&mut r, &mut w)?;
+            r.close()?;
+            Ok(())
+        })(),
+    )
+}
+
+/// hcsshim `NewLayerWriter`: a writer creating the layer directory `path` over `parents`
+/// (a base layer when there are none). Its span, `wclayer::new_layer_writer`, lasts until
+/// [`LayerWriter::close`].
+///
+/// # Errors
+/// When the layer cannot be created (it must not exist) or a parent cannot be opened.
+pub fn new_layer_writer(path: &Path, parents: &[PathBuf]) -> Result<Traced<DirLayerWriter>, Error> {
+    let span = tracing::info_span!(
+        "wclayer::new_layer_writer",
+        path = %path.display(),
+        parentLayerPaths = %joined(parents),
+        error = Empty,
+    );
+    let inner = finish(
+        &span,
+        span.in_scope(|| DirLayerWriter::create_ambient(path, parents)),
+    )?;
+    Ok(Traced { inner, span })
+}
+
+/// hcsshim `NewLayerReader`: a reader over the layer directory `path`, base or delta. Its
+/// span, `wclayer::new_layer_reader`, lasts until [`LayerReader::close`].
+///
+/// # Errors
+/// When the layer cannot be opened.
+pub fn new_layer_reader(path: &Path, parents: &[PathBuf]) -> Result<Traced<DirLayerReader>, Error> {
+    let span = tracing::info_span!(
+        "wclayer::new_layer_reader",
+        path = %path.display(),
+        parentLayerPaths = %joined(parents),
+        error = Empty,
+    );
+    let inner = finish(&span, span.in_scope(|| DirLayerReader::open_ambient(path)))?;
+    Ok(Traced { inner, span })
+}
+
+/// hcsshim `ImportLayerFromTar`: imports an OCI layer tar into a new layer directory and
+/// returns the total size of its regular files, as hcsshim does.
+///
+/// # Errors
+/// As [`new_layer_writer`] and [`wclayer_tar::import_tar`]; nothing is left at `path`.
+pub fn import_layer_from_tar(r: impl Read, path: &Path, parents: &[PathBuf]) -> Result<u64, Error> {
+    let mut w = new_layer_writer(path, parents)?;
+    let span = w.span.clone();
+    let stats = finish(
+        &span,
+        wclayer_tar::import_tar(&mut ArchiveReader::new(r), &mut w),
+    )?;
+    Ok(stats.total_size)
+}
+
+/// hcsshim `ExportLayerToTar`: writes the layer directory `path` as an OCI layer tar with
+/// the bytes hcsshim writes, and returns `w`.
+///
+/// # Errors
+/// As [`new_layer_reader`] and [`wclayer_tar::export_tar`].
+pub fn export_layer_to_tar<W: Write>(w: W, path: &Path, parents: &[PathBuf]) -> Result<W, Error> {
+    let mut r = new_layer_reader(path, parents)?;
+    let span = r.span.clone();
+    let (w, _) = finish(&span, wclayer_tar::export_tar(&mut r, w))?;
+    r.close()?;
+    Ok(w)
+}
+
+/// A layer reader or writer whose tracing span lasts until `close` (or until it is dropped),
+/// as the spans of hcsshim's `NewLayerWriter` / `NewLayerReader` do.
+///
+/// # Drop behaviour
+/// Dropping it drops the inner reader or writer (a writer discards its output) and ends the
+/// span.
+#[derive(Debug)]
+pub struct Traced<T> {
+    inner: T,
+    span: Span,
+}
+
+impl<T> Traced<T> {
+    /// The wrapped reader or writer.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
+    /// The span of the call that made it.
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+}
+
+impl<T: LayerWriter> LayerWriter for Traced<T> {
+    fn add(&mut self, name: &LayerPath, info: &FileBasicInfo) -> Result<(), wclayer_layer::Error> {
+        self.inner.add(name, info)
+    }
+    fn add_link(
+        &mut self,
+        name: &LayerPath,
+        target: &LayerPath,
+    ) -> Result<(), wclayer_layer::Error> {
+        self.inner.add_link(name, target)
+    }
+    fn remove(&mut self, name: &LayerPath) -> Result<(), wclayer_layer::Error> {
+        self.inner.remove(name)
+    }
+    fn close(&mut self) -> Result<(), wclayer_layer::Error> {
+        let r = finish(&self.span, self.span.in_scope(|| self.inner.close()));
+        self.span = Span::none();
+        r
+    }
+}
+
+impl<T: Write> Write for Traced<T> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<T: LayerReader> LayerReader for Traced<T> {
+    fn next(&mut self) -> Result<Option<Entry>, wclayer_layer::Error> {
+        self.inner.next()
+    }
+    fn link_info(&mut self) -> Result<LinkInfo, wclayer_layer::Error> {
+        self.inner.link_info()
+    }
+    fn seek_stream(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.inner.seek_stream(pos)
+    }
+    fn close(&mut self) -> Result<(), wclayer_layer::Error> {
+        let r = finish(&self.span, self.inner.close());
+        self.span = Span::none();
+        r
+    }
+}
+
+impl<T: Read> Read for Traced<T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
