@@ -741,27 +741,7 @@ fn split_segs(template: Vec<Seg>, off: u64) -> Vec<Seg> {
 /// `Size` of the first data stream, or for a sparse data stream of size 0 followed by sparse
 /// blocks, the terminating block's offset (exactly as `wclayer_layer::MemLayer` computes it).
 fn model_data_size(stream: &mut Segments, name: &str) -> Result<u64, Error> {
-    let result = (|| {
-        let mut r = BackupStreamReader::new(&mut *stream);
-        let mut sparse_data = false;
-        while let Some(h) = r.next_header_seek()? {
-            if sparse_data {
-                if h.id != StreamId::SPARSE_BLOCK {
-                    return Ok(0);
-                }
-                if h.size == 0 {
-                    return Ok(u64::try_from(h.offset).unwrap_or(0));
-                }
-            } else if h.id == StreamId::DATA {
-                if h.size == 0 && h.attributes.contains(StreamAttributes::SPARSE) {
-                    sparse_data = true;
-                    continue;
-                }
-                return Ok(h.size);
-            }
-        }
-        Ok(0)
-    })();
+    let result = wclayer_layer::ReportedSize::of_stream(&mut *stream);
     rewind(stream, name)?;
     result.map_err(|source| Error::Stream {
         name: name.to_string(),

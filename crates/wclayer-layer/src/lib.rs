@@ -42,6 +42,7 @@ mod entry;
 mod error;
 mod mem;
 mod path;
+mod size;
 mod traits;
 pub mod walk;
 
@@ -50,6 +51,7 @@ pub use entry::{Entry, LinkInfo};
 pub use error::Error;
 pub use mem::{MemLayer, MemLayerReader};
 pub use path::{LayerPath, MAX_COMPONENT_UNITS, MAX_PATH_UNITS, PathError, upcase_key};
+pub use size::ReportedSize;
 pub use traits::{LayerReader, LayerWriter};
 pub use walk::WalkMode;
 pub use wclayer_backup::{FileAttributes, FileBasicInfo, FileIdInfo, FileTime};

@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use tempfile::SpooledTempFile;
-use wclayer_backup::{BackupStreamReader, FileBasicInfo, FileIdInfo, StreamAttributes, StreamId};
+use wclayer_backup::{FileBasicInfo, FileIdInfo};
 
 use crate::path::upcase_key;
 use crate::walk::{Visit, Walk, WalkMode, WalkTree};
-use crate::{Entry, Error, LayerPath, LayerReader, LayerWriter, LinkInfo};
+use crate::{Entry, Error, LayerPath, LayerReader, LayerWriter, LinkInfo, ReportedSize};
 
 /// Stream bytes stay in memory up to this size, then move to an anonymous temporary file,
 /// so converting a multi-gigabyte layer does not need that much memory.
@@ -413,28 +413,10 @@ impl MemLayerReader<'_> {
             len,
             pos: 0,
         };
-        let mut r = BackupStreamReader::new(window);
-        let mut sparse_data = false;
-        while let Some(h) = r.next_header_seek().map_err(|e| Error::Stream {
+        ReportedSize::of_stream(window).map_err(|e| Error::Stream {
             name: name.to_string(),
             source: e,
-        })? {
-            if sparse_data {
-                if h.id != StreamId::SPARSE_BLOCK {
-                    return Ok(0);
-                }
-                if h.size == 0 {
-                    return Ok(u64::try_from(h.offset).unwrap_or(0));
-                }
-            } else if h.id == StreamId::DATA {
-                if h.size == 0 && h.attributes.contains(StreamAttributes::SPARSE) {
-                    sparse_data = true;
-                    continue;
-                }
-                return Ok(h.size);
-            }
-        }
-        Ok(0)
+        })
     }
 }
 
@@ -558,7 +540,7 @@ fn seek_within(cur: u64, len: u64, pos: SeekFrom) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wclayer_backup::{BackupStreamWriter, FileAttributes, StreamHeader};
+    use wclayer_backup::{BackupStreamWriter, FileAttributes, StreamHeader, StreamId};
 
     fn p(s: &str) -> LayerPath {
         LayerPath::parse(s).unwrap()

@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use wclayer_backup::reparse::ReparsePoint;
 use wclayer_backup::{FileBasicInfo, FileTime, StreamAttributes, StreamId};
-use wclayer_layer::{LayerPath, LayerWriter, upcase_key};
+use wclayer_layer::{LayerPath, LayerWriter, ReportedSize, upcase_key};
 
 use crate::Error;
 use crate::format::{
@@ -190,49 +190,6 @@ struct WFile {
     names: Vec<usize>,
 }
 
-/// The size a reader reports for a non-directory entry, computed from its sub-stream
-/// headers as they arrive, exactly as [`wclayer_layer::MemLayer`]'s reader computes it: the
-/// size of the first `BACKUP_DATA` stream, except that a zero-length sparse data stream
-/// followed only by sparse blocks reports the offset of the terminating block (the logical
-/// size; docs/compat.md), and 0 when anything else interrupts the blocks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum ReportedSize {
-    #[default]
-    Looking,
-    SparseData,
-    Done(u64),
-}
-
-impl ReportedSize {
-    fn header(&mut self, h: &RawHeader) {
-        let id = StreamId(h.id);
-        *self = match *self {
-            ReportedSize::Done(_) => return,
-            ReportedSize::Looking if id == StreamId::DATA => {
-                if h.size == 0 && StreamAttributes(h.attributes).contains(StreamAttributes::SPARSE)
-                {
-                    ReportedSize::SparseData
-                } else {
-                    ReportedSize::Done(h.size)
-                }
-            }
-            ReportedSize::Looking => ReportedSize::Looking,
-            ReportedSize::SparseData if id != StreamId::SPARSE_BLOCK => ReportedSize::Done(0),
-            ReportedSize::SparseData if h.size == 0 => {
-                ReportedSize::Done(u64::try_from(h.offset).unwrap_or(0))
-            }
-            ReportedSize::SparseData => ReportedSize::SparseData,
-        };
-    }
-
-    fn value(self) -> u64 {
-        match self {
-            ReportedSize::Done(n) => n,
-            _ => 0,
-        }
-    }
-}
-
 /// Where the body of the current sub-stream goes.
 enum Dest<F: Fs> {
     Content,
@@ -282,7 +239,12 @@ impl<F: Fs> Sink for SinkCtx<'_, F> {
         let name = h.decoded_name();
         let name_utf16 = h.lossy_raw_name(&name);
         let sparse = id == StreamId::SPARSE_BLOCK;
-        s.size.header(&h);
+        s.size.header(
+            StreamId(h.id),
+            StreamAttributes(h.attributes),
+            h.size,
+            h.offset,
+        );
         let content_at = match (&s.content, id) {
             (Some(_), StreamId::DATA) if !s.content_touched => Some(0),
             (Some(_), StreamId::SPARSE_BLOCK) => u64::try_from(h.offset).ok().filter(|&off| {
@@ -1705,7 +1667,12 @@ mod tests {
         let run = |hs: &[RawHeader]| {
             let mut r = ReportedSize::default();
             for x in hs {
-                r.header(x);
+                r.header(
+                    StreamId(x.id),
+                    StreamAttributes(x.attributes),
+                    x.size,
+                    x.offset,
+                );
             }
             r.value()
         };
