@@ -17,6 +17,11 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The entry breaks a rule of the layer model (a duplicate, an entry below a file or a
+    /// reparse point, a hard link to a missing name or a directory, a tombstone in a base
+    /// layer): the same error [`wclayer_layer::MemLayer`] gives.
+    #[error(transparent)]
+    Model(wclayer_layer::Error),
     /// A file-system operation failed.
     #[error("{}{op}", path.as_deref().map(|p| format!("{p}: ")).unwrap_or_default())]
     Io {
@@ -43,46 +48,6 @@ pub enum Error {
         /// The `ENOTSUP` error.
         #[source]
         source: io::Error,
-    },
-    /// A name was added twice (names that differ only in case are the same name).
-    #[error("{name}: added twice (first as {first})")]
-    Duplicate {
-        /// The second spelling.
-        name: String,
-        /// The spelling added first.
-        first: String,
-    },
-    /// An entry was placed below something that is not a directory.
-    #[error("{name}: parent {parent} is not a directory")]
-    NotADirectory {
-        /// The entry.
-        name: String,
-        /// The offending parent.
-        parent: String,
-    },
-    /// An entry was placed below a symbolic link or mount point.
-    #[error("{name}: parent {parent} is a reparse point")]
-    BelowReparsePoint {
-        /// The entry.
-        name: String,
-        /// The reparse point.
-        parent: String,
-    },
-    /// A hard link names a target that was not added to this layer.
-    #[error("{name}: hard link target {target} was not added")]
-    LinkTargetMissing {
-        /// The link.
-        name: String,
-        /// Its target.
-        target: String,
-    },
-    /// A hard link names a directory.
-    #[error("{name}: hard link target {target} is a directory")]
-    LinkTargetDirectory {
-        /// The link.
-        name: String,
-        /// Its target.
-        target: String,
     },
     /// Stream bytes were written while no entry was open.
     #[error("backup stream bytes written with no entry open")]
@@ -250,12 +215,7 @@ impl Error {
             | Error::UnsupportedVersion { path, .. }
             | Error::ContentChanged { path, .. }
             | Error::BadFolderFile { path, .. } => Some(path),
-            Error::Duplicate { name, .. }
-            | Error::NotADirectory { name, .. }
-            | Error::BelowReparsePoint { name, .. }
-            | Error::LinkTargetMissing { name, .. }
-            | Error::LinkTargetDirectory { name, .. }
-            | Error::ReservedName { name, .. }
+            Error::ReservedName { name, .. }
             | Error::NameNotStorable { name, .. }
             | Error::LinkAcrossRepresentations { name, .. }
             | Error::Stream { name, .. } => Some(name),
@@ -292,11 +252,7 @@ impl From<Error> for wclayer_layer::Error {
     fn from(e: Error) -> wclayer_layer::Error {
         use wclayer_layer::Error as L;
         match e {
-            Error::Duplicate { name, first } => L::Duplicate { name, first },
-            Error::NotADirectory { name, parent } => L::NotADirectory { name, parent },
-            Error::BelowReparsePoint { name, parent } => L::BelowReparsePoint { name, parent },
-            Error::LinkTargetMissing { name, target } => L::LinkTargetMissing { name, target },
-            Error::LinkTargetDirectory { name, target } => L::LinkTargetDirectory { name, target },
+            Error::Model(e) => e,
             Error::NoEntry => L::NoEntry,
             Error::Closed => L::Closed,
             other => L::Io {
@@ -319,10 +275,10 @@ mod tests {
 
     #[test]
     fn model_errors_map_onto_the_layer_variants() {
-        let e: wclayer_layer::Error = Error::Duplicate {
+        let e: wclayer_layer::Error = Error::Model(wclayer_layer::Error::Duplicate {
             name: "Files\\A".into(),
             first: "Files\\a".into(),
-        }
+        })
         .into();
         assert!(matches!(e, wclayer_layer::Error::Duplicate { .. }), "{e}");
         let e: wclayer_layer::Error = Error::NoEntry.into();

@@ -391,16 +391,16 @@ impl FolderLayerWriter {
                 Some(node) => {
                     if let NodeKind::Added { attrs, .. } = node.kind {
                         if attrs.is_reparse_point() {
-                            return Err(Error::BelowReparsePoint {
+                            return Err(Error::Model(wclayer_layer::Error::BelowReparsePoint {
                                 name: name.original().to_string(),
                                 parent: node.path.clone(),
-                            });
+                            }));
                         }
                         if !attrs.is_directory() {
-                            return Err(Error::NotADirectory {
+                            return Err(Error::Model(wclayer_layer::Error::NotADirectory {
                                 name: name.original().to_string(),
                                 parent: node.path.clone(),
-                            });
+                            }));
                         }
                     }
                     node.path.clone()
@@ -446,18 +446,18 @@ impl FolderLayerWriter {
                 Ok((path, false))
             }
             Some(node) => match node.kind {
-                NodeKind::Added { .. } => Err(Error::Duplicate {
+                NodeKind::Added { .. } => Err(Error::Model(wclayer_layer::Error::Duplicate {
                     name: name.original().to_string(),
                     first: node.path.clone(),
-                }),
+                })),
                 NodeKind::Implicit if attrs.is_directory() => {
                     node.kind = NodeKind::Added { attrs, rep };
                     Ok((node.path.clone(), true))
                 }
-                NodeKind::Implicit => Err(Error::NotADirectory {
+                NodeKind::Implicit => Err(Error::Model(wclayer_layer::Error::NotADirectory {
                     name: name.original().to_string(),
                     parent: node.path.clone(),
-                }),
+                })),
             },
         }
     }
@@ -764,9 +764,11 @@ impl LayerWriter for FolderLayerWriter {
     ) -> Result<(), wclayer_layer::Error> {
         self.check_usable()?;
         self.finish().map_err(|e| self.poison(e))?;
-        let missing = || Error::LinkTargetMissing {
-            name: name.original().to_string(),
-            target: target.original().to_string(),
+        let missing = || {
+            Error::Model(wclayer_layer::Error::LinkTargetMissing {
+                name: name.original().to_string(),
+                target: target.original().to_string(),
+            })
         };
         let (target_path, target_rep) = match self.nodes.get(&target.key()) {
             Some(Node {
@@ -775,10 +777,10 @@ impl LayerWriter for FolderLayerWriter {
                 ..
             }) => {
                 if attrs.is_directory() {
-                    return Err(Error::LinkTargetDirectory {
+                    return Err(Error::Model(wclayer_layer::Error::LinkTargetDirectory {
                         name: name.original().to_string(),
                         target: target.original().to_string(),
-                    }
+                    })
                     .into());
                 }
                 (path.clone(), *rep)

@@ -13,6 +13,11 @@ use std::io;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The entry breaks a rule of the layer model (a duplicate, an entry below a file or a
+    /// reparse point, a hard link to a missing name or a directory, a tombstone in a base
+    /// layer): the same error [`wclayer_layer::MemLayer`] gives.
+    #[error(transparent)]
+    Model(wclayer_layer::Error),
     /// A file-system operation failed.
     #[error("{}{op}", entry.as_deref().map(|e| format!("{e}: ")).unwrap_or_default())]
     Io {
@@ -23,52 +28,6 @@ pub enum Error {
         /// The cause.
         #[source]
         source: io::Error,
-    },
-    /// A name was added twice (names that differ only in case are the same name).
-    #[error("{name}: added twice (first as {first})")]
-    Duplicate {
-        /// The second spelling.
-        name: String,
-        /// The spelling added first.
-        first: String,
-    },
-    /// An entry was placed below something that is not a directory.
-    #[error("{name}: parent {parent} is not a directory")]
-    NotADirectory {
-        /// The entry.
-        name: String,
-        /// The offending parent.
-        parent: String,
-    },
-    /// An entry was placed below a symbolic link or mount point.
-    #[error("{name}: parent {parent} is a reparse point")]
-    BelowReparsePoint {
-        /// The entry.
-        name: String,
-        /// The reparse point.
-        parent: String,
-    },
-    /// A hard link names a target that is neither in this layer nor in a parent layer.
-    #[error("{name}: hard link target {target} was not added")]
-    LinkTargetMissing {
-        /// The link.
-        name: String,
-        /// Its target.
-        target: String,
-    },
-    /// A hard link names a directory.
-    #[error("{name}: hard link target {target} is a directory")]
-    LinkTargetDirectory {
-        /// The link.
-        name: String,
-        /// Its target.
-        target: String,
-    },
-    /// A tombstone was given to a base layer (hcsshim's base writer refuses it too).
-    #[error("{name}: base layer cannot have tombstones")]
-    BaseLayerTombstone {
-        /// The removed name.
-        name: String,
     },
     /// A base walk found no `Files` directory.
     #[error("layer has no Files directory")]
@@ -159,12 +118,6 @@ impl Error {
     pub fn entry(&self) -> Option<&str> {
         match self {
             Error::Io { entry, .. } => entry.as_deref(),
-            Error::Duplicate { name, .. }
-            | Error::NotADirectory { name, .. }
-            | Error::BelowReparsePoint { name, .. }
-            | Error::LinkTargetMissing { name, .. }
-            | Error::LinkTargetDirectory { name, .. }
-            | Error::BaseLayerTombstone { name } => Some(name),
             Error::Stream { entry, .. } => Some(entry),
             _ => None,
         }
@@ -187,12 +140,7 @@ impl From<Error> for wclayer_layer::Error {
     fn from(e: Error) -> wclayer_layer::Error {
         use wclayer_layer::Error as L;
         match e {
-            Error::Duplicate { name, first } => L::Duplicate { name, first },
-            Error::NotADirectory { name, parent } => L::NotADirectory { name, parent },
-            Error::BelowReparsePoint { name, parent } => L::BelowReparsePoint { name, parent },
-            Error::LinkTargetMissing { name, target } => L::LinkTargetMissing { name, target },
-            Error::LinkTargetDirectory { name, target } => L::LinkTargetDirectory { name, target },
-            Error::BaseLayerTombstone { name } => L::BaseLayerTombstone { name },
+            Error::Model(e) => e,
             Error::NoFiles => L::NoFiles,
             Error::NoEntry => L::NoEntry,
             Error::Closed => L::Closed,
@@ -216,9 +164,9 @@ mod tests {
 
     #[test]
     fn model_errors_map_onto_layer_errors() {
-        let e: wclayer_layer::Error = Error::BaseLayerTombstone {
+        let e: wclayer_layer::Error = Error::Model(wclayer_layer::Error::BaseLayerTombstone {
             name: "Files\\x".into(),
-        }
+        })
         .into();
         assert!(matches!(e, wclayer_layer::Error::BaseLayerTombstone { .. }));
         assert_eq!(e.to_string(), "Files\\x: base layer cannot have tombstones");

@@ -129,16 +129,16 @@ impl Tree {
                     if let Some(info) = self.file_of(n).and_then(|f| self.infos.get(f)) {
                         let parent = self.path_of(n);
                         if info.file_attributes.is_reparse_point() {
-                            return Err(Error::BelowReparsePoint {
+                            return Err(Error::Model(wclayer_layer::Error::BelowReparsePoint {
                                 name: name.original().to_string(),
                                 parent,
-                            });
+                            }));
                         }
                         if !info.file_attributes.is_directory() {
-                            return Err(Error::NotADirectory {
+                            return Err(Error::Model(wclayer_layer::Error::NotADirectory {
                                 name: name.original().to_string(),
                                 parent,
-                            });
+                            }));
                         }
                     }
                     n
@@ -190,14 +190,16 @@ impl Tree {
                         node.kind = Kind::Added(file);
                         Ok((n, true))
                     }
-                    Kind::Implicit if node.own => Err(Error::NotADirectory {
-                        name: name.original().to_string(),
-                        parent: first,
-                    }),
-                    _ => Err(Error::Duplicate {
+                    Kind::Implicit if node.own => {
+                        Err(Error::Model(wclayer_layer::Error::NotADirectory {
+                            name: name.original().to_string(),
+                            parent: first,
+                        }))
+                    }
+                    _ => Err(Error::Model(wclayer_layer::Error::Duplicate {
                         name: name.original().to_string(),
                         first,
-                    }),
+                    })),
                 }
             }
         }
@@ -216,10 +218,10 @@ impl Tree {
                     node.clone = Some(file);
                     Ok(n)
                 } else {
-                    Err(Error::Duplicate {
+                    Err(Error::Model(wclayer_layer::Error::Duplicate {
                         name: name.original().to_string(),
                         first,
-                    })
+                    }))
                 }
             }
         }
@@ -301,21 +303,21 @@ mod tests {
         assert_eq!(t.path_of(n), "Files\\a");
         assert!(matches!(
             t.bind(&p("files/a/B"), f, false),
-            Err(Error::Duplicate { .. })
+            Err(Error::Model(wclayer_layer::Error::Duplicate { .. }))
         ));
         assert!(matches!(
             t.bind(&p("files/a/B/c"), f, false),
-            Err(Error::NotADirectory { .. })
+            Err(Error::Model(wclayer_layer::Error::NotADirectory { .. }))
         ));
         let s = t.new_file(info(0x410));
         t.bind(&p("Files/sym"), s, true).unwrap();
         assert!(matches!(
             t.bind(&p("Files/SYM/x"), f, false),
-            Err(Error::BelowReparsePoint { .. })
+            Err(Error::Model(wclayer_layer::Error::BelowReparsePoint { .. }))
         ));
         assert!(matches!(
             t.remove(&p("Files/Sym/x")),
-            Err(Error::BelowReparsePoint { .. })
+            Err(Error::Model(wclayer_layer::Error::BelowReparsePoint { .. }))
         ));
         let dir = t.remove(&p("files/new/Gone")).unwrap();
         assert_eq!(t.path_of(dir), "Files\\new");

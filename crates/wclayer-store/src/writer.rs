@@ -921,9 +921,9 @@ impl<F: Fs> DirLayerWriter<F> {
     fn remove_inner(&mut self, name: &LayerPath) -> Result<(), Error> {
         self.finish_current()?;
         if self.manifest.kind == LayerKind::Base {
-            return Err(Error::BaseLayerTombstone {
+            return Err(Error::Model(wclayer_layer::Error::BaseLayerTombstone {
                 name: name.original().to_string(),
-            });
+            }));
         }
         let dir = self.tree.remove(name)?;
         let path = match self.tree.path_of(dir) {
@@ -966,10 +966,10 @@ impl<F: Fs> DirLayerWriter<F> {
             .info(f)
             .is_some_and(|i| i.file_attributes.is_directory())
         {
-            return Err(Error::LinkTargetDirectory {
+            return Err(Error::Model(wclayer_layer::Error::LinkTargetDirectory {
                 name: name.original().to_string(),
                 target: target.original().to_string(),
-            });
+            }));
         }
         let (node, _) = self.tree.bind(name, f, false)?;
         let parent = self.tree.node(node).map_or(0, |n| n.parent);
@@ -1075,10 +1075,10 @@ impl<F: Fs> DirLayerWriter<F> {
                 .info(pf)
                 .is_some_and(|i| i.file_attributes.is_directory())
             {
-                return Err(Error::LinkTargetDirectory {
+                return Err(Error::Model(wclayer_layer::Error::LinkTargetDirectory {
                     name: name.to_string(),
                     target: target.to_string(),
-                });
+                }));
             }
             let rec = idx.record(pf)?;
             let src = idx.disk_components(pnode);
@@ -1111,10 +1111,10 @@ impl<F: Fs> DirLayerWriter<F> {
                 }),
             }));
         }
-        Err(Error::LinkTargetMissing {
+        Err(Error::Model(wclayer_layer::Error::LinkTargetMissing {
             name: name.original().to_string(),
             target: target.original().to_string(),
-        })
+        }))
     }
 
     /// Brings a parent's non-directory object `src` (on-disk components below `proot`) into
