@@ -412,7 +412,7 @@ const MAX_OPEN_PATH: usize = 3072;
 
 /// Opens the directory made of `comps` below `root`, in pieces short enough for the kernel.
 /// An empty `comps` is `root` itself.
-pub(crate) fn open_dir_path<'a, F: Fs, S: AsRef<str>>(
+pub(crate) fn open_dir_path<'a, F: Fs, S: AsRef<std::ffi::OsStr>>(
     fs: &F,
     root: &'a F::Dir,
     comps: &[S],
@@ -460,7 +460,7 @@ pub(crate) fn remove_all<F: Fs>(fs: &F, at: &F::Dir, name: &Path) -> io::Result<
             }
             continue;
         };
-        let parent_dir = match open_os_path(fs, &top, parent) {
+        let parent_dir = match open_dir_path(fs, &top, parent) {
             Ok(d) => d,
             Err(e) => {
                 first_err.get_or_insert(e);
@@ -501,30 +501,6 @@ pub(crate) fn remove_all<F: Fs>(fs: &F, at: &F::Dir, name: &Path) -> io::Result<
         return Err(e);
     }
     fs.remove_dir(at, name)
-}
-
-/// [`open_dir_path`] for components that may not be UTF-8 (names found by `read_dir`).
-fn open_os_path<'a, F: Fs>(
-    fs: &F,
-    root: &'a F::Dir,
-    comps: &[OsString],
-) -> io::Result<DirRef<'a, F::Dir>> {
-    let mut cur = DirRef::Borrowed(root);
-    let mut chunk = PathBuf::new();
-    let mut len = 0usize;
-    for c in comps {
-        if len > 0 && len + 1 + c.len() > MAX_OPEN_PATH {
-            cur = DirRef::Owned(fs.open_dir(cur.get(), &chunk)?);
-            chunk = PathBuf::new();
-            len = 0;
-        }
-        chunk.push(c);
-        len += c.len() + 1;
-    }
-    if len > 0 {
-        cur = DirRef::Owned(fs.open_dir(cur.get(), &chunk)?);
-    }
-    Ok(cur)
 }
 
 #[cfg(test)]
