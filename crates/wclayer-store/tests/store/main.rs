@@ -2,6 +2,7 @@
 
 mod common;
 mod delta;
+mod fixture;
 mod hostile;
 mod lifecycle;
 mod prop;
