@@ -1,0 +1,3 @@
+module wclayer/edge-case-digest
+
+go 1.19
