@@ -9,6 +9,8 @@
 //! - [`BackupStreamReader`] / [`BackupStreamWriter`]: the `BackupRead`/`BackupWrite`
 //!   format, a sequence of `WIN32_STREAM_ID` headers each followed by a body
 //!   (security descriptor, EAs, data, alternate data streams, reparse point, sparse blocks).
+//!   [`StreamSplitter`] is the same format as a push parser, for writers that receive a
+//!   stream in pieces and store its parts in different places.
 //! - [`ea`]: `FILE_FULL_EA_INFORMATION` chains (extended attributes).
 //! - [`reparse`]: `REPARSE_DATA_BUFFER` for symbolic links and mount points.
 //! - [`sd`]: self-relative security descriptors and their SDDL text form.
@@ -60,7 +62,8 @@ pub mod sd;
 pub use error::Error;
 pub use info::{FileAttributes, FileBasicInfo, FileIdInfo};
 pub use stream::{
-    BackupStreamReader, BackupStreamWriter, StreamAttributes, StreamHeader, StreamId,
+    BackupStreamReader, BackupStreamWriter, RawHeader, SplitError, SplitVisitor, StreamAttributes,
+    StreamHeader, StreamId, StreamSplitter,
 };
 pub use summary::{StreamSummary, SummaryError};
 pub use time::{FileTime, UnixTime};

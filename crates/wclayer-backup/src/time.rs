@@ -7,6 +7,7 @@ use std::fmt;
 const UNIX_EPOCH_TICKS: i64 = 116_444_736_000_000_000;
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 const NANOS_PER_TICK: i64 = 100;
+const TICKS_PER_SEC: i64 = 10_000_000;
 
 /// A Windows `FILETIME`: the number of 100 ns intervals since 1601-01-01T00:00:00Z.
 ///
@@ -122,6 +123,42 @@ impl FileTime {
     }
 }
 
+/// Exact conversions, for file systems
+impl FileTime {
+    /// The exact Unix time of this FILETIME, for setting a file's times: no wrapping (every
+    /// `u64` FILETIME is within ±2^61 seconds of 1970), seconds floored, nanoseconds in
+    /// `0..1_000_000_000`. FILETIME 0 is 1601-01-01. Tar headers use [`FileTime::to_unix`],
+    /// which wraps as Go does.
+    #[must_use]
+    pub fn to_unix_exact(self) -> UnixTime {
+        // In i128 nothing here can overflow; saturating arithmetic says so to the lints.
+        let ticks = i128::from(self.0).saturating_sub(i128::from(UNIX_EPOCH_TICKS));
+        let per_sec = i128::from(TICKS_PER_SEC);
+        UnixTime {
+            // |ticks / 1e7| < 2^61: always fits.
+            secs: i64::try_from(ticks.div_euclid(per_sec)).unwrap_or(i64::MAX),
+            nanos: u32::try_from(
+                ticks
+                    .rem_euclid(per_sec)
+                    .saturating_mul(i128::from(NANOS_PER_TICK)),
+            )
+            .unwrap_or(0),
+        }
+    }
+
+    /// The FILETIME of a Unix time read from a file system: sub-100 ns digits dropped
+    /// (rounding down), clamped to the FILETIME range. The inverse of
+    /// [`FileTime::to_unix_exact`] for every FILETIME.
+    #[must_use]
+    pub fn from_unix_exact(t: UnixTime) -> FileTime {
+        let ticks = i128::from(t.secs)
+            .saturating_mul(i128::from(TICKS_PER_SEC))
+            .saturating_add(i128::from(t.nanos / 100))
+            .saturating_add(i128::from(UNIX_EPOCH_TICKS));
+        FileTime(u64::try_from(ticks.clamp(0, i128::from(u64::MAX))).unwrap_or(0))
+    }
+}
+
 impl fmt::Debug for FileTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "FileTime({} = {})", self.0, self)
@@ -233,6 +270,60 @@ mod tests {
         assert_eq!(FileTime::from_unix(hi.to_unix()), hi);
         assert_eq!(lo.to_string(), "1677-09-21T00:12:43.1452242Z");
         assert_eq!(hi.to_string(), "2262-04-11T23:47:16.8547758Z");
+    }
+
+    #[test]
+    fn exact_conversion_round_trips_every_value() {
+        for ft in [
+            0u64,
+            1,
+            116_444_736_000_000_000,
+            133_000_000_123_456_789,
+            u64::MAX,
+        ] {
+            let u = FileTime(ft).to_unix_exact();
+            assert!(u.nanos < 1_000_000_000);
+            assert_eq!(FileTime::from_unix_exact(u), FileTime(ft), "{ft}");
+        }
+        assert_eq!(
+            FileTime::UNIX_EPOCH.to_unix_exact(),
+            UnixTime { secs: 0, nanos: 0 }
+        );
+        assert_eq!(
+            FileTime(0).to_unix_exact(),
+            UnixTime {
+                secs: -11_644_473_600,
+                nanos: 0
+            }
+        );
+        assert_eq!(
+            FileTime(FileTime::UNIX_EPOCH.0 - 1).to_unix_exact(),
+            UnixTime {
+                secs: -1,
+                nanos: 999_999_900
+            }
+        );
+        assert_eq!(
+            FileTime::from_unix_exact(UnixTime {
+                secs: i64::MIN,
+                nanos: 0
+            }),
+            FileTime(0)
+        );
+        assert_eq!(
+            FileTime::from_unix_exact(UnixTime {
+                secs: i64::MAX,
+                nanos: 0
+            }),
+            FileTime(u64::MAX)
+        );
+        assert_eq!(
+            FileTime::from_unix_exact(UnixTime {
+                secs: 1,
+                nanos: 199
+            }),
+            FileTime(FileTime::UNIX_EPOCH.0 + 10_000_001)
+        );
     }
 
     #[test]

@@ -9,11 +9,10 @@ use std::path::PathBuf;
 /// their layer name (`Files\a.txt`), folder files by their path relative to the folder
 /// (`Files/a.txt`, `tombstones.txt`); problems in `tombstones.txt` name the 1-based line.
 ///
-/// The layer traits return [`wclayer_layer::Error`]; `From<Error> for wclayer_layer::Error`
-/// maps the layer-model errors (duplicate, below a reparse point, ...) onto the variants of
-/// the same name there, so callers see the same errors as with [`wclayer_layer::MemLayer`],
-/// and wraps everything else in its `Io` variant (an [`io::Error`] whose source is this
-/// error).
+/// Through the layer traits it travels as [`wclayer_layer::Error`]: the layer model's own
+/// errors (a duplicate, an entry below a reparse point, ...) as themselves, so callers see
+/// the same errors as with [`wclayer_layer::MemLayer`], everything else as
+/// [`wclayer_layer::Error::Backend`] holding this error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -21,7 +20,7 @@ pub enum Error {
     /// reparse point, a hard link to a missing name or a directory, a tombstone in a base
     /// layer): the same error [`wclayer_layer::MemLayer`] gives.
     #[error(transparent)]
-    Model(wclayer_layer::Error),
+    Model(#[from] wclayer_layer::Error),
     /// A file-system operation failed.
     #[error("{}{op}", path.as_deref().map(|p| format!("{p}: ")).unwrap_or_default())]
     Io {
@@ -255,10 +254,7 @@ impl From<Error> for wclayer_layer::Error {
             Error::Model(e) => e,
             Error::NoEntry => L::NoEntry,
             Error::Closed => L::Closed,
-            other => L::Io {
-                name: other.path().map(str::to_owned),
-                source: io::Error::new(other.kind(), other),
-            },
+            other => L::backend(other),
         }
     }
 }
@@ -286,21 +282,16 @@ mod tests {
     }
 
     #[test]
-    fn folder_errors_travel_as_io_with_their_kind_and_text() {
+    fn folder_errors_travel_as_back_end_errors_with_their_text() {
         let e: wclayer_layer::Error = Error::XattrUnsupported {
             path: "Files/a".into(),
             source: io::Error::from_raw_os_error(95),
         }
         .into();
-        let wclayer_layer::Error::Io { name, source } = e else {
-            panic!("not Io");
-        };
-        assert_eq!(name.as_deref(), Some("Files/a"));
-        assert_eq!(source.kind(), io::ErrorKind::Unsupported);
+        assert!(matches!(e, wclayer_layer::Error::Backend(_)));
         assert!(
-            source
-                .to_string()
-                .contains("does not support user extended attributes")
+            e.to_string()
+                .contains("Files/a: the file system does not support user extended attributes")
         );
         let t = Error::TombstoneLine {
             line: 3,

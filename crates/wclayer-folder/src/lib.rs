@@ -42,12 +42,10 @@
 #![deny(missing_docs)]
 
 mod error;
-mod fsops;
 mod meta;
 mod names;
 mod reader;
 mod segments;
-mod split;
 mod tombstones;
 mod writer;
 

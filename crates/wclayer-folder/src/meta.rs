@@ -4,12 +4,13 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
+
+use wclayer_fs::{Dir, Metadata, xattr};
 
 use wclayer_backup::{FileAttributes, FileBasicInfo, FileTime};
 
 use crate::Error;
-use crate::fsops;
 
 /// On the folder's root directory: the metadata format version, ASCII `1`. Its presence is
 /// what makes a reader treat the folder as written by wclayer (lossless) rather than as one
@@ -26,6 +27,9 @@ pub(crate) const XATTR_STREAM: &str = "user.wclayer.stream";
 pub(crate) const XATTR_IMPLICIT: &str = "user.wclayer.implicit";
 /// On the folder's root directory: the tombstones `tombstones.txt` cannot hold.
 pub(crate) const XATTR_TOMBSTONES: &str = "user.wclayer.tombstones";
+/// On an object stored under a derived name (`wclayer_fs::names`): the entry's real last
+/// component, UTF-8.
+pub(crate) const XATTR_NAME: &str = "user.wclayer.name";
 
 /// The sidecar directory at the folder's root holding metadata too large for an extended
 /// attribute. Its name ends in `.$wcidirs$`, so both hcsshim's legacy reader and ours skip
@@ -245,29 +249,29 @@ pub(crate) fn decode_extra_tombstones(mut b: &[u8]) -> Result<Vec<(u64, String)>
 /// Writes metadata blobs into the sidecar directory, created on first use.
 #[derive(Debug, Default)]
 pub(crate) struct Sidecars {
-    dir: Option<OwnedFd>,
+    dir: Option<Dir>,
     next: u64,
 }
 
 impl Sidecars {
     /// Creates the next blob file and returns its number and the open file.
-    pub(crate) fn create(&mut self, root: &OwnedFd) -> io::Result<(u64, File)> {
+    pub(crate) fn create(&mut self, root: &Dir) -> io::Result<(u64, File)> {
         let dir = match &self.dir {
             Some(d) => d,
             None => {
-                fsops::mkdir(root, SIDECAR_DIR)?;
-                self.dir.insert(fsops::open_dir(root, SIDECAR_DIR)?)
+                root.create_dir(SIDECAR_DIR)?;
+                self.dir.insert(root.open_dir(SIDECAR_DIR)?)
             }
         };
         let n = self.next;
         self.next = self.next.saturating_add(1);
-        Ok((n, fsops::create_file(dir, &blob_name(n))?))
+        Ok((n, dir.create_file(blob_name(n))?))
     }
 
     /// Stores `bytes` as a payload: inline when small, else in a new blob.
     pub(crate) fn store(
         &mut self,
-        root: &OwnedFd,
+        root: &Dir,
         bytes: Vec<u8>,
         force_sidecar: bool,
     ) -> io::Result<Payload> {
@@ -290,7 +294,7 @@ pub(crate) fn set_payload_xattr(
     fd: impl AsFd,
     attr: &'static str,
     path: &str,
-    root: &OwnedFd,
+    root: &Dir,
     sidecars: &mut Sidecars,
     payload: Payload,
     encode: impl Fn(Payload) -> Vec<u8>,
@@ -300,13 +304,13 @@ pub(crate) fn set_payload_xattr(
         Payload::Inline(b) => Some(b.clone()),
         Payload::Sidecar { .. } => None,
     };
-    match fsops::set_xattr(fd, attr, &encode(payload)) {
+    match xattr::set(fd, attr, &encode(payload)) {
         Ok(()) => Ok(()),
-        Err(e) if fsops::is_xattr_too_big(&e) && inline.is_some() => {
+        Err(e) if xattr::is_too_big(&e) && inline.is_some() => {
             let moved = sidecars
                 .store(root, inline.unwrap_or_default(), true)
                 .map_err(|e| Error::io("write metadata sidecar", path, e))?;
-            fsops::set_xattr(fd, attr, &encode(moved)).map_err(|e| xattr_error(path, e))
+            xattr::set(fd, attr, &encode(moved)).map_err(|e| xattr_error(path, e))
         }
         Err(e) => Err(xattr_error(path, e)),
     }
@@ -314,7 +318,7 @@ pub(crate) fn set_payload_xattr(
 
 /// Maps an extended-attribute failure, naming a missing feature clearly.
 pub(crate) fn xattr_error(path: &str, e: io::Error) -> Error {
-    if fsops::is_xattr_unsupported(&e) {
+    if xattr::is_unsupported(&e) {
         Error::XattrUnsupported {
             path: path.to_string(),
             source: e,
@@ -327,7 +331,7 @@ pub(crate) fn xattr_error(path: &str, e: io::Error) -> Error {
 /// Opens the sidecar blob of `payload` (which must be [`Payload::Sidecar`]) below `root`,
 /// checking its length.
 pub(crate) fn open_blob(
-    root: &OwnedFd,
+    root: &Dir,
     blob: u64,
     len: u64,
     owner: &str,
@@ -335,11 +339,10 @@ pub(crate) fn open_blob(
 ) -> Result<File, Error> {
     let name = blob_name(blob);
     let shown = format!("{SIDECAR_DIR}/{name}");
-    let dir = fsops::open_dir(root, SIDECAR_DIR)
+    let f = root
+        .open_file(std::path::Path::new(SIDECAR_DIR).join(&name))
         .map_err(|e| Error::io("open metadata sidecar", shown.clone(), e))?;
-    let f = fsops::open_file(&dir, &name)
-        .map_err(|e| Error::io("open metadata sidecar", shown.clone(), e))?;
-    let found = fsops::stat(&f)
+    let found = Metadata::of(&f)
         .map_err(|e| Error::io("stat metadata sidecar", shown.clone(), e))?
         .size;
     if found != len {
@@ -354,7 +357,7 @@ pub(crate) fn open_blob(
 
 /// Reads a whole payload (for small-by-nature payloads such as the tombstone list).
 pub(crate) fn read_payload(
-    root: &OwnedFd,
+    root: &Dir,
     payload: Payload,
     owner: &str,
     attr: &'static str,

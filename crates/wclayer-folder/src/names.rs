@@ -1,6 +1,8 @@
 //! How a layer name maps onto the folder (layer-semantics.md §3) and which folder names are
 //! never entries.
 
+use std::borrow::Cow;
+
 use wclayer_layer::upcase_key;
 
 /// The suffix of hcsshim's directory metadata files; any name ending in it is metadata,
@@ -8,8 +10,6 @@ use wclayer_layer::upcase_key;
 pub(crate) const WCIDIRS: &str = ".$wcidirs$";
 /// The tombstone list at the folder's root (layer-semantics.md §3.1).
 pub(crate) const TOMBSTONES_TXT: &str = "tombstones.txt";
-/// Linux's longest file name, in bytes (`NAME_MAX`).
-pub(crate) const NAME_MAX: usize = 255;
 
 /// How an entry is stored in the folder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,17 +89,17 @@ pub(crate) fn reserved(path: &str) -> Option<&'static str> {
     None
 }
 
-/// Why a name with these components cannot be a Linux file name, if it cannot: a component
-/// longer than 255 bytes, or a framed directory whose `.$wcidirs$` file name would be.
-pub(crate) fn not_storable(path: &str, framed_dir: bool) -> Option<&'static str> {
-    if path.split('\\').any(|c| c.len() > NAME_MAX) {
-        return Some("a component is longer than 255 bytes of UTF-8 (Linux NAME_MAX)");
-    }
-    let leaf = path.rsplit('\\').next().unwrap_or(path);
-    if framed_dir && leaf.len() + WCIDIRS.len() > NAME_MAX {
-        return Some("the directory's .$wcidirs$ file name would be longer than 255 bytes");
-    }
-    None
+/// The on-disk name of a directory component: derived (`wclayer_fs::names`) when the name,
+/// or its `.$wcidirs$` file name, would not fit, or when it is reserved. Every directory of
+/// a folder is named this way, so that a directory's name on disk does not depend on how
+/// it is stored.
+pub(crate) fn dir_disk_name(real: &str) -> Cow<'_, str> {
+    wclayer_fs::names::disk_name_with_suffix(real, WCIDIRS.len())
+}
+
+/// The on-disk name of a file component (see [`dir_disk_name`]).
+pub(crate) fn file_disk_name(real: &str) -> Cow<'_, str> {
+    wclayer_fs::names::disk_name(real)
 }
 
 #[cfg(test)]
@@ -144,9 +144,10 @@ mod tests {
         assert!(reserved("Files\\a.$wcidirs$\\b").is_some());
         assert!(reserved("Files\\a.$wcidirs$x").is_none());
         let long = "é".repeat(128); // 256 bytes
-        assert!(not_storable(&format!("Files\\{long}"), false).is_some());
+        assert!(file_disk_name(&long).starts_with(".wclayer-n-"));
         let dir = "a".repeat(250);
-        assert!(not_storable(&format!("Files\\{dir}"), false).is_none());
-        assert!(not_storable(&format!("Files\\{dir}"), true).is_some());
+        assert_eq!(file_disk_name(&dir), dir.as_str());
+        assert!(dir_disk_name(&dir).starts_with(".wclayer-n-"));
+        assert_eq!(dir_disk_name("Files"), "Files");
     }
 }

@@ -2,18 +2,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustix::fs::{Mode, OFlags};
 use wclayer_backup::{
-    BackupStreamReader, FileAttributes, FileBasicInfo, FileIdInfo, StreamAttributes, StreamHeader,
-    StreamId,
+    BackupStreamReader, FileAttributes, FileBasicInfo, FileIdInfo, FileTime, StreamAttributes,
+    StreamHeader, StreamId,
 };
+use wclayer_fs::{Dir, FileType, Metadata, ambient_authority, xattr};
 use wclayer_layer::{Entry, LayerPath, LayerReader, LinkInfo, upcase_key};
 
-use crate::fsops::{self, Kind, Meta};
 use crate::meta::{self, Payload, StreamRecord};
 use crate::names::{self, Rep, WCIDIRS};
 use crate::segments::{Seg, Segments};
@@ -50,7 +48,7 @@ use crate::{Error, tombstones};
 /// # Drop behaviour
 /// Dropping the reader closes its file handles; the folder is never modified.
 pub struct FolderLayerReader {
-    root: OwnedFd,
+    root: Dir,
     path: PathBuf,
     lossless: bool,
     /// Tombstone names (last component) by case-insensitive key of their directory.
@@ -60,6 +58,8 @@ pub struct FolderLayerReader {
     virtual_dirs: HashMap<String, HashMap<String, String>>,
     stack: Vec<Frame>,
     current: Option<Current>,
+    /// The current entry's name, for errors.
+    current_name: Option<String>,
     /// Legacy folders: the times of `Hives\System_Delta`, once looked up.
     system_delta: Option<FileBasicInfo>,
     closed: bool,
@@ -78,7 +78,7 @@ impl std::fmt::Debug for FolderLayerReader {
 /// One directory being walked.
 struct Frame {
     /// Its handle; `None` for a directory known only from tombstones.
-    dir: Option<Arc<OwnedFd>>,
+    dir: Option<Arc<Dir>>,
     /// Its spelled path (`""` for the root).
     path: String,
     /// What is left to visit, last first.
@@ -86,7 +86,12 @@ struct Frame {
 }
 
 enum Step {
-    Child { name: String, on_disk: bool },
+    /// A child: its real name and, when it exists in the folder, its name there (different
+    /// for a name stored under a derived name).
+    Child {
+        name: String,
+        disk: Option<String>,
+    },
     Tombstone(String),
 }
 
@@ -128,13 +133,9 @@ impl FolderLayerReader {
     /// metadata this version cannot read.
     pub fn open(path: &Path) -> Result<FolderLayerReader, Error> {
         let display = path.display().to_string();
-        let root = rustix::fs::open(
-            path,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| Error::io("open transport folder", display.clone(), e.into()))?;
-        let lossless = match fsops::get_xattr(&root, meta::XATTR_FOLDER) {
+        let root = Dir::open_ambient_dir(path, ambient_authority())
+            .map_err(|e| Error::io("open transport folder", display.clone(), e))?;
+        let lossless = match xattr::get(&root, meta::XATTR_FOLDER) {
             Ok(Some(v)) if v == meta::FOLDER_VERSION => true,
             Ok(Some(v)) => {
                 return Err(Error::UnsupportedVersion {
@@ -144,10 +145,11 @@ impl FolderLayerReader {
             }
             Ok(None) => false,
             // A file system without extended attributes cannot carry our metadata.
-            Err(e) if fsops::is_xattr_unsupported(&e) => false,
+            Err(e) if xattr::is_unsupported(&e) => false,
             Err(e) => return Err(Error::io("read extended attribute", display, e)),
         };
-        let file = fsops::open_file(&root, names::TOMBSTONES_TXT)
+        let file = root
+            .open_file(names::TOMBSTONES_TXT)
             .map_err(|e| Error::io("open tombstones file", names::TOMBSTONES_TXT, e))?;
         let mut list = tombstones::parse(BufReader::new(file), names::TOMBSTONES_TXT)?;
         if lossless {
@@ -184,6 +186,7 @@ impl FolderLayerReader {
             virtual_dirs,
             stack: Vec::new(),
             current: None,
+            current_name: None,
             system_delta: None,
             closed: false,
         };
@@ -214,10 +217,9 @@ impl FolderLayerReader {
 
 /// Puts the tombstones kept in `user.wclayer.tombstones` back into `remove` order among
 /// those of `tombstones.txt`.
-fn merge_extra_tombstones(root: &OwnedFd, txt: Vec<LayerPath>) -> Result<Vec<LayerPath>, Error> {
+fn merge_extra_tombstones(root: &Dir, txt: Vec<LayerPath>) -> Result<Vec<LayerPath>, Error> {
     const ATTR: &str = meta::XATTR_TOMBSTONES;
-    let raw =
-        fsops::get_xattr(root, ATTR).map_err(|e| Error::io("read extended attribute", ".", e))?;
+    let raw = xattr::get(root, ATTR).map_err(|e| Error::io("read extended attribute", ".", e))?;
     let Some(raw) = raw else {
         return Ok(txt);
     };
@@ -261,30 +263,37 @@ impl FolderLayerReader {
     /// children in bytewise order of their names.
     fn frame(
         &mut self,
-        dir: Option<Arc<OwnedFd>>,
+        dir: Option<Arc<Dir>>,
         path: &str,
         with_tombstones: bool,
     ) -> Result<Frame, Error> {
         let key = upcase_key(path);
-        let mut children: Vec<(String, bool)> = Vec::new();
+        // (real name, name in the folder)
+        let mut children: Vec<(String, Option<String>)> = Vec::new();
         let mut on_disk: HashSet<String> = HashSet::new();
         if let Some(fd) = &dir {
-            let raw =
-                fsops::list_dir(&**fd).map_err(|e| Error::io("list directory", shown(path), e))?;
+            let raw = fd
+                .entries()
+                .map_err(|e| Error::io("list directory", shown(path), e))?;
             for name in raw {
-                let name = String::from_utf8(name).map_err(|e| {
+                let name = name.into_string().map_err(|n| {
                     Error::bad_file(
-                        shown(&join(path, &String::from_utf8_lossy(e.as_bytes()))),
+                        shown(&join(path, &n.to_string_lossy())),
                         "name is not UTF-8",
                     )
                 })?;
                 if self.lossless && names::model_skipped(path, &name) {
                     continue;
                 }
+                let real = if self.lossless && wclayer_fs::names::is_derived(&name) {
+                    real_name(fd, &name, &join(path, &name))?
+                } else {
+                    name.clone()
+                };
                 if self.lossless {
-                    on_disk.insert(upcase_key(&name));
+                    on_disk.insert(upcase_key(&real));
                 }
-                children.push((name, true));
+                children.push((real, Some(name)));
             }
         }
         if self.lossless
@@ -292,7 +301,7 @@ impl FolderLayerReader {
         {
             for (child_key, spelled) in v {
                 if !on_disk.contains(child_key) && !names::model_skipped(path, spelled) {
-                    children.push((spelled.clone(), false));
+                    children.push((spelled.clone(), None));
                 }
             }
         }
@@ -301,7 +310,7 @@ impl FolderLayerReader {
         let mut pending: Vec<Step> = children
             .into_iter()
             .rev()
-            .map(|(name, on_disk)| Step::Child { name, on_disk })
+            .map(|(name, disk)| Step::Child { name, disk })
             .collect();
         if with_tombstones && let Some(ts) = self.tombstones.remove(&key) {
             pending.extend(
@@ -321,28 +330,31 @@ impl FolderLayerReader {
     /// it stands for, if any, after pushing the frame of a directory to walk.
     fn visit(
         &mut self,
-        parent: Arc<OwnedFd>,
+        parent: Arc<Dir>,
         parent_path: &str,
         name: &str,
+        disk: &str,
     ) -> Result<Option<Entry>, Error> {
         let path = join(parent_path, name);
-        let st = fsops::lstat(&*parent, name).map_err(|e| Error::io("stat", shown(&path), e))?;
-        match st.kind {
-            Kind::Dir | Kind::File => {}
-            Kind::Symlink => {
+        let st = parent
+            .metadata(disk)
+            .map_err(|e| Error::io("stat", shown(&path), e))?;
+        match st.file_type {
+            FileType::Dir | FileType::File => {}
+            FileType::Symlink => {
                 return Err(Error::bad_file(
                     shown(&path),
                     "symbolic link in a transport folder (not followed)",
                 ));
             }
-            Kind::Other => {
+            FileType::Other => {
                 return Err(Error::bad_file(
                     shown(&path),
                     "not a regular file or directory",
                 ));
             }
         }
-        let is_dir = st.kind == Kind::Dir;
+        let is_dir = st.is_dir();
         if !self.lossless {
             // hcsshim skips the recycle bin directory with its subtree (§6.1) ...
             if is_dir && upcase_key(parent_path) == "FILES" && upcase_key(name) == "$RECYCLE.BIN" {
@@ -353,7 +365,7 @@ impl FolderLayerReader {
             if (parent_path.is_empty() && name == names::TOMBSTONES_TXT) || name.ends_with(WCIDIRS)
             {
                 if is_dir {
-                    let fd = self.open_dir(&parent, name, &path)?;
+                    let fd = self.open_dir(&parent, disk, &path)?;
                     let frame = self.frame(Some(fd), &path, false)?;
                     self.stack.push(frame);
                 }
@@ -371,14 +383,15 @@ impl FolderLayerReader {
             }
         };
         if !is_dir {
-            let file =
-                fsops::open_file(&*parent, name).map_err(|e| Error::io("open", shown(&path), e))?;
-            let entry = self.entry(&parent, layer_name, FolderObj::File(file))?;
+            let file = parent
+                .open_file(disk)
+                .map_err(|e| Error::io("open", shown(&path), e))?;
+            let entry = self.entry(&parent, disk, layer_name, FolderObj::File(file))?;
             return Ok(Some(entry));
         }
-        let fd = self.open_dir(&parent, name, &path)?;
+        let fd = self.open_dir(&parent, disk, &path)?;
         if self.lossless
-            && fsops::get_xattr(&*fd, meta::XATTR_IMPLICIT)
+            && xattr::get(&*fd, meta::XATTR_IMPLICIT)
                 .map_err(|e| Error::io("read extended attribute", shown(&path), e))?
                 .is_some()
         {
@@ -386,14 +399,15 @@ impl FolderLayerReader {
             self.stack.push(frame);
             return Ok(None);
         }
-        let entry = self.entry(&parent, layer_name, FolderObj::Dir(fd.clone()))?;
+        let entry = self.entry(&parent, disk, layer_name, FolderObj::Dir(fd.clone()))?;
         let frame = self.frame(Some(fd), &path, true)?;
         self.stack.push(frame);
         Ok(Some(entry))
     }
 
-    fn open_dir(&self, parent: &OwnedFd, name: &str, path: &str) -> Result<Arc<OwnedFd>, Error> {
-        fsops::open_dir(parent, name)
+    fn open_dir(&self, parent: &Dir, name: &str, path: &str) -> Result<Arc<Dir>, Error> {
+        parent
+            .open_dir(name)
             .map(Arc::new)
             .map_err(|e| Error::io("open directory", shown(path), e))
     }
@@ -402,7 +416,7 @@ impl FolderLayerReader {
 /// The folder object an entry was found as.
 enum FolderObj {
     File(std::fs::File),
-    Dir(Arc<OwnedFd>),
+    Dir(Arc<Dir>),
 }
 
 impl FolderObj {
@@ -419,9 +433,13 @@ impl FolderObj {
     }
 }
 
-fn link_of(m: &Meta, is_dir: bool) -> LinkInfo {
+fn link_of(m: &Metadata, is_dir: bool) -> LinkInfo {
     LinkInfo {
-        number_of_links: if is_dir { 1 } else { m.nlink },
+        number_of_links: if is_dir {
+            1
+        } else {
+            u32::try_from(m.nlink).unwrap_or(u32::MAX)
+        },
         file_id: FileIdInfo::from_u64(m.dev, m.ino),
     }
 }
@@ -429,44 +447,52 @@ fn link_of(m: &Meta, is_dir: bool) -> LinkInfo {
 /// Entries
 impl FolderLayerReader {
     /// Builds the entry `name` found as `obj` and makes it current.
-    fn entry(&mut self, parent: &OwnedFd, name: LayerPath, obj: FolderObj) -> Result<Entry, Error> {
+    fn entry(
+        &mut self,
+        parent: &Dir,
+        disk: &str,
+        name: LayerPath,
+        obj: FolderObj,
+    ) -> Result<Entry, Error> {
         let path = name.as_str().to_string();
         let is_dir = obj.is_dir();
         let (size, info, cur) = if self.lossless {
             match Rep::of(&path, is_dir) {
-                Rep::Framed => self.framed(parent, &path, obj)?,
+                Rep::Framed => self.framed(parent, disk, &path, obj)?,
                 Rep::Plain => self.plain(&path, obj)?,
             }
         } else if names::under_files(&path) {
-            self.framed(parent, &path, obj)?
+            self.framed(parent, disk, &path, obj)?
         } else {
             self.legacy_plain(&path, obj)?
         };
         self.current = Some(cur);
+        self.current_name = Some(path);
         Ok(Entry::File { name, size, info })
     }
 
     /// A transport file (`.$wcidirs$` for a directory): u32 LE attributes, then the stream.
     fn framed(
         &mut self,
-        parent: &OwnedFd,
+        parent: &Dir,
+        disk: &str,
         path: &str,
         obj: FolderObj,
     ) -> Result<(u64, FileBasicInfo, Current), Error> {
         let is_dir = obj.is_dir();
-        let leaf = path.rsplit('\\').next().unwrap_or(path);
         let (file, file_path) = match obj {
             FolderObj::File(f) => (f, shown(path)),
             FolderObj::Dir(_) => {
                 // The directory's attributes and stream live in `<dir>.$wcidirs$` (§3).
-                let wcid = format!("{leaf}{WCIDIRS}");
+                let wcid = format!("{disk}{WCIDIRS}");
                 let shown_wcid = format!("{}{WCIDIRS}", shown(path));
-                let f = fsops::open_file(parent, &wcid)
+                let f = parent
+                    .open_file(&wcid)
                     .map_err(|e| Error::io("open", shown_wcid.clone(), e))?;
                 (f, shown_wcid)
             }
         };
-        let m = fsops::stat(&file).map_err(|e| Error::io("stat", file_path.clone(), e))?;
+        let m = Metadata::of(&file).map_err(|e| Error::io("stat", file_path.clone(), e))?;
         let Some(stream_len) = m.size.checked_sub(4) else {
             return Err(Error::bad_file(
                 file_path,
@@ -480,13 +506,7 @@ impl FolderLayerReader {
         let info = if self.lossless {
             times_of(&file, &file_path, attrs)?
         } else {
-            FileBasicInfo {
-                creation_time: m.btime.unwrap_or(m.mtime),
-                last_access_time: m.atime,
-                last_write_time: m.mtime,
-                change_time: m.ctime,
-                file_attributes: attrs,
-            }
+            file_system_times(&m, attrs)
         };
         let mut stream = Segments::new(vec![Seg::File {
             file: Arc::new(file),
@@ -521,8 +541,8 @@ impl FolderLayerReader {
     ) -> Result<(u64, FileBasicInfo, Current), Error> {
         const ATTR: &str = meta::XATTR_STREAM;
         let p = shown(path);
-        let m = fsops::stat(obj.fd()).map_err(|e| Error::io("stat", p.clone(), e))?;
-        let raw = fsops::get_xattr(obj.fd(), ATTR)
+        let m = Metadata::of(obj.fd()).map_err(|e| Error::io("stat", p.clone(), e))?;
+        let raw = xattr::get(obj.fd(), ATTR)
             .map_err(|e| Error::io("read extended attribute", p.clone(), e))?
             .ok_or_else(|| Error::meta(ATTR, p.clone(), "missing"))?;
         let rec = StreamRecord::decode(&raw).map_err(|r| Error::meta(ATTR, p.clone(), r))?;
@@ -583,18 +603,15 @@ impl FolderLayerReader {
         obj: FolderObj,
     ) -> Result<(u64, FileBasicInfo, Current), Error> {
         let p = shown(path);
-        let m = fsops::stat(obj.fd()).map_err(|e| Error::io("stat", p.clone(), e))?;
-        let mut info = FileBasicInfo {
-            creation_time: m.btime.unwrap_or(m.mtime),
-            last_access_time: m.atime,
-            last_write_time: m.mtime,
-            change_time: m.ctime,
-            file_attributes: if obj.is_dir() {
+        let m = Metadata::of(obj.fd()).map_err(|e| Error::io("stat", p.clone(), e))?;
+        let mut info = file_system_times(
+            &m,
+            if obj.is_dir() {
                 FileAttributes::DIRECTORY
             } else {
                 FileAttributes::ARCHIVE
             },
-        };
+        );
         if names::is_files_or_hives(path) {
             // "The Hives directory has a non-deterministic file time because of the nature
             // of the import process. Use the times from System_Delta." (hcsshim)
@@ -629,7 +646,7 @@ impl FolderLayerReader {
         let cur = Current {
             stream,
             seekable: false,
-            link: link_of(&m, m.kind == Kind::Dir),
+            link: link_of(&m, m.is_dir()),
         };
         Ok((size, info, cur))
     }
@@ -642,33 +659,70 @@ impl FolderLayerReader {
         const WHAT: &str = "Hives/System_Delta";
         let err = |e| Error::io("open (for the times of Files and Hives)", WHAT, e);
         let hives_name = find_ci(&self.root, "Hives").map_err(err)?;
-        let hives = fsops::open_dir(&self.root, &hives_name).map_err(err)?;
+        let hives = self.root.open_dir(&hives_name).map_err(err)?;
         let sd_name = find_ci(&hives, "System_Delta").map_err(err)?;
-        let f = fsops::open_file(&hives, &sd_name).map_err(err)?;
-        let m = fsops::stat(&f).map_err(err)?;
-        let t = FileBasicInfo {
-            creation_time: m.btime.unwrap_or(m.mtime),
-            last_access_time: m.atime,
-            last_write_time: m.mtime,
-            change_time: m.ctime,
-            file_attributes: FileAttributes::ARCHIVE,
-        };
+        let f = hives.open_file(&sd_name).map_err(err)?;
+        let m = Metadata::of(&f).map_err(err)?;
+        let t = file_system_times(&m, FileAttributes::ARCHIVE);
         self.system_delta = Some(t);
         Ok(t)
     }
 }
 
+/// A folder object's times as the file system has them (a folder from Windows carries no
+/// others): creation = the birth time where the file system records one, else the write
+/// time; access = atime; write = mtime; change = ctime.
+fn file_system_times(m: &Metadata, file_attributes: FileAttributes) -> FileBasicInfo {
+    let ft = FileTime::from_unix_exact;
+    FileBasicInfo {
+        creation_time: ft(m.btime.unwrap_or(m.mtime)),
+        last_access_time: ft(m.atime),
+        last_write_time: ft(m.mtime),
+        change_time: ft(m.ctime),
+        file_attributes,
+    }
+}
+
+/// The real name of the object `disk` (a derived name) in `dir`, from `user.wclayer.name`.
+fn real_name(dir: &Dir, disk: &str, path: &str) -> Result<String, Error> {
+    const ATTR: &str = meta::XATTR_NAME;
+    let shown = shown(path);
+    let m = dir
+        .metadata(disk)
+        .map_err(|e| Error::io("stat", shown.clone(), e))?;
+    let raw = if m.is_dir() {
+        let d = dir
+            .open_dir(disk)
+            .map_err(|e| Error::io("open directory", shown.clone(), e))?;
+        xattr::get(&d, ATTR)
+    } else {
+        let f = dir
+            .open_file(disk)
+            .map_err(|e| Error::io("open", shown.clone(), e))?;
+        xattr::get(&f, ATTR)
+    }
+    .map_err(|e| Error::io("read extended attribute", shown.clone(), e))?
+    .ok_or_else(|| Error::meta(ATTR, shown.clone(), "missing on a derived name"))?;
+    let name = String::from_utf8(raw).map_err(|_| Error::meta(ATTR, shown.clone(), "not UTF-8"))?;
+    // The real name must be one the derived name stands for, or a folder could alias names.
+    if wclayer_fs::names::disk_name(&name) != disk && names::dir_disk_name(&name) != disk {
+        return Err(Error::meta(ATTR, shown, "does not match the derived name"));
+    }
+    Ok(name)
+}
+
 /// The name in `dir` equal to `want`, or else equal to it case-insensitively.
-fn find_ci(dir: &OwnedFd, want: &str) -> io::Result<String> {
-    match fsops::lstat(dir, want) {
+fn find_ci(dir: &Dir, want: &str) -> io::Result<String> {
+    match dir.metadata(want) {
         Ok(_) => return Ok(want.to_string()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
     let key = upcase_key(want);
-    let mut names: Vec<String> = fsops::list_dir(dir)?
+    let mut names: Vec<String> = dir
+        .entries()?
         .into_iter()
-        .filter_map(|n| String::from_utf8(n).ok())
+        .filter_map(|n| n.into_string().ok())
         .filter(|n| upcase_key(n) == key)
         .collect();
     names.sort_unstable();
@@ -685,7 +739,7 @@ fn times_of(
     attrs: FileAttributes,
 ) -> Result<FileBasicInfo, Error> {
     const ATTR: &str = meta::XATTR_TIMES;
-    let raw = fsops::get_xattr(fd, ATTR)
+    let raw = xattr::get(fd, ATTR)
         .map_err(|e| Error::io("read extended attribute", path, e))?
         .ok_or_else(|| Error::meta(ATTR, path, "missing"))?;
     meta::decode_times(&raw, attrs).map_err(|r| Error::meta(ATTR, path, r))
@@ -797,10 +851,7 @@ impl LayerReader for FolderLayerReader {
                     let name = LayerPath::parse(&name)?;
                     return Ok(Some(Entry::Tombstone { name }));
                 }
-                Step::Child {
-                    name,
-                    on_disk: false,
-                } => {
+                Step::Child { name, disk: None } => {
                     // An implicit directory that only holds tombstones (lossless folders).
                     let path = join(&frame.path, &name);
                     let f = self.frame(None, &path, true)?;
@@ -808,13 +859,13 @@ impl LayerReader for FolderLayerReader {
                 }
                 Step::Child {
                     name,
-                    on_disk: true,
+                    disk: Some(disk),
                 } => {
                     let Some(dir) = frame.dir.clone() else {
                         continue;
                     };
                     let parent_path = frame.path.clone();
-                    if let Some(e) = self.visit(dir, &parent_path, &name)? {
+                    if let Some(e) = self.visit(dir, &parent_path, &name, &disk)? {
                         return Ok(Some(e));
                     }
                 }
@@ -832,17 +883,28 @@ impl LayerReader for FolderLayerReader {
             .ok_or(wclayer_layer::Error::NoEntry)
     }
 
-    fn seek_stream(&mut self, pos: SeekFrom) -> io::Result<u64> {
+    fn read_stream(&mut self, buf: &mut [u8]) -> Result<usize, wclayer_layer::Error> {
         match &mut self.current {
-            Some(c) if c.seekable => c.stream.seek(pos),
-            Some(_) => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "the stream of an entry outside Files\\ of a folder from Windows is not seekable",
-            )),
-            None => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "no current entry",
-            )),
+            Some(c) => c.stream.read(buf).map_err(|e| {
+                Error::io("read", shown(self.current_name.as_deref().unwrap_or("")), e).into()
+            }),
+            None => Ok(0),
+        }
+    }
+
+    /// The stream of an entry outside `Files\` of a folder from Windows is read as
+    /// `BackupRead` produces it, once (hcsshim's legacy reader cannot re-read it either).
+    fn can_seek_stream(&self) -> bool {
+        self.current.as_ref().is_some_and(|c| c.seekable)
+    }
+
+    fn seek_stream(&mut self, pos: SeekFrom) -> Result<u64, wclayer_layer::Error> {
+        match &mut self.current {
+            Some(c) if c.seekable => c.stream.seek(pos).map_err(|e| {
+                Error::io("seek", shown(self.current_name.as_deref().unwrap_or("")), e).into()
+            }),
+            Some(_) => Err(wclayer_layer::Error::Unseekable),
+            None => Err(wclayer_layer::Error::NoEntry),
         }
     }
 
@@ -856,9 +918,6 @@ impl LayerReader for FolderLayerReader {
 
 impl Read for FolderLayerReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match &mut self.current {
-            Some(c) => c.stream.read(buf),
-            None => Ok(0),
-        }
+        Ok(self.read_stream(buf)?)
     }
 }

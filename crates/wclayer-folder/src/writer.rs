@@ -1,28 +1,24 @@
 //! [`FolderLayerWriter`]: writes a transport folder.
 
-use std::collections::HashMap;
-use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustix::fs::{Mode, OFlags};
-use wclayer_backup::{FileAttributes, FileBasicInfo};
-use wclayer_layer::{LayerPath, LayerWriter, upcase_key};
+use wclayer_backup::{FileAttributes, FileBasicInfo, RawHeader, SplitError, SplitVisitor};
+use wclayer_backup::{StreamAttributes, StreamId, StreamSplitter};
+use wclayer_fs::{Dir, DirCache, StagedDir, ambient_authority, xattr};
+use wclayer_layer::{LayerPath, LayerTree, LayerWriter, NodeId};
 
 use crate::meta::{self, Payload, Sidecars, StreamRecord};
-use crate::names::{self, Rep, WCIDIRS};
-use crate::split::{SplitSink, Splitter};
-use crate::{Error, fsops, tombstones};
+use crate::names::{self, Rep, WCIDIRS, dir_disk_name, file_disk_name};
+use crate::{Error, tombstones};
 
 /// Size of the write buffer of transport files (hcsshim buffers 64 KiB too, §4.2).
 const BUFFER: usize = 64 * 1024;
 
-/// Writes a layer as hcsshim's legacy transport-format folder (layer-semantics.md §3), the
-/// folder HCS `ImportLayer` consumes, plus the `user.wclayer.*` extended attributes that
+/// Writes a layer as hcsshim's legacy transport-format folder (docs/layer-semantics.md §3),
+/// the folder HCS `ImportLayer` consumes, plus the `user.wclayer.*` extended attributes that
 /// make it lossless on Linux (§0.5). [`crate::format`] describes the result.
 ///
 /// - `Files\…` files (and every other name outside `Hives\` and `UtilityVM`): a file holding
@@ -33,44 +29,39 @@ const BUFFER: usize = 64 * 1024;
 ///   holds its data stream's content;
 /// - hard links: hard links; tombstones below `Files`: `tombstones.txt`;
 /// - times: the Linux mtime/atime of each file are the entry's last-write and last-access
-///   times.
+///   times;
+/// - a name Linux cannot hold (a component over 255 bytes, or a directory whose
+///   `.$wcidirs$` name would be) is stored under a derived name (`wclayer_fs::names`) with
+///   the real name in `user.wclayer.name`, as a layer directory stores it.
 ///
-/// The writer checks the reference layer model's rules as [`wclayer_layer::MemLayer`] does
-/// (a duplicate, also in another case; an entry below a file or a reparse point; a hard link
-/// to a missing name or a directory) with the same errors. It also refuses what a folder
-/// cannot hold: names ending in `.$wcidirs$` or starting with `tombstones.txt`, components
-/// longer than Linux's 255 bytes, and hard links between a transport-file name and a
-/// plain-file name ([`Error::LinkAcrossRepresentations`]).
+/// The layer model's rules are checked by the writer's [`LayerTree`], with the errors
+/// [`wclayer_layer::MemLayer`] gives. The writer also refuses what a folder cannot hold:
+/// names ending in `.$wcidirs$` or starting with `tombstones.txt`, and hard links between a
+/// transport-file name and a plain-file name ([`Error::LinkAcrossRepresentations`]).
 ///
 /// # Drop behaviour
-/// The folder is built in a staging directory next to it (`.wclayer-folder-tmp-…`) and
+/// The folder is built in a staging directory next to it (`wclayer_fs::StagedDir`) and
 /// renamed into place by [`LayerWriter::close`]. Dropping the writer before a successful
 /// `close` removes the staging directory and everything in it; the target is never
 /// touched. (A process killed before `close` leaves the staging directory behind.)
 /// `close` does not sync to stable storage: the folder is an exchange format, normally
 /// consumed at once; call `syncfs` if it must survive a crash.
 pub struct FolderLayerWriter {
-    /// The directory that holds the folder.
-    parent: OwnedFd,
-    /// The folder's name in `parent`.
-    target: OsString,
+    /// The staging directory; `None` once renamed or removed.
+    staged: Option<StagedDir>,
     /// Whether the target existed as an empty directory (the rename replaces it).
     replace_empty: bool,
-    /// The staging directory's name in `parent`; `None` once renamed or removed.
-    staging: Option<OsString>,
-    /// The staging directory.
-    root: OwnedFd,
+    /// The staging directory's root.
+    root: Dir,
     /// The folder's path, for messages.
     path: PathBuf,
-    /// Every name so far, by case-insensitive key of the whole path.
-    nodes: HashMap<String, Node>,
-    /// The last directory an entry was created in.
-    dir_cache: Option<(String, OwnedFd)>,
+    /// The layer's names; per node, whether a real directory exists for it.
+    tree: LayerTree<(), bool>,
+    /// The directories of the entries last written.
+    dir_cache: DirCache,
     current: Option<Current>,
-    /// Tombstones in `remove` order, parents spelled as first written.
-    tombstones: Vec<String>,
     /// Added directories and their infos, for the times re-applied in `close`.
-    dirs: Vec<(String, FileBasicInfo)>,
+    dirs: Vec<(NodeId, FileBasicInfo)>,
     sidecars: Sidecars,
     poisoned: Option<String>,
     closed: bool,
@@ -80,27 +71,11 @@ impl std::fmt::Debug for FolderLayerWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FolderLayerWriter")
             .field("path", &self.path)
-            .field("names", &self.nodes.len())
-            .field("tombstones", &self.tombstones.len())
+            .field("names", &self.tree.node_count())
+            .field("tombstones", &self.tree.tombstone_count())
             .field("closed", &self.closed)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Debug)]
-struct Node {
-    /// The whole path in the spelling first written.
-    path: String,
-    kind: NodeKind,
-    /// Whether a real directory exists for it (an implicit directory that is only a
-    /// tombstone's parent has none).
-    on_disk: bool,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum NodeKind {
-    Implicit,
-    Added { attrs: FileAttributes, rep: Rep },
 }
 
 /// The entry whose stream `write` receives.
@@ -120,18 +95,20 @@ enum Body {
 
 struct PlainEntry {
     obj: PlainObj,
-    splitter: Splitter,
+    splitter: StreamSplitter,
+    cut: PlainCut,
     template: Template,
     attrs: FileAttributes,
 }
 
 enum PlainObj {
     File(BufWriter<File>),
-    Dir(OwnedFd),
+    Dir(Dir),
 }
 
 impl PlainObj {
     fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
         match self {
             PlainObj::File(f) => f.get_ref().as_fd(),
             PlainObj::Dir(d) => d.as_fd(),
@@ -149,16 +126,48 @@ enum Template {
     },
 }
 
-/// The [`SplitSink`] of a plain entry.
-struct PlainIo<'a> {
-    obj: &'a mut PlainObj,
-    template: &'a mut Template,
-    sidecars: &'a mut Sidecars,
-    root: &'a OwnedFd,
+/// Where the bodies of a plain entry's stream go (docs/transport-folder.md): the first data
+/// stream's body into the plain file (the *cut*), everything else into the template; the
+/// blocks of a sparse file stay in the template and are mirrored into the plain file at
+/// their offsets.
+#[derive(Debug, Default)]
+struct PlainCut {
+    /// Whether a data body may go to the plain file (not for directories).
+    allow_data: bool,
+    seen_data: bool,
+    /// The first data stream was a sparse one of size 0: the sparse blocks after it carry
+    /// the file's content.
+    sparse_file: bool,
+    /// Template offset and length of the data cut out.
+    cut: Option<(u64, u64)>,
+    /// Bytes of the template so far.
+    template_len: u64,
+    target: Target,
 }
 
-impl SplitSink for PlainIo<'_> {
+#[derive(Debug, Default, Clone, Copy)]
+enum Target {
+    #[default]
+    Template,
+    Data,
+    /// A sparse block's payload; `at` is the file offset of the next byte.
+    Sparse {
+        at: Option<u64>,
+    },
+}
+
+/// The [`SplitVisitor`] of a plain entry.
+struct PlainIo<'a> {
+    obj: &'a mut PlainObj,
+    cut: &'a mut PlainCut,
+    template: &'a mut Template,
+    sidecars: &'a mut Sidecars,
+    root: &'a Dir,
+}
+
+impl PlainIo<'_> {
     fn template(&mut self, b: &[u8]) -> io::Result<()> {
+        self.cut.template_len = self.cut.template_len.saturating_add(b.len() as u64);
         match self.template {
             Template::Mem(v) => {
                 v.extend_from_slice(b);
@@ -173,46 +182,99 @@ impl SplitSink for PlainIo<'_> {
             }
             Template::Blob { file, len, .. } => {
                 file.write_all(b)?;
-                *len += b.len() as u64;
+                *len = len.saturating_add(b.len() as u64);
                 Ok(())
             }
         }
     }
 
-    fn data(&mut self, b: &[u8]) -> io::Result<()> {
+    fn file(&mut self) -> io::Result<&mut BufWriter<File>> {
         match self.obj {
-            PlainObj::File(f) => f.write_all(b),
-            // The splitter is built without data for directories.
+            PlainObj::File(f) => Ok(f),
+            // No data target is chosen for directories.
             PlainObj::Dir(_) => Err(io::Error::other("data for a directory")),
-        }
-    }
-
-    fn sparse(&mut self, offset: u64, b: &[u8]) -> io::Result<()> {
-        match self.obj {
-            PlainObj::File(f) => {
-                f.flush()?;
-                f.get_ref().write_all_at(b, offset)
-            }
-            PlainObj::Dir(_) => Ok(()),
-        }
-    }
-
-    fn sparse_end(&mut self, size: u64) -> io::Result<()> {
-        match self.obj {
-            PlainObj::File(f) => {
-                f.flush()?;
-                if f.get_ref().metadata()?.len() < size {
-                    f.get_ref().set_len(size)?;
-                }
-                Ok(())
-            }
-            PlainObj::Dir(_) => Ok(()),
         }
     }
 }
 
-/// Makes staging names unique within the process.
-static STAGING_COUNTER: AtomicU64 = AtomicU64::new(0);
+impl SplitVisitor for PlainIo<'_> {
+    type Error = io::Error;
+
+    fn header(&mut self, h: &RawHeader<'_>) -> io::Result<()> {
+        self.template(h.bytes())?;
+        let c = &mut *self.cut;
+        c.target = if h.id() == StreamId::DATA && !c.seen_data && c.allow_data {
+            c.seen_data = true;
+            if h.attributes().contains(StreamAttributes::SPARSE) && h.size() == 0 {
+                // The content follows as sparse blocks (docs/backup-stream.md §5.2).
+                c.sparse_file = true;
+                Target::Template
+            } else {
+                c.cut = Some((c.template_len, 0));
+                Target::Data
+            }
+        } else if h.id() == StreamId::SPARSE_BLOCK && c.sparse_file {
+            Target::Sparse {
+                at: u64::try_from(h.offset()).ok(),
+            }
+        } else {
+            Target::Template
+        };
+        if let Target::Sparse { at: Some(size) } = c.target
+            && h.size() == 0
+        {
+            // The terminating block: the file's logical size.
+            let f = self.file()?;
+            f.flush()?;
+            if f.get_ref().metadata()?.len() < size {
+                f.get_ref().set_len(size)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn body(&mut self, b: &[u8]) -> io::Result<()> {
+        match self.cut.target {
+            Target::Template => self.template(b),
+            Target::Data => {
+                self.file()?.write_all(b)?;
+                if let Some((_, len)) = &mut self.cut.cut {
+                    *len = len.saturating_add(b.len() as u64);
+                }
+                Ok(())
+            }
+            Target::Sparse { at } => {
+                self.template(b)?;
+                if let Some(a) = at {
+                    let f = self.file()?;
+                    f.flush()?;
+                    f.get_ref().write_all_at(b, a)?;
+                    self.cut.target = Target::Sparse {
+                        at: a.checked_add(b.len() as u64),
+                    };
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        self.cut.target = Target::Template;
+        Ok(())
+    }
+
+    fn unparsed(&mut self, b: &[u8]) -> io::Result<()> {
+        self.template(b)
+    }
+}
+
+fn split_io(e: SplitError<io::Error>) -> io::Error {
+    match e {
+        // A lenient splitter reports nothing about the stream itself.
+        SplitError::Stream(e) => io::Error::new(io::ErrorKind::InvalidData, e),
+        SplitError::Visitor(e) => e,
+    }
+}
 
 /// Lifecycle
 impl FolderLayerWriter {
@@ -224,11 +286,9 @@ impl FolderLayerWriter {
     /// # Security
     /// `path`'s parent directory is opened with the process's ambient authority (symbolic
     /// links in it are followed, as the caller wrote them); from then on every operation is
-    /// relative to that handle and to the staging directory: `openat2` with
-    /// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, `O_NOFOLLOW`, `*at` calls, one component at
-    /// a time. Layer names are validated [`LayerPath`]s and never leave the folder; nothing
-    /// is written outside the staging directory except the final rename onto `path`. A
-    /// symbolic link at `path` itself is refused, never followed.
+    /// relative to that handle and to the staging directory, through `wclayer_fs`: no
+    /// symbolic link is ever followed and nothing is written outside the staging directory
+    /// except the final rename onto `path`. A symbolic link at `path` itself is refused.
     ///
     /// # Errors
     /// [`Error::InvalidFolderPath`] when `path` has no final component;
@@ -237,73 +297,63 @@ impl FolderLayerWriter {
     /// [`Error::Io`] when the parent cannot be opened or the staging directory created.
     pub fn create(path: &Path) -> Result<FolderLayerWriter, Error> {
         let shown = path.display().to_string();
+        let invalid = |reason| Error::InvalidFolderPath {
+            path: path.to_path_buf(),
+            reason,
+        };
         let target = path
             .file_name()
-            .ok_or_else(|| Error::InvalidFolderPath {
-                path: path.to_path_buf(),
-                reason: "no final component",
-            })?
-            .to_os_string();
+            .ok_or_else(|| invalid("no final component"))?
+            .to_str()
+            .ok_or_else(|| invalid("not UTF-8"))?;
         let parent_path = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let parent = rustix::fs::open(
-            parent_path,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| Error::io("open parent directory", shown.clone(), e.into()))?;
-        let replace_empty =
-            match rustix::fs::statat(&parent, &target, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
-                Err(rustix::io::Errno::NOENT) => false,
-                Err(e) => return Err(Error::io("inspect folder", shown, e.into())),
-                Ok(st) => {
-                    let is_dir = rustix::fs::FileType::from_raw_mode(st.st_mode)
-                        == rustix::fs::FileType::Directory;
-                    let empty = is_dir
-                        && rustix::fs::openat2(
-                            &parent,
-                            &target,
-                            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                            Mode::empty(),
-                            rustix::fs::ResolveFlags::BENEATH
-                                | rustix::fs::ResolveFlags::NO_SYMLINKS,
-                        )
-                        .map_err(io::Error::from)
-                        .and_then(fsops::list_dir)
+        let parent = Dir::open_ambient_dir(parent_path, ambient_authority())
+            .map_err(|e| Error::io("open parent directory", shown.clone(), e))?;
+        let replace_empty = match parent.metadata(target) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(Error::io("inspect folder", shown, e)),
+            Ok(m) => {
+                let empty = m.is_dir()
+                    && parent
+                        .open_dir(target)
+                        .and_then(|d| d.entries())
                         .map_err(|e| Error::io("list folder", shown.clone(), e))?
                         .is_empty();
-                    if !empty {
-                        return Err(Error::NotEmpty {
-                            path: path.to_path_buf(),
-                        });
-                    }
-                    true
+                if !empty {
+                    return Err(Error::NotEmpty {
+                        path: path.to_path_buf(),
+                    });
                 }
-            };
-        let (staging, root) = make_staging(&parent, &shown)?;
-        let w = FolderLayerWriter {
-            parent,
-            target,
+                true
+            }
+        };
+        let staged = StagedDir::create(&parent, target)
+            .map_err(|e| Error::io("create staging directory", shown.clone(), e))?;
+        let root = staged
+            .root()
+            .try_clone()
+            .map_err(|e| Error::io("open staging directory", shown.clone(), e))?;
+        // The marker goes on first: a file system without user extended attributes is
+        // reported now, before any entry (and dropping `staged` removes the staging
+        // directory).
+        xattr::set(&root, meta::XATTR_FOLDER, meta::FOLDER_VERSION)
+            .map_err(|e| meta::xattr_error(&shown, e))?;
+        Ok(FolderLayerWriter {
+            staged: Some(staged),
             replace_empty,
-            staging: Some(staging),
             root,
             path: path.to_path_buf(),
-            nodes: HashMap::new(),
-            dir_cache: None,
+            tree: LayerTree::new(),
+            dir_cache: DirCache::new(dir_disk_name),
             current: None,
-            tombstones: Vec::new(),
             dirs: Vec::new(),
             sidecars: Sidecars::default(),
             poisoned: None,
             closed: false,
-        };
-        // The marker goes on first: a file system without user extended attributes is
-        // reported now, before any entry (and dropping `w` removes the staging directory).
-        fsops::set_xattr(&w.root, meta::XATTR_FOLDER, meta::FOLDER_VERSION)
-            .map_err(|e| meta::xattr_error(&shown, e))?;
-        Ok(w)
+        })
     }
 
     /// The folder's path, as given to [`FolderLayerWriter::create`].
@@ -311,49 +361,7 @@ impl FolderLayerWriter {
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
 
-fn make_staging(parent: &OwnedFd, shown: &str) -> Result<(OsString, OwnedFd), Error> {
-    let mut last = None;
-    for _ in 0..64 {
-        let n = STAGING_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!(".wclayer-folder-tmp-{}-{n}-{nanos}", std::process::id());
-        match fsops::mkdir(parent, &name) {
-            Ok(()) => {
-                let root = fsops::open_dir(parent, &name)
-                    .map_err(|e| Error::io("open staging directory", shown, e))?;
-                return Ok((name.into(), root));
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(Error::io("create staging directory", shown, e)),
-        }
-    }
-    Err(Error::io(
-        "create staging directory",
-        shown,
-        last.unwrap_or_else(|| io::ErrorKind::AlreadyExists.into()),
-    ))
-}
-
-fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() {
-        name.to_string()
-    } else {
-        format!("{dir}\\{name}")
-    }
-}
-
-/// Splits a `\`-path into its parent path (`""` at the top) and last component.
-fn split_last(path: &str) -> (&str, &str) {
-    path.rsplit_once('\\').unwrap_or(("", path))
-}
-
-/// Names
-impl FolderLayerWriter {
     fn check_usable(&self) -> Result<(), Error> {
         if self.closed {
             return Err(Error::Closed);
@@ -373,159 +381,60 @@ impl FolderLayerWriter {
         }
         e
     }
+}
 
-    /// Resolves the parents of `name` as the reference model does: existing names by
-    /// case-insensitive key (they keep their first spelling), missing ones become implicit
-    /// directories (not yet on disk). Returns the parent's spelled path.
-    fn resolve_parents(&mut self, name: &LayerPath) -> Result<String, Error> {
-        let comps: Vec<&str> = name.components().collect();
-        let parents = comps.split_last().map(|(_, p)| p).unwrap_or(&[]);
-        let mut spelled = String::new();
-        let mut key = String::new();
-        for comp in parents {
-            if !key.is_empty() {
-                key.push('\\');
-            }
-            key.push_str(&upcase_key(comp));
-            spelled = match self.nodes.get(&key) {
-                Some(node) => {
-                    if let NodeKind::Added { attrs, .. } = node.kind {
-                        if attrs.is_reparse_point() {
-                            return Err(Error::Model(wclayer_layer::Error::BelowReparsePoint {
-                                name: name.original().to_string(),
-                                parent: node.path.clone(),
-                            }));
-                        }
-                        if !attrs.is_directory() {
-                            return Err(Error::Model(wclayer_layer::Error::NotADirectory {
-                                name: name.original().to_string(),
-                                parent: node.path.clone(),
-                            }));
-                        }
-                    }
-                    node.path.clone()
-                }
-                None => {
-                    let p = join(&spelled, comp);
-                    self.nodes.insert(
-                        key.clone(),
-                        Node {
-                            path: p.clone(),
-                            kind: NodeKind::Implicit,
-                            on_disk: false,
-                        },
-                    );
-                    p
-                }
-            };
-        }
-        Ok(spelled)
-    }
-
-    /// Binds `name` (below `parent`, already resolved) to a new added node. Returns its
-    /// spelled path and whether it promotes an implicit directory.
-    fn bind(
-        &mut self,
-        name: &LayerPath,
-        parent: &str,
-        attrs: FileAttributes,
-        rep: Rep,
-    ) -> Result<(String, bool), Error> {
-        let key = name.key();
-        match self.nodes.get_mut(&key) {
-            None => {
-                let path = join(parent, name.file_name());
-                self.nodes.insert(
-                    key,
-                    Node {
-                        path: path.clone(),
-                        kind: NodeKind::Added { attrs, rep },
-                        on_disk: false,
-                    },
-                );
-                Ok((path, false))
-            }
-            Some(node) => match node.kind {
-                NodeKind::Added { .. } => Err(Error::Model(wclayer_layer::Error::Duplicate {
-                    name: name.original().to_string(),
-                    first: node.path.clone(),
-                })),
-                NodeKind::Implicit if attrs.is_directory() => {
-                    node.kind = NodeKind::Added { attrs, rep };
-                    Ok((node.path.clone(), true))
-                }
-                NodeKind::Implicit => Err(Error::Model(wclayer_layer::Error::NotADirectory {
-                    name: name.original().to_string(),
-                    parent: node.path.clone(),
-                })),
-            },
-        }
-    }
-
-    /// Refuses names a folder cannot hold.
-    fn check_storable(name: &LayerPath, framed_dir: bool) -> Result<(), Error> {
-        if let Some(reason) = names::reserved(name.as_str()) {
-            return Err(Error::ReservedName {
-                name: name.original().to_string(),
-                reason,
-            });
-        }
-        if let Some(reason) = names::not_storable(name.as_str(), framed_dir) {
-            return Err(Error::NameNotStorable {
-                name: name.original().to_string(),
-                reason,
-            });
-        }
-        Ok(())
-    }
+/// How a node's name is shown in messages: `/`-separated, as in the folder.
+fn shown(path: &str) -> String {
+    path.replace('\\', "/")
 }
 
 /// Disk
 impl FolderLayerWriter {
-    /// The open directory `path` (spelled, `""` for the root).
-    fn dir_fd(&mut self, path: &str) -> io::Result<OwnedFd> {
-        if path.is_empty() {
-            return self.root.try_clone();
+    /// The open directory `node`.
+    fn dir_of(&mut self, node: NodeId) -> Result<&Dir, Error> {
+        let tree = &self.tree;
+        match self.dir_cache.get(&self.root, tree, node) {
+            Ok(d) => Ok(d),
+            Err(e) => Err(Error::io("open directory", shown(&tree.path_of(node)), e)),
         }
-        if let Some((p, fd)) = &self.dir_cache
-            && p == path
-        {
-            return fd.try_clone();
-        }
-        let comps: Vec<&str> = path.split('\\').collect();
-        let fd = fsops::open_dir_path(&self.root, &comps)?;
-        self.dir_cache = Some((path.to_string(), fd.try_clone()?));
-        Ok(fd)
     }
 
-    /// Creates the real directories of `path` and its parents that exist only in the
-    /// model so far, marking each as implicit.
-    fn ensure_on_disk(&mut self, path: &str) -> Result<(), Error> {
-        if path.is_empty() {
+    /// Records the real name of an object stored under a derived name.
+    fn name_xattr(
+        fd: impl std::os::fd::AsFd,
+        real: &str,
+        disk: &str,
+        path: &str,
+    ) -> Result<(), Error> {
+        if real == disk {
             return Ok(());
         }
-        let comps: Vec<&str> = path.split('\\').collect();
-        for i in 0..comps.len() {
-            let prefix = comps.get(..=i).unwrap_or_default().join("\\");
-            let key = upcase_key(&prefix);
-            let on_disk = self.nodes.get(&key).is_none_or(|n| n.on_disk);
-            if on_disk {
-                continue;
-            }
-            let (parent, leaf) = split_last(&prefix);
-            let shown = prefix.replace('\\', "/");
-            let pfd = self
-                .dir_fd(parent)
-                .map_err(|e| Error::io("open directory", parent.replace('\\', "/"), e))?;
-            fsops::mkdir(&pfd, leaf)
-                .map_err(|e| Error::io("create directory", shown.clone(), e))?;
-            let fd = fsops::open_dir(&pfd, leaf)
-                .map_err(|e| Error::io("open directory", shown.clone(), e))?;
-            fsops::set_xattr(&fd, meta::XATTR_IMPLICIT, b"")
-                .map_err(|e| meta::xattr_error(&shown, e))?;
-            if let Some(n) = self.nodes.get_mut(&key) {
-                n.on_disk = true;
-            }
+        xattr::set(fd, meta::XATTR_NAME, real.as_bytes()).map_err(|e| meta::xattr_error(path, e))
+    }
+
+    /// Creates the real directories of `node` and its parents that exist only in the model
+    /// so far, marking each as implicit.
+    fn ensure_on_disk(&mut self, node: NodeId) -> Result<(), Error> {
+        let mut chain = Vec::new();
+        let mut n = node;
+        while n != NodeId::ROOT && !*self.tree.node(n) {
+            chain.push(n);
+            n = self.tree.parent(n).unwrap_or(NodeId::ROOT);
+        }
+        for &n in chain.iter().rev() {
+            let path = shown(&self.tree.path_of(n));
+            let real = self.tree.name(n).to_owned();
+            let disk = dir_disk_name(&real).into_owned();
+            let parent = self.tree.parent(n).unwrap_or(NodeId::ROOT);
+            let pfd = self.dir_of(parent)?;
+            pfd.create_dir(&disk)
+                .map_err(|e| Error::io("create directory", path.clone(), e))?;
+            let fd = pfd
+                .open_dir(&disk)
+                .map_err(|e| Error::io("open directory", path.clone(), e))?;
+            xattr::set(&fd, meta::XATTR_IMPLICIT, b"").map_err(|e| meta::xattr_error(&path, e))?;
+            Self::name_xattr(&fd, &real, &disk, &path)?;
+            *self.tree.node_mut(n) = true;
         }
         Ok(())
     }
@@ -533,45 +442,47 @@ impl FolderLayerWriter {
     /// Creates the folder objects of a new entry and makes it current.
     fn create_entry(
         &mut self,
-        path: &str,
-        promote: bool,
+        node: NodeId,
+        promoted: bool,
         info: &FileBasicInfo,
         rep: Rep,
     ) -> Result<(), Error> {
-        let (parent, leaf) = split_last(path);
+        let path = self.tree.path_of(node);
+        let parent = self.tree.parent(node).unwrap_or(NodeId::ROOT);
         self.ensure_on_disk(parent)?;
-        let shown = path.replace('\\', "/");
-        let pfd = self
-            .dir_fd(parent)
-            .map_err(|e| Error::io("open directory", parent.replace('\\', "/"), e))?;
+        let show = shown(&path);
+        let real = self.tree.name(node).to_owned();
         let attrs = info.file_attributes;
         let is_dir = attrs.is_directory();
-        let key = upcase_key(path);
-        let was_on_disk = self.nodes.get(&key).is_some_and(|n| n.on_disk);
+        let was_on_disk = *self.tree.node(node);
+        let pfd = self
+            .dir_of(parent)?
+            .try_clone()
+            .map_err(|e| Error::io("open directory", show.clone(), e))?;
         let dir_fd = if is_dir {
-            if promote && was_on_disk {
-                let fd = fsops::open_dir(&pfd, leaf)
-                    .map_err(|e| Error::io("open directory", shown.clone(), e))?;
-                fsops::remove_xattr(&fd, meta::XATTR_IMPLICIT)
-                    .map_err(|e| meta::xattr_error(&shown, e))?;
-                Some(fd)
+            let disk = dir_disk_name(&real).into_owned();
+            let fd = if promoted && was_on_disk {
+                let fd = pfd
+                    .open_dir(&disk)
+                    .map_err(|e| Error::io("open directory", show.clone(), e))?;
+                xattr::remove(&fd, meta::XATTR_IMPLICIT)
+                    .map_err(|e| meta::xattr_error(&show, e))?;
+                fd
             } else {
-                fsops::mkdir(&pfd, leaf)
-                    .map_err(|e| Error::io("create directory", shown.clone(), e))?;
-                Some(
-                    fsops::open_dir(&pfd, leaf)
-                        .map_err(|e| Error::io("open directory", shown.clone(), e))?,
-                )
-            }
+                pfd.create_dir(&disk)
+                    .map_err(|e| Error::io("create directory", show.clone(), e))?;
+                let fd = pfd
+                    .open_dir(&disk)
+                    .map_err(|e| Error::io("open directory", show.clone(), e))?;
+                Self::name_xattr(&fd, &real, &disk, &show)?;
+                fd
+            };
+            self.dirs.push((node, *info));
+            Some(fd)
         } else {
             None
         };
-        if let Some(n) = self.nodes.get_mut(&key) {
-            n.on_disk = true;
-        }
-        if is_dir {
-            self.dirs.push((path.to_string(), *info));
-        }
+        *self.tree.node_mut(node) = true;
         let times = meta::encode_times(info);
         let body = match (rep, dir_fd) {
             (Rep::Framed, dir_fd) => {
@@ -579,43 +490,58 @@ impl FolderLayerWriter {
                 // (§3, §4.1 step 5); a file holds them itself.
                 drop(dir_fd);
                 let (file_name, file_shown) = if is_dir {
-                    (format!("{leaf}{WCIDIRS}"), format!("{shown}{WCIDIRS}"))
+                    (
+                        format!("{}{WCIDIRS}", dir_disk_name(&real)),
+                        format!("{show}{WCIDIRS}"),
+                    )
                 } else {
-                    (leaf.to_string(), shown.clone())
+                    (file_disk_name(&real).into_owned(), show.clone())
                 };
-                let mut f = fsops::create_file(&pfd, &file_name)
+                let mut f = pfd
+                    .create_file(&file_name)
                     .map_err(|e| Error::io("create file", file_shown.clone(), e))?;
-                fsops::set_xattr(&f, meta::XATTR_TIMES, &times)
+                xattr::set(&f, meta::XATTR_TIMES, &times)
                     .map_err(|e| meta::xattr_error(&file_shown, e))?;
+                if !is_dir {
+                    Self::name_xattr(&f, &real, &file_name, &file_shown)?;
+                }
                 f.write_all(&attrs.0.to_le_bytes())
                     .map_err(|e| Error::io("write file", file_shown, e))?;
                 Body::Framed(BufWriter::with_capacity(BUFFER, f))
             }
             (Rep::Plain, Some(fd)) => {
-                fsops::set_xattr(&fd, meta::XATTR_TIMES, &times)
-                    .map_err(|e| meta::xattr_error(&shown, e))?;
+                xattr::set(&fd, meta::XATTR_TIMES, &times)
+                    .map_err(|e| meta::xattr_error(&show, e))?;
                 Body::Plain(Box::new(PlainEntry {
                     obj: PlainObj::Dir(fd),
-                    splitter: Splitter::new(false),
+                    splitter: StreamSplitter::lenient(),
+                    cut: PlainCut::default(),
                     template: Template::Mem(Vec::new()),
                     attrs,
                 }))
             }
             (Rep::Plain, None) => {
-                let f = fsops::create_file(&pfd, leaf)
-                    .map_err(|e| Error::io("create file", shown.clone(), e))?;
-                fsops::set_xattr(&f, meta::XATTR_TIMES, &times)
-                    .map_err(|e| meta::xattr_error(&shown, e))?;
+                let disk = file_disk_name(&real).into_owned();
+                let f = pfd
+                    .create_file(&disk)
+                    .map_err(|e| Error::io("create file", show.clone(), e))?;
+                xattr::set(&f, meta::XATTR_TIMES, &times)
+                    .map_err(|e| meta::xattr_error(&show, e))?;
+                Self::name_xattr(&f, &real, &disk, &show)?;
                 Body::Plain(Box::new(PlainEntry {
                     obj: PlainObj::File(BufWriter::with_capacity(BUFFER, f)),
-                    splitter: Splitter::new(true),
+                    splitter: StreamSplitter::lenient(),
+                    cut: PlainCut {
+                        allow_data: true,
+                        ..PlainCut::default()
+                    },
                     template: Template::Mem(Vec::new()),
                     attrs,
                 }))
             }
         };
         self.current = Some(Current {
-            name: path.to_string(),
+            name: path,
             info: *info,
             body,
         });
@@ -628,37 +554,49 @@ impl FolderLayerWriter {
         let Some(cur) = self.current.take() else {
             return Ok(());
         };
-        let shown = cur.name.replace('\\', "/");
-        let atime = cur.info.last_access_time;
-        let mtime = cur.info.last_write_time;
+        let show = shown(&cur.name);
+        let atime = Some(cur.info.last_access_time.to_unix_exact());
+        let mtime = Some(cur.info.last_write_time.to_unix_exact());
         match cur.body {
             Body::Framed(w) => {
                 let f = w
                     .into_inner()
-                    .map_err(|e| Error::io("write file", shown.clone(), e.into_error()))?;
-                fsops::set_times(&f, atime, mtime).map_err(|e| Error::io("set times", shown, e))?;
+                    .map_err(|e| Error::io("write file", show.clone(), e.into_error()))?;
+                wclayer_fs::set_file_times(&f, atime, mtime)
+                    .map_err(|e| Error::io("set times", show, e))?;
             }
             Body::Plain(p) => {
                 let PlainEntry {
-                    obj,
-                    splitter,
-                    template,
+                    mut obj,
+                    mut splitter,
+                    mut cut,
+                    mut template,
                     attrs,
                 } = *p;
+                let mut io = PlainIo {
+                    obj: &mut obj,
+                    cut: &mut cut,
+                    template: &mut template,
+                    sidecars: &mut self.sidecars,
+                    root: &self.root,
+                };
+                splitter
+                    .finish(&mut io)
+                    .map_err(|e| Error::io("write", show.clone(), split_io(e)))?;
                 let template = match template {
                     Template::Mem(v) => Payload::Inline(v),
                     Template::Blob { blob, file, len } => {
                         file.into_inner().map_err(|e| {
-                            Error::io("write metadata sidecar", shown.clone(), e.into_error())
+                            Error::io("write metadata sidecar", show.clone(), e.into_error())
                         })?;
                         Payload::Sidecar { blob, len }
                     }
                 };
-                let cut = splitter.cut();
+                let cut = cut.cut;
                 meta::set_payload_xattr(
                     obj.fd(),
                     meta::XATTR_STREAM,
-                    &shown,
+                    &show,
                     &self.root,
                     &mut self.sidecars,
                     template,
@@ -674,9 +612,9 @@ impl FolderLayerWriter {
                 if let PlainObj::File(w) = obj {
                     let f = w
                         .into_inner()
-                        .map_err(|e| Error::io("write file", shown.clone(), e.into_error()))?;
-                    fsops::set_times(&f, atime, mtime)
-                        .map_err(|e| Error::io("set times", shown, e))?;
+                        .map_err(|e| Error::io("write file", show.clone(), e.into_error()))?;
+                    wclayer_fs::set_file_times(&f, atime, mtime)
+                        .map_err(|e| Error::io("set times", show, e))?;
                 }
             }
         }
@@ -689,18 +627,25 @@ impl FolderLayerWriter {
         self.finish()?;
         let mut lines = Vec::new();
         let mut extras = Vec::new();
-        for (i, t) in self.tombstones.iter().enumerate() {
-            match tombstones::line_for(t) {
-                Some(l) => lines.push(l),
-                None => extras.push((i as u64, t.as_str())),
+        for (i, (dir, leaf)) in self.tree.all_tombstones().enumerate() {
+            let t = match self.tree.path_of(dir) {
+                d if d.is_empty() => leaf.to_owned(),
+                d => format!("{d}\\{leaf}"),
+            };
+            match tombstones::line_for(&t) {
+                Some(l) => lines.push(l.to_owned()),
+                None => extras.push((i as u64, t)),
             }
         }
-        let f = fsops::create_file(&self.root, names::TOMBSTONES_TXT)
+        let f = self
+            .root
+            .create_file(names::TOMBSTONES_TXT)
             .map_err(|e| Error::io("create file", names::TOMBSTONES_TXT, e))?;
-        tombstones::write(BufWriter::new(f), lines)
+        tombstones::write(BufWriter::new(f), lines.iter().map(String::as_str))
             .map_err(|e| Error::io("write file", names::TOMBSTONES_TXT, e))?;
         if !extras.is_empty() {
-            let bytes = meta::encode_extra_tombstones(&extras);
+            let refs: Vec<(u64, &str)> = extras.iter().map(|(i, t)| (*i, t.as_str())).collect();
+            let bytes = meta::encode_extra_tombstones(&refs);
             let payload = self
                 .sidecars
                 .store(&self.root, bytes, false)
@@ -721,25 +666,60 @@ impl FolderLayerWriter {
         }
         // Children first: creating names inside a directory changes its mtime (hcsshim
         // re-applies directory times last and in reverse for the same reason, §4.5).
-        self.dir_cache = None;
-        for (path, info) in self.dirs.iter().rev() {
-            let comps: Vec<&str> = path.split('\\').collect();
-            let shown = path.replace('\\', "/");
-            let fd = fsops::open_dir_path(&self.root, &comps)
-                .map_err(|e| Error::io("open directory", shown.clone(), e))?;
-            fsops::set_times(&fd, info.last_access_time, info.last_write_time)
-                .map_err(|e| Error::io("set times", shown, e))?;
+        let dirs = std::mem::take(&mut self.dirs);
+        for (node, info) in dirs.iter().rev() {
+            let show = shown(&self.tree.path_of(*node));
+            let fd = self.dir_of(*node)?;
+            wclayer_fs::set_file_times(
+                fd,
+                Some(info.last_access_time.to_unix_exact()),
+                Some(info.last_write_time.to_unix_exact()),
+            )
+            .map_err(|e| Error::io("set times", show, e))?;
         }
-        let staging = self.staging.clone().unwrap_or_default();
-        fsops::rename(&self.parent, &staging, &self.target, self.replace_empty).map_err(|e| {
+        self.dir_cache.clear();
+        let staged = self.staged.take().ok_or(Error::Closed)?;
+        let r = if self.replace_empty {
+            staged.commit_replacing_empty_dir(false)
+        } else {
+            staged.commit(false)
+        };
+        r.map_err(|e| {
             Error::io(
                 "rename staging directory into place",
                 self.path.display().to_string(),
                 e,
             )
-        })?;
-        self.staging = None;
+        })
+    }
+
+    fn link(&mut self, node: NodeId, target: NodeId) -> Result<(), Error> {
+        let parent = self.tree.parent(node).unwrap_or(NodeId::ROOT);
+        self.ensure_on_disk(parent)?;
+        let show = shown(&self.tree.path_of(node));
+        let tparent = self.tree.parent(target).unwrap_or(NodeId::ROOT);
+        let tlast = file_disk_name(self.tree.name(target)).into_owned();
+        let last = file_disk_name(self.tree.name(node)).into_owned();
+        let tfd = self
+            .dir_of(tparent)?
+            .try_clone()
+            .map_err(|e| Error::io("open directory", show.clone(), e))?;
+        let pfd = self.dir_of(parent)?;
+        tfd.hard_link(&tlast, pfd, &last)
+            .map_err(|e| Error::io("hard link", show, e))?;
+        *self.tree.node_mut(node) = true;
         Ok(())
+    }
+
+    /// Refuses names a folder reserves.
+    fn check_reserved(name: &LayerPath) -> Result<(), Error> {
+        match names::reserved(name.as_str()) {
+            Some(reason) => Err(Error::ReservedName {
+                name: name.original().to_string(),
+                reason,
+            }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -747,12 +727,11 @@ impl LayerWriter for FolderLayerWriter {
     fn add(&mut self, name: &LayerPath, info: &FileBasicInfo) -> Result<(), wclayer_layer::Error> {
         self.check_usable()?;
         self.finish().map_err(|e| self.poison(e))?;
+        Self::check_reserved(name)?;
         let is_dir = info.file_attributes.is_directory();
-        let rep = Rep::of(name.as_str(), is_dir);
-        Self::check_storable(name, is_dir && rep == Rep::Framed)?;
-        let parent = self.resolve_parents(name)?;
-        let (path, promote) = self.bind(name, &parent, info.file_attributes, rep)?;
-        self.create_entry(&path, promote, info, rep)
+        let added = self.tree.add(name, *info, ())?;
+        let rep = Rep::of(&self.tree.path_of(added.node), is_dir);
+        self.create_entry(added.node, added.promoted, info, rep)
             .map_err(|e| self.poison(e))?;
         Ok(())
     }
@@ -764,47 +743,34 @@ impl LayerWriter for FolderLayerWriter {
     ) -> Result<(), wclayer_layer::Error> {
         self.check_usable()?;
         self.finish().map_err(|e| self.poison(e))?;
-        let missing = || {
-            Error::Model(wclayer_layer::Error::LinkTargetMissing {
+        Self::check_reserved(name)?;
+        if file_disk_name(name.file_name()) != name.file_name() {
+            // The real name of a derived name lives in an attribute of the inode, which a
+            // hard link shares with its target: the two names could not be told apart.
+            return Err(Error::NameNotStorable {
                 name: name.original().to_string(),
-                target: target.original().to_string(),
-            })
-        };
-        let (target_path, target_rep) = match self.nodes.get(&target.key()) {
-            Some(Node {
-                path,
-                kind: NodeKind::Added { attrs, rep },
-                ..
-            }) => {
-                if attrs.is_directory() {
-                    return Err(Error::Model(wclayer_layer::Error::LinkTargetDirectory {
-                        name: name.original().to_string(),
-                        target: target.original().to_string(),
-                    })
-                    .into());
-                }
-                (path.clone(), *rep)
-            }
-            _ => return Err(missing().into()),
-        };
-        Self::check_storable(name, false)?;
-        let rep = Rep::of(name.as_str(), false);
-        if rep != target_rep {
-            return Err(Error::LinkAcrossRepresentations {
-                name: name.original().to_string(),
-                target: target.original().to_string(),
-                name_kind: rep.describe(),
-                target_kind: target_rep.describe(),
+                reason: "a hard link whose name Linux cannot hold (its real name would be kept per inode)",
             }
             .into());
         }
-        let attrs = match self.nodes.get(&target.key()).map(|n| n.kind) {
-            Some(NodeKind::Added { attrs, .. }) => attrs,
-            _ => return Err(missing().into()),
-        };
-        let parent = self.resolve_parents(name)?;
-        let (path, _) = self.bind(name, &parent, attrs, rep)?;
-        self.link(&path, &target_path).map_err(|e| self.poison(e))?;
+        if let Some((tnode, f)) = self.tree.find_entry(target)
+            && !self.tree.info(f).file_attributes.is_directory()
+        {
+            let target_rep = Rep::of(&self.tree.path_of(tnode), false);
+            let rep = Rep::of(name.as_str(), false);
+            if rep != target_rep {
+                return Err(Error::LinkAcrossRepresentations {
+                    name: name.original().to_string(),
+                    target: target.original().to_string(),
+                    name_kind: rep.describe(),
+                    target_kind: target_rep.describe(),
+                }
+                .into());
+            }
+        }
+        let (node, file) = self.tree.add_link(name, target)?;
+        let first = self.tree.names_of(file).next().unwrap_or(NodeId::ROOT);
+        self.link(node, first).map_err(|e| self.poison(e))?;
         Ok(())
     }
 
@@ -812,9 +778,43 @@ impl LayerWriter for FolderLayerWriter {
         self.check_usable()?;
         // Like the reference model, `remove` ends the current entry.
         self.finish().map_err(|e| self.poison(e))?;
-        let parent = self.resolve_parents(name)?;
-        self.tombstones.push(join(&parent, name.file_name()));
+        self.tree.remove(name)?;
         Ok(())
+    }
+
+    fn write_stream(&mut self, buf: &[u8]) -> Result<(), wclayer_layer::Error> {
+        self.check_usable()?;
+        let Some(cur) = self.current.as_mut() else {
+            return Err(wclayer_layer::Error::NoEntry);
+        };
+        let res = match &mut cur.body {
+            Body::Framed(w) => w.write_all(buf),
+            Body::Plain(p) => {
+                let PlainEntry {
+                    obj,
+                    splitter,
+                    cut,
+                    template,
+                    ..
+                } = &mut **p;
+                let mut io = PlainIo {
+                    obj,
+                    cut,
+                    template,
+                    sidecars: &mut self.sidecars,
+                    root: &self.root,
+                };
+                splitter.feed(buf, &mut io).map_err(split_io)
+            }
+        };
+        match res {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let name = shown(&cur.name);
+                let e = self.poison(Error::io("write", name, e));
+                Err(e.into())
+            }
+        }
     }
 
     fn close(&mut self) -> Result<(), wclayer_layer::Error> {
@@ -825,60 +825,10 @@ impl LayerWriter for FolderLayerWriter {
     }
 }
 
-impl FolderLayerWriter {
-    fn link(&mut self, path: &str, target: &str) -> Result<(), Error> {
-        let (parent, leaf) = split_last(path);
-        let (tparent, tleaf) = split_last(target);
-        self.ensure_on_disk(parent)?;
-        let shown = path.replace('\\', "/");
-        let tfd = self
-            .dir_fd(tparent)
-            .map_err(|e| Error::io("open directory", tparent.replace('\\', "/"), e))?;
-        let pfd = self
-            .dir_fd(parent)
-            .map_err(|e| Error::io("open directory", parent.replace('\\', "/"), e))?;
-        fsops::hard_link(&tfd, tleaf, &pfd, leaf).map_err(|e| Error::io("hard link", shown, e))?;
-        if let Some(n) = self.nodes.get_mut(&upcase_key(path)) {
-            n.on_disk = true;
-        }
-        Ok(())
-    }
-}
-
 impl Write for FolderLayerWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Err(e) = self.check_usable() {
-            return Err(wclayer_layer::Error::from(e).into());
-        }
-        let Some(cur) = self.current.as_mut() else {
-            return Err(wclayer_layer::Error::NoEntry.into());
-        };
-        let res = match &mut cur.body {
-            Body::Framed(w) => w.write_all(buf),
-            Body::Plain(p) => {
-                let PlainEntry {
-                    obj,
-                    splitter,
-                    template,
-                    ..
-                } = &mut **p;
-                let mut sink = PlainIo {
-                    obj,
-                    template,
-                    sidecars: &mut self.sidecars,
-                    root: &self.root,
-                };
-                splitter.push(buf, &mut sink)
-            }
-        };
-        match res {
-            Ok(()) => Ok(buf.len()),
-            Err(e) => {
-                let name = cur.name.replace('\\', "/");
-                let e = self.poison(Error::io("write", name, e));
-                Err(e.into())
-            }
-        }
+        self.write_stream(buf)?;
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -891,12 +841,63 @@ impl Write for FolderLayerWriter {
 
 impl Drop for FolderLayerWriter {
     fn drop(&mut self) {
-        // Close the open files first, then remove what was staged. Errors cannot be
-        // reported from `drop`; the staging directory's name says what it is.
+        // Close the open files first, then let the staged directory remove itself.
         self.current = None;
-        self.dir_cache = None;
-        if let Some(staging) = self.staging.take() {
-            let _ = fsops::remove_tree(&self.parent, &staging.to_string_lossy());
+        self.dir_cache.clear();
+        self.staged = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_cut_matches_the_stream() {
+        // The plain-entry visitor through a real splitter: the template with the cut data
+        // spliced back is the stream, byte for byte.
+        use wclayer_backup::{BackupStreamWriter, StreamHeader};
+        let mut w = BackupStreamWriter::new(Vec::new());
+        w.write_header(&StreamHeader::new(StreamId::SECURITY_DATA, 4))
+            .unwrap();
+        w.write_all(b"SDSD").unwrap();
+        w.write_header(&StreamHeader::new(StreamId::DATA, 5))
+            .unwrap();
+        w.write_all(b"hello").unwrap();
+        w.write_header(&StreamHeader::alternate_data("zone", 3))
+            .unwrap();
+        w.write_all(b"ads").unwrap();
+        let s = w.finish().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Dir::open_ambient_dir(tmp.path(), ambient_authority()).unwrap();
+        for chunk in [1, 3, 7, 20, 1000] {
+            let name = format!("f{chunk}");
+            let mut obj = PlainObj::File(BufWriter::new(root.create_file(&name).unwrap()));
+            let mut cut = PlainCut {
+                allow_data: true,
+                ..PlainCut::default()
+            };
+            let mut template = Template::Mem(Vec::new());
+            let mut sidecars = Sidecars::default();
+            let mut splitter = StreamSplitter::lenient();
+            let mut io = PlainIo {
+                obj: &mut obj,
+                cut: &mut cut,
+                template: &mut template,
+                sidecars: &mut sidecars,
+                root: &root,
+            };
+            for c in s.chunks(chunk) {
+                splitter.feed(c, &mut io).unwrap();
+            }
+            splitter.finish(&mut io).unwrap();
+            drop(obj);
+            let Template::Mem(t) = template else { panic!() };
+            let (off, len) = cut.cut.unwrap();
+            assert_eq!((off, len), (44, 5));
+            let data = std::fs::read(tmp.path().join(&name)).unwrap();
+            let (a, b) = t.split_at(usize::try_from(off).unwrap());
+            assert_eq!([a, &data, b].concat(), s, "chunk {chunk}");
         }
     }
 }

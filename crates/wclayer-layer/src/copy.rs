@@ -1,9 +1,29 @@
 //! [`copy_layer`]: the one loop between a reader and a writer.
 
 use std::collections::HashMap;
-use std::io;
 
 use crate::{Entry, Error, LayerPath, LayerReader, LayerWriter};
+
+/// Bytes moved per read of a stream.
+const COPY_BUFFER: usize = 256 << 10;
+
+/// Copies the rest of the reader's current stream into the writer's current entry, with
+/// both sides' errors typed.
+fn copy_stream(
+    r: &mut dyn LayerReader,
+    w: &mut dyn LayerWriter,
+    buf: &mut [u8],
+) -> Result<u64, Error> {
+    let mut total = 0u64;
+    loop {
+        let n = r.read_stream(buf)?;
+        let Some(chunk) = buf.get(..n).filter(|c| !c.is_empty()) else {
+            return Ok(total);
+        };
+        w.write_stream(chunk)?;
+        total = total.saturating_add(n as u64);
+    }
+}
 
 /// What [`copy_layer`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,6 +50,7 @@ pub struct CopyStats {
 /// it discards its output).
 pub fn copy_layer(r: &mut dyn LayerReader, w: &mut dyn LayerWriter) -> Result<CopyStats, Error> {
     let mut stats = CopyStats::default();
+    let mut buf = vec![0u8; COPY_BUFFER];
     let mut first_names: HashMap<[u8; 16], LayerPath> = HashMap::new();
     while let Some(entry) = r.next()? {
         match entry {
@@ -48,9 +69,8 @@ pub fn copy_layer(r: &mut dyn LayerReader, w: &mut dyn LayerWriter) -> Result<Co
                     first_names.insert(li.file_id.file_id, name.clone());
                 }
                 w.add(&name, &info)?;
-                let n = io::copy(r, w).map_err(|e| Error::io(name.as_str(), e))?;
                 stats.files += 1;
-                stats.stream_bytes += n;
+                stats.stream_bytes += copy_stream(r, w, &mut buf)?;
             }
         }
     }

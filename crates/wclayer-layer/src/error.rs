@@ -64,6 +64,10 @@ pub enum Error {
     /// `add_link`/`remove`).
     #[error("backup stream bytes written with no entry open")]
     NoEntry,
+    /// The reader cannot re-read the current entry's stream
+    /// ([`crate::LayerReader::seek_stream`]).
+    #[error("the entry's backup stream cannot be re-read")]
+    Unseekable,
     /// The reader or writer was used after `close`.
     #[error("layer is closed")]
     Closed,
@@ -76,6 +80,19 @@ pub enum Error {
         #[source]
         source: wclayer_backup::Error,
     },
+    /// A layer holds more than this crate can index (more than 2^32 names, or a name
+    /// component longer than 64 KiB).
+    #[error("layer has more than {limit} {what}")]
+    Limit {
+        /// What overflowed.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
+    /// A back end of the traits (a layer directory, a transport folder, ...) failed. Its own
+    /// error travels here with its type (the message names the entry it concerns).
+    #[error(transparent)]
+    Backend(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// An I/O error, with the entry it happened on when there is one.
     #[error("{}i/o error", name.as_deref().map(|n| format!("{n}: ")).unwrap_or_default())]
     Io {
@@ -88,6 +105,23 @@ pub enum Error {
 }
 
 impl Error {
+    /// A back end's own error.
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error::Backend(Box::new(e))
+    }
+
+    /// The kind an [`io::Error`] made from this error has (when it travels through
+    /// `io::Read`/`io::Write`).
+    #[must_use]
+    pub fn io_kind(&self) -> io::ErrorKind {
+        match self {
+            Error::Io { source, .. } => source.kind(),
+            Error::Path(_) => io::ErrorKind::InvalidInput,
+            Error::Stream { .. } => io::ErrorKind::InvalidData,
+            _ => io::ErrorKind::Other,
+        }
+    }
+
     /// An I/O error on entry `name`.
     pub fn io(name: impl Into<String>, source: io::Error) -> Error {
         Error::Io {
@@ -103,11 +137,14 @@ impl From<io::Error> for Error {
     }
 }
 
+/// For the `io::Read`/`io::Write` side of readers and writers. Code that needs the typed
+/// error calls [`crate::LayerReader::read_stream`] / [`crate::LayerWriter::write_stream`]
+/// (or [`crate::StreamReader`] / [`crate::StreamWriter`]) instead.
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         match e {
             Error::Io { source, .. } => source,
-            other => io::Error::other(other),
+            other => io::Error::new(other.io_kind(), other),
         }
     }
 }

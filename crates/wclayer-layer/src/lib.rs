@@ -10,9 +10,16 @@
 //! [`copy_layer`] is the loop between them, detecting hard links from the reader's
 //! [`LinkInfo`] as hcsshim's export does. [`MemLayer`] is a complete layer held as
 //! metadata in memory and stream bytes in a spool file; it follows the reference layer
-//! model (layer-semantics.md §0) and is what `wclayer convert` imports into and exports
+//! model (docs/layer-semantics.md §0) and is what `wclayer convert` imports into and exports
 //! from. Names are [`LayerPath`]s: validated, relative, `\`-separated, compared
 //! case-insensitively as NTFS does.
+//!
+//! The rules of the model (names, implicit parents, duplicates, links, tombstones, the walk
+//! order) live in one place, [`LayerTree`]: every writer of the project drives one, with its
+//! own data per file and per node, and every reader walks one with [`Walk`]. Errors of the
+//! back ends (layer directories, transport folders) travel through the traits with their
+//! type, in [`Error::Backend`]; [`StreamReader`] and [`StreamWriter`] give `io` views of an
+//! entry's stream that keep those errors typed.
 //!
 //! ```
 //! use wclayer_layer::{copy_layer, FileBasicInfo, FileAttributes, LayerPath, LayerReader,
@@ -44,6 +51,7 @@ mod mem;
 mod path;
 mod size;
 mod traits;
+mod tree;
 pub mod walk;
 
 pub use copy::{CopyStats, copy_layer};
@@ -52,6 +60,7 @@ pub use error::Error;
 pub use mem::{MemLayer, MemLayerReader};
 pub use path::{LayerPath, MAX_COMPONENT_UNITS, MAX_PATH_UNITS, PathError, upcase_key};
 pub use size::ReportedSize;
-pub use traits::{LayerReader, LayerWriter};
-pub use walk::WalkMode;
+pub use traits::{LayerReader, LayerWriter, StreamReader, StreamWriter};
+pub use tree::{Added, FileNo, LayerTree, NodeId, NodeKind};
+pub use walk::{Visit, Walk, WalkMode};
 pub use wclayer_backup::{FileAttributes, FileBasicInfo, FileIdInfo, FileTime};

@@ -1,72 +1,40 @@
 //! [`MemLayer`]: a whole layer with its metadata in memory and its stream bytes spooled.
 
-use std::collections::HashMap;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use tempfile::SpooledTempFile;
 use wclayer_backup::{FileBasicInfo, FileIdInfo};
 
-use crate::path::upcase_key;
-use crate::walk::{Visit, Walk, WalkMode, WalkTree};
+use crate::tree::{FileNo, LayerTree};
+use crate::walk::{Visit, Walk, WalkMode};
 use crate::{Entry, Error, LayerPath, LayerReader, LayerWriter, LinkInfo, ReportedSize};
 
 /// Stream bytes stay in memory up to this size, then move to an anonymous temporary file,
 /// so converting a multi-gigabyte layer does not need that much memory.
 const SPOOL_IN_MEMORY: usize = 32 << 20;
 
-#[derive(Debug)]
-enum Kind {
-    /// A directory that exists only because something below it was added or removed.
-    Implicit,
-    /// An added entry; the index of its file (hard links share one).
-    Added(usize),
-}
-
-#[derive(Debug)]
-struct Node {
-    /// The component as first spelled ("" for the root).
-    name: String,
-    parent: usize,
-    /// Children by case-insensitive key.
-    children: HashMap<String, usize>,
-    kind: Kind,
-    /// Names removed directly below this directory, as spelled, in `remove` order.
-    tombstones: Vec<String>,
-}
-
-#[derive(Debug)]
-struct FileData {
-    info: FileBasicInfo,
-    stream_start: u64,
-    stream_len: u64,
-    links: u32,
+/// Where a file's backup stream lies in the spool.
+#[derive(Clone, Copy, Debug, Default)]
+struct Spooled {
+    start: u64,
+    len: u64,
 }
 
 /// A complete layer held in memory (stream bytes spooled to a temporary file past 32 MiB)
-/// that follows the reference layer model (layer-semantics.md §0.1): every writer call is
-/// recorded, every stream kept byte for byte, and [`MemLayer::reader`] replays them in
-/// Windows walk order.
+/// that follows the reference layer model (docs/layer-semantics.md §0.1): every writer call
+/// is checked by the layer's [`LayerTree`] and recorded, every stream kept byte for byte,
+/// and [`MemLayer::reader`] replays them in Windows walk order.
 ///
-/// - Names that differ only in case are one name: the first spelling is kept, adding
-///   another spelling is a duplicate, links and tombstones naming another spelling resolve
-///   to it (DECISIONS.md).
-/// - Missing parents are implicit directories: walked, never emitted. A directory added
-///   after an entry below it is no duplicate.
-/// - Tombstones are recorded wherever they point, in order; a removed and re-added name
-///   keeps both. Unlike a base layer directory, this layer accepts tombstones in any mode.
-/// - Errors: a name added twice, an entry below a non-directory or a reparse point, a hard
-///   link to a missing name or a directory.
+/// Unlike a base layer directory, this layer accepts tombstones in any mode.
 ///
 /// # Drop behaviour
 /// Dropping the layer frees its memory and deletes the spool file.
 pub struct MemLayer {
-    nodes: Vec<Node>,
-    files: Vec<FileData>,
+    tree: LayerTree<Spooled>,
     spool: SpooledTempFile,
     spool_len: u64,
     /// The file whose stream `write` appends to.
-    current: Option<usize>,
-    removed_any: bool,
+    current: Option<FileNo>,
     walk: Option<WalkMode>,
     closed: bool,
     /// Whether stream bytes are kept (see [`MemLayer::without_streams`]).
@@ -82,8 +50,8 @@ impl Default for MemLayer {
 impl std::fmt::Debug for MemLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemLayer")
-            .field("names", &self.nodes.len().saturating_sub(1))
-            .field("files", &self.files.len())
+            .field("names", &self.tree.node_count().saturating_sub(1))
+            .field("files", &self.tree.file_count())
             .field("stream_bytes", &self.spool_len)
             .finish_non_exhaustive()
     }
@@ -95,18 +63,10 @@ impl MemLayer {
     #[must_use]
     pub fn new() -> MemLayer {
         MemLayer {
-            nodes: vec![Node {
-                name: String::new(),
-                parent: 0,
-                children: HashMap::new(),
-                kind: Kind::Implicit,
-                tombstones: Vec::new(),
-            }],
-            files: Vec::new(),
+            tree: LayerTree::new(),
             spool: SpooledTempFile::new(SPOOL_IN_MEMORY),
             spool_len: 0,
             current: None,
-            removed_any: false,
             walk: None,
             closed: false,
             keep_streams: true,
@@ -133,7 +93,7 @@ impl MemLayer {
     /// The walk mode readers use now.
     #[must_use]
     pub fn walk_mode(&self) -> WalkMode {
-        self.walk.unwrap_or(if self.removed_any {
+        self.walk.unwrap_or(if self.tree.tombstone_count() > 0 {
             WalkMode::Delta
         } else {
             WalkMode::Base
@@ -147,7 +107,7 @@ impl MemLayer {
     /// [`Error::NoFiles`] for a base walk of a layer without `Files`.
     pub fn reader(&mut self) -> Result<MemLayerReader<'_>, Error> {
         self.current = None;
-        let walk = Walk::new(self, self.walk_mode())?;
+        let walk = self.tree.walk(self.walk_mode())?;
         Ok(MemLayerReader {
             layer: self,
             walk,
@@ -155,116 +115,6 @@ impl MemLayer {
             pos: 0,
             closed: false,
         })
-    }
-}
-
-/// Names
-impl MemLayer {
-    fn child(&self, dir: usize, name: &str) -> Option<usize> {
-        self.nodes
-            .get(dir)?
-            .children
-            .get(&upcase_key(name))
-            .copied()
-    }
-
-    fn path_of(&self, mut node: usize) -> String {
-        let mut parts = Vec::new();
-        while node != 0 {
-            let Some(n) = self.nodes.get(node) else { break };
-            parts.push(n.name.as_str());
-            node = n.parent;
-        }
-        parts.reverse();
-        parts.join("\\")
-    }
-
-    fn file_of(&self, node: usize) -> Option<&FileData> {
-        match self.nodes.get(node)?.kind {
-            Kind::Added(f) => self.files.get(f),
-            Kind::Implicit => None,
-        }
-    }
-
-    /// Finds or creates (as implicit directories) the parents of `name`, checking that none
-    /// of them is an added non-directory or reparse point.
-    fn parent_dir(&mut self, name: &LayerPath) -> Result<usize, Error> {
-        let mut dir = 0;
-        let comps: Vec<&str> = name.components().collect();
-        let parents = comps.split_last().map(|(_, p)| p).unwrap_or(&[]);
-        for comp in parents {
-            dir = match self.child(dir, comp) {
-                Some(n) => {
-                    if let Some(f) = self.file_of(n) {
-                        let parent = self.path_of(n);
-                        if f.info.file_attributes.is_reparse_point() {
-                            return Err(Error::BelowReparsePoint {
-                                name: name.original().to_string(),
-                                parent,
-                            });
-                        }
-                        if !f.info.file_attributes.is_directory() {
-                            return Err(Error::NotADirectory {
-                                name: name.original().to_string(),
-                                parent,
-                            });
-                        }
-                    }
-                    n
-                }
-                None => self.new_node(dir, comp, Kind::Implicit),
-            };
-        }
-        Ok(dir)
-    }
-
-    fn new_node(&mut self, parent: usize, name: &str, kind: Kind) -> usize {
-        let id = self.nodes.len();
-        self.nodes.push(Node {
-            name: name.to_string(),
-            parent,
-            children: HashMap::new(),
-            kind,
-            tombstones: Vec::new(),
-        });
-        if let Some(p) = self.nodes.get_mut(parent) {
-            p.children.insert(upcase_key(name), id);
-        }
-        id
-    }
-
-    /// Binds `name` to file `file`, creating its node or promoting an implicit directory.
-    fn bind(&mut self, name: &LayerPath, file: usize, is_dir: bool) -> Result<(), Error> {
-        let dir = self.parent_dir(name)?;
-        match self.child(dir, name.file_name()) {
-            None => {
-                self.new_node(dir, name.file_name(), Kind::Added(file));
-                Ok(())
-            }
-            Some(n) => {
-                let first = self.path_of(n);
-                let below = self
-                    .nodes
-                    .get(n)
-                    .and_then(|node| node.children.values().next().copied())
-                    .map(|c| self.path_of(c));
-                let node = self.nodes.get_mut(n).ok_or(Error::Closed)?;
-                match node.kind {
-                    Kind::Added(_) => Err(Error::Duplicate {
-                        name: name.original().to_string(),
-                        first,
-                    }),
-                    Kind::Implicit if is_dir => {
-                        node.kind = Kind::Added(file);
-                        Ok(())
-                    }
-                    Kind::Implicit => Err(Error::NotADirectory {
-                        name: below.unwrap_or_else(|| first.clone()),
-                        parent: first,
-                    }),
-                }
-            }
-        }
     }
 
     fn check_open(&mut self) -> Result<(), Error> {
@@ -279,52 +129,35 @@ impl MemLayer {
 impl LayerWriter for MemLayer {
     fn add(&mut self, name: &LayerPath, info: &FileBasicInfo) -> Result<(), Error> {
         self.check_open()?;
-        let file = self.files.len();
-        self.bind(name, file, info.file_attributes.is_directory())?;
-        self.files.push(FileData {
-            info: *info,
-            stream_start: self.spool_len,
-            stream_len: 0,
-            links: 1,
-        });
-        self.current = Some(file);
+        let spooled = Spooled {
+            start: self.spool_len,
+            len: 0,
+        };
+        self.current = Some(self.tree.add(name, *info, spooled)?.file);
         Ok(())
     }
 
     fn add_link(&mut self, name: &LayerPath, target: &LayerPath) -> Result<(), Error> {
         self.check_open()?;
-        let missing = || Error::LinkTargetMissing {
-            name: name.original().to_string(),
-            target: target.original().to_string(),
-        };
-        let mut node = 0;
-        for comp in target.components() {
-            node = self.child(node, comp).ok_or_else(missing)?;
-        }
-        let Kind::Added(file) = self.nodes.get(node).ok_or_else(missing)?.kind else {
-            return Err(missing());
-        };
-        let data = self.files.get(file).ok_or_else(missing)?;
-        if data.info.file_attributes.is_directory() {
-            return Err(Error::LinkTargetDirectory {
-                name: name.original().to_string(),
-                target: target.original().to_string(),
-            });
-        }
-        self.bind(name, file, false)?;
-        if let Some(f) = self.files.get_mut(file) {
-            f.links = f.links.saturating_add(1);
-        }
+        self.tree.add_link(name, target)?;
         Ok(())
     }
 
     fn remove(&mut self, name: &LayerPath) -> Result<(), Error> {
         self.check_open()?;
-        let dir = self.parent_dir(name)?;
-        if let Some(d) = self.nodes.get_mut(dir) {
-            d.tombstones.push(name.file_name().to_string());
+        self.tree.remove(name)?;
+        Ok(())
+    }
+
+    fn write_stream(&mut self, buf: &[u8]) -> Result<(), Error> {
+        let file = self.current.ok_or(Error::NoEntry)?;
+        if self.keep_streams {
+            self.spool.seek(SeekFrom::Start(self.spool_len))?;
+            self.spool.write_all(buf)?;
         }
-        self.removed_any = true;
+        let n = buf.len() as u64;
+        self.spool_len += if self.keep_streams { n } else { 0 };
+        self.tree.file_mut(file).len += n;
         Ok(())
     }
 
@@ -338,44 +171,12 @@ impl LayerWriter for MemLayer {
 
 impl Write for MemLayer {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let file = self
-            .current
-            .ok_or_else(|| io::Error::from(Error::NoEntry))?;
-        if !self.keep_streams {
-            return Ok(buf.len());
-        }
-        self.spool.seek(SeekFrom::Start(self.spool_len))?;
-        let n = self.spool.write(buf)?;
-        self.spool_len += n as u64;
-        if let Some(f) = self.files.get_mut(file) {
-            f.stream_len += n as u64;
-        }
-        Ok(n)
+        self.write_stream(buf)?;
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         self.spool.flush()
-    }
-}
-
-impl WalkTree for MemLayer {
-    fn name(&self, id: usize) -> Option<&str> {
-        self.nodes.get(id).map(|n| n.name.as_str())
-    }
-    fn child(&self, dir: usize, name: &str) -> Option<usize> {
-        MemLayer::child(self, dir, name)
-    }
-    fn children(&self, dir: usize) -> Vec<usize> {
-        self.nodes
-            .get(dir)
-            .map(|n| n.children.values().copied().collect())
-            .unwrap_or_default()
-    }
-    fn tombstones(&self, dir: usize) -> &[String] {
-        self.nodes.get(dir).map_or(&[], |n| n.tombstones.as_slice())
-    }
-    fn path(&self, id: usize) -> String {
-        self.path_of(id)
     }
 }
 
@@ -384,35 +185,36 @@ pub struct MemLayerReader<'a> {
     layer: &'a mut MemLayer,
     walk: Walk,
     /// The current entry's file.
-    current: Option<usize>,
+    current: Option<FileNo>,
     /// Read position inside the current stream.
     pos: u64,
     closed: bool,
 }
 
 impl MemLayerReader<'_> {
-    fn current_file(&self) -> Result<&FileData, Error> {
-        self.current
-            .and_then(|f| self.layer.files.get(f))
-            .ok_or(Error::NoEntry)
+    /// The spool window of the current file's stream (empty without one, and for a layer
+    /// that drops its streams).
+    fn window(&mut self) -> Window<'_> {
+        let spooled = match self.current {
+            Some(f) if self.layer.keep_streams => *self.layer.tree.file(f),
+            _ => Spooled::default(),
+        };
+        Window {
+            spool: &mut self.layer.spool,
+            start: spooled.start,
+            len: spooled.len,
+            pos: self.pos,
+        }
     }
 
-    /// Size of the first unnamed data stream of file `f` (layer-semantics.md §6.3). For a
-    /// sparse data stream of size 0 followed by sparse blocks, the logical size (the offset
-    /// of the terminating block): the reference reports 0 there, which makes an export drop
-    /// the file's content; reporting the logical size exports it zero-filled
+    /// Size of the first unnamed data stream of the current file (docs/layer-semantics.md
+    /// §6.3). For a sparse data stream of size 0 followed by sparse blocks, the logical size
+    /// (the offset of the terminating block): the reference reports 0 there, which makes an
+    /// export drop the file's content; reporting the logical size exports it zero-filled
     /// (docs/compat.md). Streams imported from tars are never sparse.
-    fn data_size(&mut self, f: usize, name: &str) -> Result<u64, Error> {
-        let (start, len) = match self.layer.files.get(f) {
-            Some(d) => (d.stream_start, d.stream_len),
-            None => return Ok(0),
-        };
-        let window = Window {
-            spool: &mut self.layer.spool,
-            start,
-            len,
-            pos: 0,
-        };
+    fn data_size(&mut self, name: &str) -> Result<u64, Error> {
+        let mut window = self.window();
+        window.pos = 0;
         ReportedSize::of_stream(window).map_err(|e| Error::Stream {
             name: name.to_string(),
             source: e,
@@ -427,45 +229,50 @@ impl LayerReader for MemLayerReader<'_> {
         }
         self.current = None;
         self.pos = 0;
-        loop {
-            match self.walk.next(&*self.layer) {
-                None => return Ok(None),
-                Some(Visit::Tombstone(name)) => {
-                    return Ok(Some(Entry::Tombstone {
-                        name: LayerPath::parse(&name)?,
-                    }));
-                }
-                Some(Visit::Node(id)) => {
-                    let Some(Kind::Added(f)) = self.layer.nodes.get(id).map(|n| &n.kind) else {
-                        continue;
-                    };
-                    let f = *f;
-                    let name = LayerPath::parse(&self.layer.path_of(id))?;
-                    let info = self.layer.files.get(f).map(|d| d.info).unwrap_or_default();
-                    let size = if info.file_attributes.is_directory() {
-                        0
-                    } else {
-                        self.data_size(f, name.as_str())?
-                    };
-                    self.current = Some(f);
-                    return Ok(Some(Entry::File { name, size, info }));
-                }
+        match self.walk.next(&self.layer.tree) {
+            None => Ok(None),
+            Some(Visit::Tombstone) => Ok(Some(Entry::Tombstone {
+                name: LayerPath::parse(self.walk.path())?,
+            })),
+            Some(Visit::Entry { file, .. }) => {
+                let name = LayerPath::parse(self.walk.path())?;
+                let info = *self.layer.tree.info(file);
+                self.current = Some(file);
+                let size = if info.file_attributes.is_directory() {
+                    0
+                } else {
+                    self.data_size(name.as_str())?
+                };
+                Ok(Some(Entry::File { name, size, info }))
             }
         }
     }
 
     fn link_info(&mut self) -> Result<LinkInfo, Error> {
         let f = self.current.ok_or(Error::NoEntry)?;
-        let data = self.current_file()?;
         Ok(LinkInfo {
-            number_of_links: data.links,
-            file_id: FileIdInfo::from_u64(0, f as u64 + 1),
+            number_of_links: self.layer.tree.links(f),
+            file_id: FileIdInfo::from_u64(0, f.index() as u64 + 1),
         })
     }
 
-    fn seek_stream(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let len = self.current_file().map(|d| d.stream_len).unwrap_or(0);
-        self.pos = seek_within(self.pos, len, pos)?;
+    fn read_stream(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        if self.current.is_none() {
+            return Ok(0);
+        }
+        let mut w = self.window();
+        let n = w.read(buf)?;
+        self.pos = w.pos;
+        Ok(n)
+    }
+
+    fn can_seek_stream(&self) -> bool {
+        true
+    }
+
+    fn seek_stream(&mut self, pos: SeekFrom) -> Result<u64, Error> {
+        let mut w = self.window();
+        self.pos = w.seek(pos)?;
         Ok(self.pos)
     }
 
@@ -479,23 +286,7 @@ impl LayerReader for MemLayerReader<'_> {
 
 impl Read for MemLayerReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Ok(&FileData {
-            stream_start,
-            stream_len,
-            ..
-        }) = self.current_file()
-        else {
-            return Ok(0);
-        };
-        let mut w = Window {
-            spool: &mut self.layer.spool,
-            start: stream_start,
-            len: stream_len,
-            pos: self.pos,
-        };
-        let n = w.read(buf)?;
-        self.pos = w.pos;
-        Ok(n)
+        Ok(self.read_stream(buf)?)
     }
 }
 
@@ -511,11 +302,11 @@ impl Read for Window<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.len.saturating_sub(self.pos);
         let want = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
-        if want == 0 {
+        let Some(out) = buf.get_mut(..want).filter(|b| !b.is_empty()) else {
             return Ok(0);
-        }
+        };
         self.spool.seek(SeekFrom::Start(self.start + self.pos))?;
-        let n = self.spool.read(&mut buf[..want])?;
+        let n = self.spool.read(out)?;
         self.pos += n as u64;
         Ok(n)
     }
@@ -523,18 +314,15 @@ impl Read for Window<'_> {
 
 impl Seek for Window<'_> {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.pos = seek_within(self.pos, self.len, pos)?;
+        let target = match pos {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+        };
+        self.pos = target
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
         Ok(self.pos)
     }
-}
-
-fn seek_within(cur: u64, len: u64, pos: SeekFrom) -> io::Result<u64> {
-    let target = match pos {
-        SeekFrom::Start(p) => Some(p),
-        SeekFrom::Current(d) => cur.checked_add_signed(d),
-        SeekFrom::End(d) => len.checked_add_signed(d),
-    };
-    target.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))
 }
 
 #[cfg(test)]

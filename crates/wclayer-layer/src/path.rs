@@ -147,21 +147,23 @@ impl LayerPath {
 /// table does. The table of the Unicode version Rust ships stands in for the volume's table.
 #[must_use]
 pub fn upcase_key(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii() {
-                return c.to_ascii_uppercase();
-            }
-            if u32::from(c) > 0xFFFF {
-                return c;
-            }
-            let mut up = c.to_uppercase();
-            match (up.next(), up.next()) {
-                (Some(u), None) if u32::from(u) <= 0xFFFF => u,
-                _ => c,
-            }
-        })
-        .collect()
+    name.chars().map(fold_char).collect()
+}
+
+/// One character of [`upcase_key`]: its simple uppercase form when that is one BMP
+/// character, else the character itself.
+pub(crate) fn fold_char(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_uppercase();
+    }
+    if u32::from(c) > 0xFFFF {
+        return c;
+    }
+    let mut up = c.to_uppercase();
+    match (up.next(), up.next()) {
+        (Some(u), None) if u32::from(u) <= 0xFFFF => u,
+        _ => c,
+    }
 }
 
 impl fmt::Display for LayerPath {

@@ -6,18 +6,18 @@ use std::io;
 /// [`crate::ParentLayer`]. Every variant that concerns one entry names it (the layer's
 /// Windows name, `\`-separated); file-system failures also say what was being done.
 ///
-/// The layer traits return [`wclayer_layer::Error`]; `From<Error> for wclayer_layer::Error`
-/// maps the layer-model errors (duplicate, below a reparse point, ...) onto the variants of the
-/// same name there, so callers see the same errors as with [`wclayer_layer::MemLayer`], and
-/// wraps everything else in its `Io` variant with this error as the source.
+/// Through the layer traits it travels as [`wclayer_layer::Error`]: the layer model's own
+/// errors (a duplicate, an entry below a reparse point, ...) as themselves, so callers see
+/// the same errors as with [`wclayer_layer::MemLayer`], everything else as
+/// [`wclayer_layer::Error::Backend`] holding this error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The entry breaks a rule of the layer model (a duplicate, an entry below a file or a
     /// reparse point, a hard link to a missing name or a directory, a tombstone in a base
-    /// layer): the same error [`wclayer_layer::MemLayer`] gives.
+    /// layer): the error [`wclayer_layer::MemLayer`] gives.
     #[error(transparent)]
-    Model(wclayer_layer::Error),
+    Model(#[from] wclayer_layer::Error),
     /// A file-system operation failed.
     #[error("{}{op}", entry.as_deref().map(|e| format!("{e}: ")).unwrap_or_default())]
     Io {
@@ -29,12 +29,6 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// A base walk found no `Files` directory.
-    #[error("layer has no Files directory")]
-    NoFiles,
-    /// Stream bytes were written while no entry was open.
-    #[error("backup stream bytes written with no entry open")]
-    NoEntry,
     /// The writer or reader was used after `close`.
     #[error("layer is closed")]
     Closed,
@@ -42,14 +36,13 @@ pub enum Error {
     #[error("layer writer failed earlier; its staged layer was discarded")]
     Poisoned,
     /// An entry's backup stream is malformed.
-    #[error("{entry}: bad backup stream at offset {offset}: {reason}")]
+    #[error("{entry}: bad backup stream")]
     Stream {
         /// The entry.
         entry: String,
-        /// Offset in the entry's backup stream.
-        offset: u64,
-        /// What is wrong.
-        reason: &'static str,
+        /// What is wrong, and where.
+        #[source]
+        source: wclayer_backup::Error,
     },
     /// The metadata sidecar of a layer directory is missing, corrupt or inconsistent.
     #[error("layer metadata {file}{}: {reason}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
@@ -123,8 +116,11 @@ impl Error {
         }
     }
 
-    fn io_kind(&self) -> io::ErrorKind {
+    /// The kind this error has when it travels through `io::Read` / `io::Write`.
+    #[must_use]
+    pub fn io_kind(&self) -> io::ErrorKind {
         match self {
+            Error::Model(e) => e.io_kind(),
             Error::Io { source, .. } => source.kind(),
             Error::AlreadyExists { .. } => io::ErrorKind::AlreadyExists,
             Error::Stream { .. } | Error::Metadata { .. } | Error::UnsupportedFormat { .. } => {
@@ -138,16 +134,10 @@ impl Error {
 
 impl From<Error> for wclayer_layer::Error {
     fn from(e: Error) -> wclayer_layer::Error {
-        use wclayer_layer::Error as L;
         match e {
             Error::Model(e) => e,
-            Error::NoFiles => L::NoFiles,
-            Error::NoEntry => L::NoEntry,
-            Error::Closed => L::Closed,
-            other => L::Io {
-                name: other.entry().map(str::to_owned),
-                source: io::Error::new(other.io_kind(), other),
-            },
+            Error::Closed => wclayer_layer::Error::Closed,
+            other => wclayer_layer::Error::backend(other),
         }
     }
 }
@@ -163,7 +153,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn model_errors_map_onto_layer_errors() {
+    fn model_errors_stay_model_errors() {
         let e: wclayer_layer::Error = Error::Model(wclayer_layer::Error::BaseLayerTombstone {
             name: "Files\\x".into(),
         })
@@ -173,7 +163,7 @@ mod tests {
     }
 
     #[test]
-    fn io_errors_keep_entry_and_kind() {
+    fn store_errors_travel_typed() {
         let e = Error::io(
             "create file",
             "Files\\a",
@@ -181,12 +171,7 @@ mod tests {
         );
         assert_eq!(e.to_string(), "Files\\a: create file");
         let l: wclayer_layer::Error = e.into();
-        match l {
-            wclayer_layer::Error::Io { name, source } => {
-                assert_eq!(name.as_deref(), Some("Files\\a"));
-                assert_eq!(source.kind(), io::ErrorKind::PermissionDenied);
-            }
-            other => panic!("unexpected {other:?}"),
-        }
+        assert_eq!(l.to_string(), "Files\\a: create file");
+        assert!(matches!(l, wclayer_layer::Error::Backend(_)));
     }
 }

@@ -127,14 +127,12 @@ pub const STREAMS_DIR: &str = "streams";
 pub const FORMAT_NAME: &str = "wclayer-layer-directory";
 /// The format version this crate writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
-/// Prefix of derived on-disk names.
-pub const DERIVED_PREFIX: &str = ".wclayer-n-";
-/// Names whose upcased form starts with this are never stored as they are.
-pub(crate) const RESERVED_PREFIX_UPCASE: &str = ".WCLAYER";
+/// Prefix of derived on-disk names (the scheme is `wclayer_fs::names`).
+pub const DERIVED_PREFIX: &str = wclayer_fs::names::DERIVED_PREFIX;
 /// Largest stream body kept inline in a record (security descriptors, EAs, reparse data).
 pub const INLINE_MAX: u64 = 64 * 1024;
 /// Largest offset at which sparse-block data is written into the content file; blocks
 /// further out go to a blob, so a hostile offset cannot make a file the file system refuses.
 pub const MAX_CONTENT_OFFSET: u64 = 1 << 42;
 /// Infix of the staging directory next to the target: `.NAME.wclayer-staging-XXXXXXXX`.
-pub const STAGING_INFIX: &str = ".wclayer-staging-";
+pub const STAGING_INFIX: &str = wclayer_fs::STAGING_INFIX;

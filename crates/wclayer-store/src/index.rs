@@ -1,18 +1,17 @@
 //! Loading a layer directory's sidecar: the manifest, and the records replayed through the
-//! layer model into a name tree. Only the tree and a few numbers per file stay in memory;
-//! a file's stream list is re-read from its record when needed.
+//! layer model ([`LayerTree`]). Only the tree and a few numbers per file stay in memory; a
+//! file's stream list is re-read from its record when needed.
 
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::borrow::Cow;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use wclayer_layer::LayerPath;
+use wclayer_fs::Dir;
+use wclayer_layer::{FileNo, LayerPath, LayerTree, NodeId};
 
 use crate::Error;
 use crate::format::{ENTRIES_FILE, FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, SIDECAR_DIR};
-use crate::fs::Fs;
 use crate::meta::{FileRecord, LayerKind, Manifest, Record};
-use crate::names::disk_name;
-use crate::tree::Tree;
 
 /// Largest `layer.json` accepted; it holds a few counters and the parents' names.
 const MAX_MANIFEST: u64 = 16 << 20;
@@ -21,7 +20,7 @@ const MAX_MANIFEST: u64 = 16 << 20;
 const MAX_RECORD: usize = 256 << 20;
 
 /// Per file: where its record is and what the walk needs without reading it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct IndexFile {
     /// Byte offset and length of the record's line in `entries.jsonl`.
     pub offset: u64,
@@ -29,23 +28,20 @@ pub(crate) struct IndexFile {
     /// 1-based line number, for errors.
     pub line: u64,
     pub data_size: u64,
-    /// Every node bound to this file (hard links), in record order.
-    pub names: Vec<usize>,
 }
 
 /// A loaded layer directory.
-pub(crate) struct LayerIndex<F: Fs> {
+pub(crate) struct LayerIndex {
     pub manifest: Manifest,
-    pub tree: Tree,
-    pub files: Vec<IndexFile>,
-    records: F::File,
+    pub tree: LayerTree<IndexFile>,
+    records: std::fs::File,
 }
 
 /// Reads and checks `layer.json`.
-pub(crate) fn read_manifest<F: Fs>(fs: &F, root: &F::Dir) -> Result<Manifest, Error> {
+pub(crate) fn read_manifest(root: &Dir) -> Result<Manifest, Error> {
     let path = Path::new(SIDECAR_DIR).join(MANIFEST_FILE);
-    let file = fs.open_file(root, &path).map_err(|e| {
-        if e.kind() == io::ErrorKind::NotFound {
+    let file = root.open_file(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
             Error::Metadata {
                 file: MANIFEST_FILE,
                 line: None,
@@ -83,20 +79,18 @@ pub(crate) fn read_manifest<F: Fs>(fs: &F, root: &F::Dir) -> Result<Manifest, Er
     })
 }
 
-impl<F: Fs> LayerIndex<F> {
+impl LayerIndex {
     /// Loads the layer directory open at `root`.
-    pub(crate) fn load(fs: &F, root: &F::Dir) -> Result<LayerIndex<F>, Error> {
-        let manifest = read_manifest(fs, root)?;
+    pub(crate) fn load(root: &Dir) -> Result<LayerIndex, Error> {
+        let manifest = read_manifest(root)?;
         let path = Path::new(SIDECAR_DIR).join(ENTRIES_FILE);
-        let file = fs
-            .open_file(root, &path)
+        let file = root
+            .open_file(&path)
             .map_err(|e| Error::io_layer("open .wclayer/entries.jsonl", e))?;
         let mut reader = BufReader::with_capacity(256 << 10, file);
-        let mut tree = Tree::new();
-        let mut files: Vec<IndexFile> = Vec::new();
+        let mut tree: LayerTree<IndexFile> = LayerTree::new();
         let mut offset = 0u64;
         let mut line_no = 0u64;
-        let mut tombstones = 0u64;
         let mut buf = Vec::new();
         loop {
             buf.clear();
@@ -113,50 +107,40 @@ impl<F: Fs> LayerIndex<F> {
             }
             let rec: Record =
                 serde_json::from_slice(&buf).map_err(|e| Error::record(line_no, e.to_string()))?;
-            let bad = |e: Error| Error::record(line_no, e.to_string());
+            let bad = |e: wclayer_layer::Error| Error::record(line_no, e.to_string());
             match rec {
                 Record::File(r) => {
-                    if r.n != files.len() as u64 {
+                    if r.n != tree.file_count() as u64 {
                         return Err(Error::record(line_no, "file numbers out of sequence"));
                     }
                     let name = parse(&r.path, line_no)?;
-                    let info = r.info.into();
-                    let f = tree.new_file(info);
-                    let node = if r.clone {
-                        tree.bind_clone(&name, f).map_err(bad)?
-                    } else {
-                        let is_dir = wclayer_backup::FileBasicInfo::from(r.info)
-                            .file_attributes
-                            .is_directory();
-                        tree.bind(&name, f, is_dir).map_err(bad)?.0
-                    };
-                    files.push(IndexFile {
+                    let entry = IndexFile {
                         offset,
                         len: n,
                         line: line_no,
                         data_size: r.data_size,
-                        names: vec![node],
-                    });
+                    };
+                    let info = r.info.into();
+                    if r.clone {
+                        tree.inherit(&name, info, entry).map_err(bad)?;
+                    } else {
+                        tree.add(&name, info, entry).map_err(bad)?;
+                    }
                 }
                 Record::Link { path, file, clone } => {
                     let name = parse(&path, line_no)?;
-                    let f = usize::try_from(file)
-                        .ok()
-                        .filter(|&f| f < files.len())
+                    let f = file_no(&tree, file)
                         .ok_or_else(|| Error::record(line_no, "link to an unknown file"))?;
-                    if tree
-                        .info(f)
-                        .is_some_and(|i| i.file_attributes.is_directory())
-                    {
+                    if tree.info(f).file_attributes.is_directory() {
                         return Err(Error::record(line_no, "link to a directory"));
                     }
-                    let node = if clone {
-                        tree.bind_clone(&name, f).map_err(bad)?
+                    if clone {
+                        tree.inherit_link(&name, f).map_err(bad)?;
                     } else {
-                        tree.bind(&name, f, false).map_err(bad)?.0
-                    };
-                    if let Some(entry) = files.get_mut(f) {
-                        entry.names.push(node);
+                        let target = first_name(&tree, f).ok_or_else(|| {
+                            Error::record(line_no, "link to a file of the utility VM clone")
+                        })?;
+                        tree.add_link(&name, &target).map_err(bad)?;
                     }
                 }
                 Record::Tomb { path } => {
@@ -165,104 +149,75 @@ impl<F: Fs> LayerIndex<F> {
                     }
                     let name = parse(&path, line_no)?;
                     tree.remove(&name).map_err(bad)?;
-                    tombstones += 1;
                 }
             }
             offset += n as u64;
         }
+        let tombstones = tree.tombstone_count() as u64;
+        let files = tree.file_count() as u64;
         if line_no != manifest.records
-            || files.len() as u64 != manifest.files
+            || files != manifest.files
             || tombstones != manifest.tombstones
         {
             return Err(Error::Metadata {
                 file: ENTRIES_FILE,
                 line: None,
                 reason: format!(
-                    "{line_no} records, {} files, {tombstones} tombstones; layer.json says {}, {}, {}",
-                    files.len(),
-                    manifest.records,
-                    manifest.files,
-                    manifest.tombstones
+                    "{line_no} records, {files} files, {tombstones} tombstones; layer.json says {}, {}, {}",
+                    manifest.records, manifest.files, manifest.tombstones
                 ),
             });
         }
         Ok(LayerIndex {
             manifest,
             tree,
-            files,
             records: reader.into_inner(),
         })
     }
 
     /// Reads the record of `file` again.
-    pub(crate) fn record(&mut self, file: usize) -> Result<FileRecord, Error> {
-        let entry = self
-            .files
-            .get(file)
-            .ok_or_else(|| Error::record(0, "unknown file"))?;
+    pub(crate) fn record(&mut self, file: FileNo) -> Result<FileRecord, Error> {
+        let entry = *self.tree.file(file);
         let mut buf = vec![0u8; entry.len];
-        let line = entry.line;
         self.records
             .seek(SeekFrom::Start(entry.offset))
             .and_then(|_| self.records.read_exact(&mut buf))
             .map_err(|e| Error::io_layer("read .wclayer/entries.jsonl", e))?;
-        match serde_json::from_slice(&buf).map_err(|e| Error::record(line, e.to_string()))? {
+        match serde_json::from_slice(&buf).map_err(|e| Error::record(entry.line, e.to_string()))? {
             Record::File(r) => Ok(r),
-            _ => Err(Error::record(line, "expected a file record")),
+            _ => Err(Error::record(entry.line, "expected a file record")),
         }
     }
 
-    /// The on-disk components of `node` (see [`disk_name`]).
-    pub(crate) fn disk_components(&self, node: usize) -> Vec<String> {
+    /// The on-disk components of `node` (see `wclayer_fs::names`).
+    pub(crate) fn disk_components(&self, node: NodeId) -> Vec<String> {
         disk_components(&self.tree, node)
     }
 }
 
 /// The on-disk components of `node` in `tree`.
-pub(crate) fn disk_components(tree: &Tree, node: usize) -> Vec<String> {
+pub(crate) fn disk_components<F, N>(tree: &LayerTree<F, N>, node: NodeId) -> Vec<String> {
     tree.components(node)
         .into_iter()
         .map(|c| disk_name(c).into_owned())
         .collect()
 }
 
-/// The handle of the directory holding the last node asked about, kept because consecutive
-/// entries usually share a directory.
-pub(crate) struct DirCache<D> {
-    slot: Option<(usize, D)>,
+/// The on-disk name of a component (the one scheme of `wclayer_fs::names`).
+pub(crate) fn disk_name(real: &str) -> Cow<'_, str> {
+    wclayer_fs::names::disk_name(real)
 }
 
-impl<D> DirCache<D> {
-    pub(crate) fn new() -> DirCache<D> {
-        DirCache { slot: None }
-    }
+/// The file numbered `n` in a record, if the tree has it.
+fn file_no(tree: &LayerTree<IndexFile>, n: u64) -> Option<FileNo> {
+    let n = usize::try_from(n).ok()?;
+    tree.file_numbers().nth(n)
+}
 
-    pub(crate) fn clear(&mut self) {
-        self.slot = None;
-    }
-
-    /// The directory holding `node` (below `root`), from the cache or opened anew.
-    pub(crate) fn parent_of<'a, F: Fs<Dir = D>>(
-        &'a mut self,
-        fs: &F,
-        root: &D,
-        tree: &Tree,
-        node: usize,
-    ) -> io::Result<&'a D> {
-        let parent = tree.node(node).map_or(0, |n| n.parent);
-        if self.slot.as_ref().is_none_or(|(n, _)| *n != parent) {
-            let comps = disk_components(tree, parent);
-            let dir = match crate::fs::open_dir_path(fs, root, &comps)? {
-                crate::fs::DirRef::Owned(d) => d,
-                crate::fs::DirRef::Borrowed(d) => fs.try_clone_dir(d)?,
-            };
-            self.slot = Some((parent, dir));
-        }
-        match &self.slot {
-            Some((_, d)) => Ok(d),
-            None => Err(io::ErrorKind::NotFound.into()),
-        }
-    }
+/// The first name of file `f` that is the layer's own (not inherited).
+fn first_name(tree: &LayerTree<IndexFile>, f: FileNo) -> Option<LayerPath> {
+    let node = tree.names_of(f).find(|&n| !tree.is_inherited(n))?;
+    LayerPath::parse(&tree.path_of(node)).ok()
 }
 
 fn parse(path: &str, line: u64) -> Result<LayerPath, Error> {

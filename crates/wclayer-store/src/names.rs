@@ -1,40 +1,7 @@
-//! How Windows names become Linux names, and when a reparse point may become a symbolic link.
+//! When a reparse point may become a symbolic link, and which sidecar names are valid.
+//! (How a Windows name becomes a Linux name is `wclayer_fs::names`.)
 
-use std::borrow::Cow;
-
-use sha2::{Digest, Sha256};
-use wclayer_layer::upcase_key;
-
-use crate::format::{DERIVED_PREFIX, RESERVED_PREFIX_UPCASE};
-
-/// Longest component Linux file systems store: 255 bytes.
-const LINUX_NAME_MAX: usize = 255;
-
-/// The on-disk name of one component of a layer name (see [`crate::format`](mod@crate::format)).
-///
-/// A component is stored as it is, unless Linux cannot hold it (more than 255 bytes of UTF-8:
-/// NTFS allows 255 UTF-16 units, so long CJK names do not fit) or it could collide with the
-/// store's own names (it starts with `.wclayer`, compared case-insensitively). Those get
-/// `.wclayer-n-` + the first 32 hex digits of the SHA-256 of the real name; the real name is in
-/// the metadata. Derived names can therefore never equal a name stored as it is.
-pub(crate) fn disk_name(real: &str) -> Cow<'_, str> {
-    if needs_derived_name(real) {
-        let digest = Sha256::digest(real.as_bytes());
-        let mut name = String::with_capacity(DERIVED_PREFIX.len() + 32);
-        name.push_str(DERIVED_PREFIX);
-        for b in digest.iter().take(16) {
-            name.push_str(&format!("{b:02x}"));
-        }
-        Cow::Owned(name)
-    } else {
-        Cow::Borrowed(real)
-    }
-}
-
-/// Whether [`disk_name`] derives a name for `real`.
-pub(crate) fn needs_derived_name(real: &str) -> bool {
-    real.len() > LINUX_NAME_MAX || upcase_key(real).starts_with(RESERVED_PREFIX_UPCASE)
-}
+use wclayer_fs::names::needs_derived_name;
 
 /// The Linux symbolic-link target for a Windows relative symbolic link at a name whose parent
 /// directory lies `parent_depth` components below the layer root, if storing it as a Linux link
@@ -58,7 +25,7 @@ pub(crate) fn safe_symlink_target(target: &str, parent_depth: usize) -> Option<S
         match comp {
             ".." if names.is_empty() => ups += 1,
             "" | "." | ".." => return None,
-            name if needs_derived_name(name) => return None,
+            name if needs_derived_name(name, 0) => return None,
             name => names.push(name),
         }
     }
@@ -85,20 +52,6 @@ pub(crate) fn valid_blob_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_kept_unless_too_long_or_reserved() {
-        assert_eq!(disk_name("Files"), "Files");
-        assert_eq!(disk_name("ünïcode 日本"), "ünïcode 日本");
-        let long = "字".repeat(100); // 300 bytes, 100 UTF-16 units
-        let d = disk_name(&long);
-        assert!(d.starts_with(".wclayer-n-") && d.len() == 43, "{d}");
-        assert_eq!(disk_name(&long), d, "deterministic");
-        assert_ne!(disk_name(&"字".repeat(101)), d);
-        assert!(disk_name(".wclayer").starts_with(".wclayer-n-"));
-        assert!(disk_name(".WCLayer-n-0000").starts_with(".wclayer-n-"));
-        assert_ne!(disk_name(".WCLAYER"), disk_name(".wclayer"));
-    }
 
     #[test]
     fn symlink_targets() {

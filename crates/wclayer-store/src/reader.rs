@@ -1,20 +1,19 @@
 //! [`DirLayerReader`]: walks a layer directory as the reference layer model does.
 
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use wclayer_backup::{FileBasicInfo, FileIdInfo, StreamAttributes, StreamId};
-use wclayer_layer::walk::{Visit, Walk, WalkMode};
-use wclayer_layer::{Entry, LayerPath, LayerReader, LinkInfo};
+use wclayer_backup::{FileBasicInfo, FileIdInfo, RawHeader, StreamAttributes, StreamId};
+use wclayer_fs::{AmbientAuthority, Dir, DirCache};
+use wclayer_layer::{
+    Entry, FileNo, LayerPath, LayerReader, LinkInfo, NodeId, Visit, Walk, WalkMode,
+};
 
 use crate::Error;
 use crate::format::{INLINE_MAX, SIDECAR_DIR, STREAMS_DIR};
-use crate::fs::{FileKind, Fs, LinuxFs};
-use crate::index::{DirCache, LayerIndex};
+use crate::index::{LayerIndex, disk_name};
 use crate::meta::{Body, FileRecord, LayerKind};
-use crate::names::{disk_name, valid_blob_name};
-use crate::tree::Kind;
+use crate::names::valid_blob_name;
 
 /// What a layer directory is, from its manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,9 +120,9 @@ struct Segment {
 }
 
 /// The current entry.
-struct Current<F: Fs> {
-    node: usize,
-    file: usize,
+struct Current {
+    node: NodeId,
+    file: FileNo,
     name: LayerPath,
     info: FileBasicInfo,
     size: u64,
@@ -132,7 +131,7 @@ struct Current<F: Fs> {
     total: u64,
     pos: u64,
     /// The open body file: `None` key = the content file, `Some(name)` = a blob.
-    open: Option<(Option<String>, F::File)>,
+    open: Option<(Option<String>, std::fs::File)>,
 }
 
 /// Reads a layer directory written by [`crate::DirLayerWriter`], in the order and with the
@@ -158,20 +157,19 @@ struct Current<F: Fs> {
 ///
 /// # Drop behaviour
 /// Dropping the reader closes its handles; nothing on disk changes.
-pub struct DirLayerReader<F: Fs = LinuxFs> {
-    fs: F,
-    root: F::Dir,
-    streams_dir: Option<F::Dir>,
-    index: LayerIndex<F>,
+pub struct DirLayerReader {
+    root: Dir,
+    streams_dir: Option<Dir>,
+    index: LayerIndex,
     walk: Walk,
-    current: Option<Current<F>>,
-    /// The directory of the last entry whose object was opened: (node, handle).
-    dir_cache: DirCache<F::Dir>,
+    current: Option<Current>,
+    /// The directories of the entries last opened.
+    dirs: DirCache,
     closed: bool,
 }
 
 /// Lifecycle
-impl DirLayerReader<LinuxFs> {
+impl DirLayerReader {
     /// Opens the layer directory `name` in the directory `parent_dir`.
     ///
     /// # Security
@@ -180,16 +178,12 @@ impl DirLayerReader<LinuxFs> {
     /// # Errors
     /// When the directory cannot be opened or its metadata is missing, corrupt or of a newer
     /// format.
-    pub fn open(parent_dir: impl AsFd, name: &str) -> Result<Self, Error> {
+    pub fn open(parent_dir: &Dir, name: &str) -> Result<Self, Error> {
         crate::writer::check_layer_name(name)?;
-        let parent = parent_dir
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(|e| Error::io_layer("duplicate directory handle", e))?;
-        let root = LinuxFs
-            .open_dir(&parent, Path::new(name))
+        let root = parent_dir
+            .open_dir(name)
             .map_err(|e| Error::io("open layer directory", name, e))?;
-        Self::from_root(LinuxFs, root)
+        Self::from_root(root)
     }
 
     /// Opens the layer directory at `path`.
@@ -201,33 +195,27 @@ impl DirLayerReader<LinuxFs> {
     ///
     /// # Errors
     /// As [`DirLayerReader::open`].
-    pub fn open_ambient(path: &Path) -> Result<Self, Error> {
-        let root = LinuxFs::open_ambient_dir(path)
+    pub fn open_ambient(path: &Path, authority: AmbientAuthority) -> Result<Self, Error> {
+        let root = Dir::open_ambient_dir(path, authority)
             .map_err(|e| Error::io("open layer directory", path.display().to_string(), e))?;
-        Self::from_root(LinuxFs, root)
+        Self::from_root(root)
     }
-}
 
-/// Lifecycle
-impl<F: Fs> DirLayerReader<F> {
-    /// Reads the layer directory open at `root`, through `fs`.
+    /// Reads the layer directory open at `root`.
     ///
     /// # Errors
     /// When its metadata is missing, corrupt or of a newer format, or a base layer has no
-    /// `Files` ([`Error::NoFiles`]).
-    pub fn from_root(fs: F, root: F::Dir) -> Result<Self, Error> {
-        let index = LayerIndex::load(&fs, &root)?;
-        let streams_dir = fs
-            .open_dir(&root, &Path::new(SIDECAR_DIR).join(STREAMS_DIR))
-            .ok();
+    /// `Files` ([`wclayer_layer::Error::NoFiles`] in [`Error::Model`]).
+    pub fn from_root(root: Dir) -> Result<Self, Error> {
+        let index = LayerIndex::load(&root)?;
+        let streams_dir = root.open_dir(Path::new(SIDECAR_DIR).join(STREAMS_DIR)).ok();
         let mut r = DirLayerReader {
-            fs,
             root,
             streams_dir,
             index,
             walk: Walk::finished(),
             current: None,
-            dir_cache: DirCache::new(),
+            dirs: DirCache::new(wclayer_fs::names::disk_name),
             closed: false,
         };
         r.rewind()?;
@@ -237,14 +225,14 @@ impl<F: Fs> DirLayerReader<F> {
     /// Starts the walk again from the first entry.
     ///
     /// # Errors
-    /// [`Error::NoFiles`] for a base layer without `Files`.
+    /// [`wclayer_layer::Error::NoFiles`] for a base layer without `Files`.
     pub fn rewind(&mut self) -> Result<(), Error> {
         self.current = None;
         let mode = match self.index.manifest.kind {
             LayerKind::Base => WalkMode::Base,
             LayerKind::Delta => WalkMode::Delta,
         };
-        self.walk = Walk::new(&self.index.tree, mode).map_err(|_| Error::NoFiles)?;
+        self.walk = self.index.tree.walk(mode)?;
         Ok(())
     }
 
@@ -264,15 +252,18 @@ impl<F: Fs> DirLayerReader<F> {
 }
 
 /// Entries
-impl<F: Fs> DirLayerReader<F> {
+impl DirLayerReader {
     /// Everything the layer directory records about the current entry.
     ///
     /// # Errors
-    /// [`Error::NoEntry`] when there is no current file entry; errors reading its record or
-    /// a blob.
+    /// [`wclayer_layer::Error::NoEntry`] when there is no current file entry; errors reading
+    /// its record or a blob.
     pub fn details(&mut self) -> Result<EntryDetails, Error> {
         let (node, file, name, info, size) = {
-            let c = self.current.as_ref().ok_or(Error::NoEntry)?;
+            let c = self
+                .current
+                .as_ref()
+                .ok_or(Error::Model(wclayer_layer::Error::NoEntry))?;
             (c.node, c.file, c.name.clone(), c.info, c.size)
         };
         let rec = self.index.record(file)?;
@@ -338,13 +329,12 @@ impl<F: Fs> DirLayerReader<F> {
             .as_deref()
             .and_then(|b| wclayer_backup::reparse::ReparsePoint::decode(b).ok())
             .and_then(|rp| rp.target().map(str::to_owned));
-        if let Some(f) = self.index.files.get(file) {
-            for &n in &f.names {
-                if self.index.tree.node(n).is_some_and(|n| n.own)
-                    && let Ok(p) = LayerPath::parse(&self.index.tree.path_of(n))
-                {
-                    d.names.push(p);
-                }
+        let tree = &self.index.tree;
+        for n in tree.names_of(file) {
+            if !tree.is_inherited(n)
+                && let Ok(p) = LayerPath::parse(&tree.path_of(n))
+            {
+                d.names.push(p);
             }
         }
         Ok(d)
@@ -367,7 +357,7 @@ impl<F: Fs> DirLayerReader<F> {
         }
     }
 
-    fn open_blob(&self, name: &str) -> Result<F::File, Error> {
+    fn open_blob(&self, name: &str) -> Result<std::fs::File, Error> {
         if !valid_blob_name(name) {
             return Err(Error::Metadata {
                 file: crate::format::ENTRIES_FILE,
@@ -381,8 +371,7 @@ impl<F: Fs> DirLayerReader<F> {
                 io::Error::from(io::ErrorKind::NotFound),
             )
         })?;
-        self.fs
-            .open_file(dir, Path::new(name))
+        dir.open_file(name)
             .map_err(|e| Error::io_layer("open stream body", e))
     }
 
@@ -391,10 +380,17 @@ impl<F: Fs> DirLayerReader<F> {
             return Ok(());
         };
         let rec: FileRecord = self.index.record(file)?;
+        let line = self.index.tree.file(file).line;
         let mut segs = Vec::with_capacity(rec.streams.len() * 2);
         let mut pos = 0u64;
         for s in &rec.streams {
-            let header = crate::stream::encode_header(s);
+            let header = RawHeader::encode(
+                StreamId(s.id),
+                StreamAttributes(s.attributes),
+                s.size,
+                &s.name_bytes(),
+                s.offset.unwrap_or(0),
+            );
             let hlen = header.len() as u64;
             segs.push(Segment {
                 start: pos,
@@ -410,7 +406,7 @@ impl<F: Fs> DirLayerReader<F> {
                     if b.len() as u64 != s.size {
                         return Err(Error::Metadata {
                             file: crate::format::ENTRIES_FILE,
-                            line: self.index.files.get(file).map(|f| f.line),
+                            line: Some(line),
                             reason: "inline body length differs from the stream size".into(),
                         });
                     }
@@ -495,19 +491,15 @@ impl<F: Fs> DirLayerReader<F> {
             let file = match &key {
                 Some(blob) => self.open_blob(blob)?,
                 None => {
-                    let node = self.current.as_ref().map_or(0, |c| c.node);
-                    let last = self
-                        .index
-                        .tree
-                        .node(node)
-                        .map(|n| disk_name(&n.name).into_owned())
-                        .unwrap_or_default();
+                    let node = self.current.as_ref().map_or(NodeId::ROOT, |c| c.node);
+                    let tree = &self.index.tree;
+                    let last = disk_name(tree.name(node)).into_owned();
+                    let parent = tree.parent(node).unwrap_or(NodeId::ROOT);
                     let dir = self
-                        .dir_cache
-                        .parent_of(&self.fs, &self.root, &self.index.tree, node)
+                        .dirs
+                        .get(&self.root, tree, parent)
                         .map_err(|e| Error::io("open directory", entry, e))?;
-                    self.fs
-                        .open_file(dir, Path::new(&last))
+                    dir.open_file(&last)
                         .map_err(|e| Error::io("open content file", entry, e))?
                 }
             };
@@ -542,47 +534,38 @@ impl<F: Fs> DirLayerReader<F> {
     }
 }
 
-impl<F: Fs> LayerReader for DirLayerReader<F> {
+impl LayerReader for DirLayerReader {
     fn next(&mut self) -> Result<Option<Entry>, wclayer_layer::Error> {
         if self.closed {
             return Err(wclayer_layer::Error::Closed);
         }
         self.current = None;
-        loop {
-            match self.walk.next(&self.index.tree) {
-                None => return Ok(None),
-                Some(Visit::Tombstone(name)) => {
-                    return Ok(Some(Entry::Tombstone {
-                        name: LayerPath::parse(&name)?,
-                    }));
-                }
-                Some(Visit::Node(id)) => {
-                    let tree = &self.index.tree;
-                    let Some(node) = tree.node(id) else { continue };
-                    let Kind::Added(f) = node.kind else { continue };
-                    if !node.own {
-                        continue;
-                    }
-                    let name = LayerPath::parse(&tree.path_of(id))?;
-                    let info = tree.info(f).copied().unwrap_or_default();
-                    let size = if info.file_attributes.is_directory() {
-                        0
-                    } else {
-                        self.index.files.get(f).map_or(0, |e| e.data_size)
-                    };
-                    self.current = Some(Current {
-                        node: id,
-                        file: f,
-                        name: name.clone(),
-                        info,
-                        size,
-                        segments: None,
-                        total: 0,
-                        pos: 0,
-                        open: None,
-                    });
-                    return Ok(Some(Entry::File { name, size, info }));
-                }
+        let tree = &self.index.tree;
+        match self.walk.next(tree) {
+            None => Ok(None),
+            Some(Visit::Tombstone) => Ok(Some(Entry::Tombstone {
+                name: LayerPath::parse(self.walk.path())?,
+            })),
+            Some(Visit::Entry { node, file }) => {
+                let name = LayerPath::parse(self.walk.path())?;
+                let info = *tree.info(file);
+                let size = if info.file_attributes.is_directory() {
+                    0
+                } else {
+                    tree.file(file).data_size
+                };
+                self.current = Some(Current {
+                    node,
+                    file,
+                    name: name.clone(),
+                    info,
+                    size,
+                    segments: None,
+                    total: 0,
+                    pos: 0,
+                    open: None,
+                });
+                Ok(Some(Entry::File { name, size, info }))
             }
         }
     }
@@ -592,25 +575,21 @@ impl<F: Fs> LayerReader for DirLayerReader<F> {
             Some(c) => (c.node, c.name.to_string()),
             None => return Err(wclayer_layer::Error::NoEntry),
         };
-        let last = self
-            .index
-            .tree
-            .node(node)
-            .map(|n| PathBuf::from(disk_name(&n.name).as_ref()))
-            .unwrap_or_default();
+        let tree = &self.index.tree;
+        let last = disk_name(tree.name(node)).into_owned();
+        let parent = tree.parent(node).unwrap_or(NodeId::ROOT);
         let dir = self
-            .dir_cache
-            .parent_of(&self.fs, &self.root, &self.index.tree, node)
+            .dirs
+            .get(&self.root, tree, parent)
             .map_err(|e| Error::io("open directory", &name, e))?;
-        let meta = self
-            .fs
-            .stat(dir, &last)
+        let meta = dir
+            .metadata(&last)
             .map_err(|e| Error::io("stat", &name, e))?;
         let mut file_id = [0u8; 16];
         file_id[..8].copy_from_slice(&meta.ino.to_le_bytes());
         file_id[8..].copy_from_slice(&meta.dev.to_le_bytes());
         Ok(LinkInfo {
-            number_of_links: if meta.kind == FileKind::Directory {
+            number_of_links: if meta.is_dir() {
                 1
             } else {
                 u32::try_from(meta.nlink).unwrap_or(u32::MAX)
@@ -622,20 +601,32 @@ impl<F: Fs> LayerReader for DirLayerReader<F> {
         })
     }
 
-    fn seek_stream(&mut self, pos: SeekFrom) -> io::Result<u64> {
+    fn read_stream(&mut self, buf: &mut [u8]) -> Result<usize, wclayer_layer::Error> {
+        Ok(self.read_current(buf)?)
+    }
+
+    fn can_seek_stream(&self) -> bool {
+        true
+    }
+
+    fn seek_stream(&mut self, pos: SeekFrom) -> Result<u64, wclayer_layer::Error> {
         if self.current.as_ref().is_some_and(|c| c.segments.is_none()) {
             self.build_segments()?;
         }
         let Some(c) = self.current.as_mut() else {
-            return Err(io::Error::from(Error::NoEntry));
+            return Err(wclayer_layer::Error::NoEntry);
         };
         let target = match pos {
             SeekFrom::Start(p) => Some(p),
             SeekFrom::Current(d) => c.pos.checked_add_signed(d),
             SeekFrom::End(d) => c.total.checked_add_signed(d),
         };
-        c.pos = target
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
+        c.pos = target.ok_or_else(|| {
+            wclayer_layer::Error::from(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before start",
+            ))
+        })?;
         Ok(c.pos)
     }
 
@@ -643,22 +634,22 @@ impl<F: Fs> LayerReader for DirLayerReader<F> {
         self.closed = true;
         self.current = None;
         self.walk = Walk::finished();
-        self.dir_cache.clear();
+        self.dirs.clear();
         Ok(())
     }
 }
 
-impl<F: Fs> Read for DirLayerReader<F> {
+impl Read for DirLayerReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         Ok(self.read_current(buf)?)
     }
 }
 
-impl<F: Fs> std::fmt::Debug for DirLayerReader<F> {
+impl std::fmt::Debug for DirLayerReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DirLayerReader")
             .field("kind", &self.index.manifest.kind)
-            .field("files", &self.index.files.len())
+            .field("files", &self.index.tree.file_count())
             .field("closed", &self.closed)
             .finish_non_exhaustive()
     }

@@ -83,18 +83,16 @@ impl Error {
     }
 
     pub(crate) fn io(name: &str, source: io::Error) -> Error {
-        // Errors of the layer writer or the archive travel through io::Write/io::Read as
-        // io::Error; unwrap them so the message keeps its own context.
-        let source = match source.downcast::<wclayer_layer::Error>() {
-            Ok(e) => return Error::Layer(e),
-            Err(s) => s,
-        };
-        let source = match source.downcast::<crate::archive::Error>() {
-            Ok(e) => return Error::Archive(e),
-            Err(s) => s,
-        };
         Error::Io {
             name: Some(name.to_string()),
+            source,
+        }
+    }
+
+    /// The tar writer refused the data of entry `name`.
+    pub(crate) fn write(name: &str, source: crate::gotar::Error) -> Error {
+        Error::Write {
+            name: name.to_string(),
             source,
         }
     }

@@ -3,14 +3,14 @@
 //! §7).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, SeekFrom, Write};
 
 use wclayer_backup::ea;
 use wclayer_backup::reparse::ReparsePoint;
 use wclayer_backup::{
     BackupStreamReader, FileBasicInfo, StreamAttributes, StreamHeader, StreamId, UnixTime,
 };
-use wclayer_layer::{Entry, LayerPath, LayerReader};
+use wclayer_layer::{Entry, LayerPath, LayerReader, StreamReader};
 
 use crate::gotar::{Format, GoTarWriter, Header};
 use crate::import::WHITEOUT_PREFIX;
@@ -147,20 +147,19 @@ fn write_header<W: Write>(t: &mut GoTarWriter<W>, hdr: &Header) -> Result<(), Er
     })
 }
 
-/// Lets a [`BackupStreamReader`] seek through [`LayerReader::seek_stream`].
-struct Stream<'a> {
-    r: &'a mut dyn LayerReader,
-}
+/// The backup-stream reader of one entry, over the layer reader's stream; the layer
+/// reader's own errors come back typed through [`StreamReader`].
+type EntryStream<'a> = BackupStreamReader<StreamReader<'a, dyn LayerReader + 'a>>;
 
-impl Read for Stream<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.r.read(buf)
-    }
-}
-
-impl Seek for Stream<'_> {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.r.seek_stream(pos)
+/// The error for a failed read of `tar_name`'s stream: the layer reader's own when it
+/// failed, else the codec's.
+fn stream_failed(br: &mut EntryStream<'_>, tar_name: &str, e: wclayer_backup::Error) -> Error {
+    match br.get_mut().take_error() {
+        Some(layer) => Error::Layer(layer),
+        None => Error::Stream {
+            name: tar_name.to_string(),
+            source: e,
+        },
     }
 }
 
@@ -184,14 +183,8 @@ pub fn write_entry<W: Write>(
     info: &FileBasicInfo,
 ) -> Result<u64, Error> {
     let mut hdr = basic_info_header(tar_name, size, info);
-    let two_pass = r.seek_stream(SeekFrom::Current(0)).is_ok();
-    let stream_err = |e: wclayer_backup::Error| Error::Stream {
-        name: tar_name.to_string(),
-        source: e,
-    };
-    let io_err = |e: io::Error| Error::io(tar_name, e);
-
-    let mut br = BackupStreamReader::new(Stream { r: &mut *r });
+    let two_pass = r.can_seek_stream();
+    let mut br: EntryStream<'_> = BackupStreamReader::new(StreamReader::new(&mut *r));
     let mut data: Option<StreamHeader> = None;
     loop {
         let next = if two_pass {
@@ -199,7 +192,7 @@ pub fn write_entry<W: Write>(
         } else {
             br.next_header()
         };
-        let Some(h) = next.map_err(stream_err)? else {
+        let Some(h) = next.map_err(|e| stream_failed(&mut br, tar_name, e))? else {
             break;
         };
         match h.id {
@@ -265,10 +258,13 @@ pub fn write_entry<W: Write>(
 
     if two_pass {
         drop(br);
-        r.seek_stream(SeekFrom::Start(0)).map_err(io_err)?;
-        br = BackupStreamReader::new(Stream { r: &mut *r });
+        r.seek_stream(SeekFrom::Start(0))?;
+        br = BackupStreamReader::new(StreamReader::new(&mut *r));
         // Skip to the data stream; ids are not checked in this pass, as in the reference.
-        while let Some(h) = br.next_header_seek().map_err(stream_err)? {
+        while let Some(h) = br
+            .next_header_seek()
+            .map_err(|e| stream_failed(&mut br, tar_name, e))?
+        {
             if h.id == StreamId::DATA {
                 data = Some(h);
                 break;
@@ -303,7 +299,7 @@ pub fn write_entry<W: Write>(
         } else {
             br.next_header()
         };
-        let Some(h) = next.map_err(stream_err)? else {
+        let Some(h) = next.map_err(|e| stream_failed(&mut br, tar_name, e))? else {
             break;
         };
         match h.id {
@@ -351,11 +347,7 @@ pub fn write_entry<W: Write>(
 /// Reads a small metadata body whole. Security descriptors, EA chains and reparse buffers
 /// are bounded by their formats (64 KiB EAs per entry on NTFS, 16 KiB reparse data) but the
 /// header could claim more; refuse anything over 16 MiB instead of allocating it.
-fn read_body<R: Read>(
-    br: &mut BackupStreamReader<R>,
-    h: &StreamHeader,
-    tar_name: &str,
-) -> Result<Vec<u8>, Error> {
+fn read_body(br: &mut EntryStream<'_>, h: &StreamHeader, tar_name: &str) -> Result<Vec<u8>, Error> {
     const LIMIT: u64 = 16 << 20;
     if h.size > LIMIT {
         return Err(Error::entry(
@@ -364,45 +356,64 @@ fn read_body<R: Read>(
         ));
     }
     let mut buf = Vec::with_capacity(usize::try_from(h.size).unwrap_or(0));
-    br.read_to_end(&mut buf)
-        .map_err(|e| Error::io(tar_name, e))?;
+    if let Err(e) = br.read_to_end(&mut buf) {
+        return Err(br.get_mut().error_for(tar_name, e).into());
+    }
     Ok(buf)
 }
 
-fn copy_to_tar<R: Read, W: Write>(
-    src: &mut R,
+/// Bytes copied per read.
+const COPY_CHUNK: usize = 64 << 10;
+
+/// Copies exactly `size` body bytes of the current sub-stream into the tar entry.
+fn copy_to_tar<W: Write>(
+    br: &mut EntryStream<'_>,
     t: &mut GoTarWriter<W>,
     size: u64,
     tar_name: &str,
 ) -> Result<(), Error> {
-    let n = io::copy(&mut src.take(size), t).map_err(|e| Error::io(tar_name, e))?;
-    if n != size {
-        return Err(Error::io(
-            tar_name,
-            io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("stream ends after {n} of {size} bytes"),
-            ),
-        ));
+    let mut buf = vec![0u8; COPY_CHUNK];
+    let mut left = size;
+    while left > 0 {
+        let want = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+        let chunk = buf.get_mut(..want).unwrap_or_default();
+        let n = match br.read(chunk) {
+            Ok(0) => {
+                return Err(Error::io(
+                    tar_name,
+                    io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "stream ends after {} of {size} bytes",
+                            size.saturating_sub(left)
+                        ),
+                    ),
+                ));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(br.get_mut().error_for(tar_name, e).into()),
+        };
+        t.write_data(chunk.get(..n).unwrap_or_default())
+            .map_err(|e| Error::write(tar_name, e))?;
+        left = left.saturating_sub(n as u64);
     }
     Ok(())
 }
 
 /// go-winio `copySparse`: writes the sparse blocks that follow a zero-length sparse data
-/// stream as one flat body, holes as zeros (backup-stream.md §5.3).
-fn copy_sparse<R: Read, W: Write>(
-    br: &mut BackupStreamReader<R>,
+/// stream as one flat body, holes as zeros (docs/backup-stream.md §5.3).
+fn copy_sparse<W: Write>(
+    br: &mut EntryStream<'_>,
     t: &mut GoTarWriter<W>,
     tar_name: &str,
 ) -> Result<(), Error> {
+    let zeros = [0u8; COPY_CHUNK];
     let mut cur: u64 = 0;
     loop {
         let h = br
             .next_header()
-            .map_err(|e| Error::Stream {
-                name: tar_name.to_string(),
-                source: e,
-            })?
+            .map_err(|e| stream_failed(br, tar_name, e))?
             .ok_or_else(|| Error::entry(tar_name, "unexpected EOF"))?;
         if h.id != StreamId::SPARSE_BLOCK {
             return Err(Error::entry(
@@ -417,10 +428,12 @@ fn copy_sparse<R: Read, W: Write>(
                 format!("cannot seek back from {cur} to {}", h.offset),
             ));
         }
-        let hole = offset.saturating_sub(cur);
-        let n = io::copy(&mut io::repeat(0).take(hole), t).map_err(|e| Error::io(tar_name, e))?;
-        if n != hole {
-            return Err(Error::entry(tar_name, "short write of a sparse hole"));
+        let mut hole = offset.saturating_sub(cur);
+        while hole > 0 {
+            let n = usize::try_from(hole).unwrap_or(usize::MAX).min(zeros.len());
+            t.write_data(zeros.get(..n).unwrap_or_default())
+                .map_err(|e| Error::write(tar_name, e))?;
+            hole = hole.saturating_sub(n as u64);
         }
         if h.size == 0 {
             return Ok(());

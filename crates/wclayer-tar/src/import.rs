@@ -9,7 +9,7 @@ use wclayer_backup::sd::{Layout, SecurityDescriptor};
 use wclayer_backup::{
     BackupStreamWriter, FileAttributes, FileBasicInfo, FileTime, StreamHeader, StreamId, UnixTime,
 };
-use wclayer_layer::{LayerPath, LayerWriter};
+use wclayer_layer::{LayerPath, LayerWriter, StreamWriter};
 
 use crate::Error;
 use crate::archive::{ArchiveReader, TarHeader};
@@ -219,6 +219,23 @@ pub fn import_tar<R: Read>(
     Ok(stats)
 }
 
+/// The backup-stream writer of one entry: headers checked and encoded by
+/// [`BackupStreamWriter`], bytes buffered, then handed to the layer writer through
+/// [`StreamWriter`] so that the layer writer's own error comes back typed.
+type EntryStream<'a> = BackupStreamWriter<BufWriter<StreamWriter<'a, dyn LayerWriter + 'a>>>;
+
+/// The error for a failed write of `name`'s stream: the layer writer's own when it failed,
+/// else the codec's.
+fn stream_failed(bw: &mut EntryStream<'_>, name: &str, e: wclayer_backup::Error) -> Error {
+    match bw.get_mut().get_mut().take_error() {
+        Some(layer) => Error::Layer(layer),
+        None => Error::Stream {
+            name: name.to_string(),
+            source: e,
+        },
+    }
+}
+
 /// Writes the backup stream of `hdr` (whose data is the archive's current entry) into `w`,
 /// gathering the following alternate-data-stream entries; returns the first header that is
 /// not one of them (go-winio `WriteBackupStreamFromTarFile`).
@@ -228,18 +245,15 @@ fn write_backup_stream<R: Read>(
     w: &mut dyn LayerWriter,
 ) -> Result<Option<TarHeader>, Error> {
     let name = hdr.name.as_str();
-    let stream_err = |e: wclayer_backup::Error| Error::Stream {
-        name: name.to_string(),
-        source: e,
-    };
-    let mut bw = BackupStreamWriter::new(BufWriter::with_capacity(64 << 10, w));
-    let small = |bw: &mut BackupStreamWriter<_>, id, bytes: &[u8]| -> Result<(), Error> {
+    let mut bw: EntryStream<'_> =
+        BackupStreamWriter::new(BufWriter::with_capacity(64 << 10, StreamWriter::new(w)));
+    let small = |bw: &mut EntryStream<'_>, id, bytes: &[u8]| -> Result<(), Error> {
         if bytes.is_empty() {
             return Ok(());
         }
         bw.write_header(&StreamHeader::new(id, bytes.len() as u64))
-            .map_err(stream_err)?;
-        bw.write_all(bytes).map_err(|e| Error::io(name, e))
+            .map_err(|e| stream_failed(bw, name, e))?;
+        write_body(bw, bytes, name)
     };
     small(
         &mut bw,
@@ -258,11 +272,12 @@ fn write_backup_stream<R: Read>(
             &reparse_point_from_header(hdr)?,
         )?;
     }
+    let mut buf = vec![0u8; 64 << 10];
     if hdr.typeflag == b'0' {
         let size = u64::try_from(hdr.size).unwrap_or(0);
         bw.write_header(&StreamHeader::new(StreamId::DATA, size))
-            .map_err(stream_err)?;
-        copy_exact(archive, &mut bw, size, name)?;
+            .map_err(|e| stream_failed(&mut bw, name, e))?;
+        copy_exact(archive, &mut bw, size, name, &mut buf)?;
     }
     let prefix = format!("{name}:");
     let next = loop {
@@ -277,30 +292,59 @@ fn write_backup_stream<R: Read>(
         }
         let size = u64::try_from(ahdr.size).unwrap_or(0);
         bw.write_header(&StreamHeader::alternate_data(stream, size))
-            .map_err(stream_err)?;
-        copy_exact(archive, &mut bw, size, &ahdr.name)?;
+            .map_err(|e| stream_failed(&mut bw, &ahdr.name, e))?;
+        copy_exact(archive, &mut bw, size, &ahdr.name, &mut buf)?;
     };
-    let mut buffered = bw.finish().map_err(stream_err)?;
-    buffered.flush().map_err(|e| Error::io(name, e))?;
+    let mut buffered = match bw.finish() {
+        Ok(b) => b,
+        Err(e) => {
+            return Err(Error::Stream {
+                name: name.to_string(),
+                source: e,
+            });
+        }
+    };
+    if let Err(e) = buffered.flush() {
+        return Err(buffered.get_mut().error_for(name, e).into());
+    }
     Ok(next)
 }
 
-/// Copies exactly `size` bytes of the archive's current entry into `w`.
+/// Writes a body piece; the layer writer's error comes back typed.
+fn write_body(bw: &mut EntryStream<'_>, bytes: &[u8], name: &str) -> Result<(), Error> {
+    match bw.write_all(bytes) {
+        Ok(()) => Ok(()),
+        Err(e) => Err(bw.get_mut().get_mut().error_for(name, e).into()),
+    }
+}
+
+/// Copies exactly `size` bytes of the archive's current entry into `bw`.
 fn copy_exact<R: Read>(
     archive: &mut ArchiveReader<R>,
-    w: &mut impl Write,
+    bw: &mut EntryStream<'_>,
     size: u64,
     name: &str,
+    buf: &mut [u8],
 ) -> Result<(), Error> {
-    let n = io::copy(&mut archive.by_ref().take(size), w).map_err(|e| Error::io(name, e))?;
-    if n != size {
-        return Err(Error::io(
-            name,
-            io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("entry data ends after {n} of {size} bytes"),
-            ),
-        ));
+    let mut left = size;
+    while left > 0 {
+        let want = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+        let chunk = buf.get_mut(..want).unwrap_or_default();
+        let n = archive.read_data(chunk)?;
+        if n == 0 {
+            return Err(Error::io(
+                name,
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "entry data ends after {} of {size} bytes",
+                        size.saturating_sub(left)
+                    ),
+                ),
+            ));
+        }
+        write_body(bw, chunk.get(..n).unwrap_or_default(), name)?;
+        left = left.saturating_sub(n as u64);
     }
     Ok(())
 }

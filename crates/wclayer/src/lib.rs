@@ -35,8 +35,8 @@ use std::path::{Path, PathBuf};
 
 use tracing::Span;
 use tracing::field::Empty;
+use wclayer_fs::ambient_authority;
 
-pub use wclayer_backup as backup;
 pub use wclayer_folder::{FolderLayerReader, FolderLayerWriter};
 pub use wclayer_layer::{
     CopyStats, Entry, FileAttributes, FileBasicInfo, FileIdInfo, FileTime, LayerPath, LayerReader,
@@ -44,6 +44,19 @@ pub use wclayer_layer::{
 };
 pub use wclayer_store::{DirLayerReader, DirLayerWriter};
 pub use wclayer_tar::archive::ArchiveReader;
+pub use wclayer_tar::{ExportStats, ImportStats};
+
+/// The crates below the API, for programs that need more than hcsshim's calls (the
+/// `wclayer` command line uses them through here).
+pub mod crates {
+    pub use wclayer_backup as backup;
+    pub use wclayer_folder as folder;
+    pub use wclayer_fs as fs;
+    pub use wclayer_layer as layer;
+    pub use wclayer_store as store;
+    pub use wclayer_tar as tar;
+}
+pub use wclayer_backup as backup;
 
 /// An error of one of the API calls; the message names the layer and the entry.
 #[derive(Debug, thiserror::Error)]
@@ -73,11 +86,10 @@ fn joined(parents: &[PathBuf]) -> String {
 }
 
 /// Records the outcome on `span`, as hcsshim's `oc.SetSpanStatus` does: nothing on success,
-/// the error text on failure.
+/// the error text on failure. No event is logged: the caller reports the error (once).
 fn finish<T, E: std::fmt::Display>(span: &Span, r: Result<T, E>) -> Result<T, E> {
     if let Err(e) = &r {
         span.record("error", tracing::field::display(e));
-        span.in_scope(|| tracing::error!(error = %e, "failed"));
     }
     r
 }
@@ -101,7 +113,7 @@ pub fn import_layer(path: &Path, import_folder: &Path, parents: &[PathBuf]) -> R
         &span,
         (|| {
             let mut r = FolderLayerReader::open(import_folder)?;
-            let mut w = DirLayerWriter::create_ambient(path, parents)?;
+            let mut w = DirLayerWriter::create_ambient(path, parents, ambient_authority())?;
             copy_layer(&mut r, &mut w)?;
             r.close()?;
             Ok(())
@@ -128,7 +140,7 @@ pub fn export_layer(path: &Path, export_folder: &Path, parents: &[PathBuf]) -> R
     finish(
         &span,
         (|| {
-            let mut r = DirLayerReader::open_ambient(path)?;
+            let mut r = DirLayerReader::open_ambient(path, ambient_authority())?;
             let mut w = FolderLayerWriter::create(export_folder)?;
             copy_layer(&mut r, &mut w)?;
             r.close()?;
@@ -152,7 +164,7 @@ pub fn new_layer_writer(path: &Path, parents: &[PathBuf]) -> Result<Traced<DirLa
     );
     let inner = finish(
         &span,
-        span.in_scope(|| DirLayerWriter::create_ambient(path, parents)),
+        span.in_scope(|| DirLayerWriter::create_ambient(path, parents, ambient_authority())),
     )?;
     Ok(Traced { inner, span })
 }
@@ -169,7 +181,10 @@ pub fn new_layer_reader(path: &Path, parents: &[PathBuf]) -> Result<Traced<DirLa
         parentLayerPaths = %joined(parents),
         error = Empty,
     );
-    let inner = finish(&span, span.in_scope(|| DirLayerReader::open_ambient(path)))?;
+    let inner = finish(
+        &span,
+        span.in_scope(|| DirLayerReader::open_ambient(path, ambient_authority())),
+    )?;
     Ok(Traced { inner, span })
 }
 
@@ -179,13 +194,25 @@ pub fn new_layer_reader(path: &Path, parents: &[PathBuf]) -> Result<Traced<DirLa
 /// # Errors
 /// As [`new_layer_writer`] and [`wclayer_tar::import_tar`]; nothing is left at `path`.
 pub fn import_layer_from_tar(r: impl Read, path: &Path, parents: &[PathBuf]) -> Result<u64, Error> {
+    Ok(import_layer_from_tar_with_stats(r, path, parents)?.total_size)
+}
+
+/// [`import_layer_from_tar`], returning everything the import counted (entries, links,
+/// tombstones, file bytes).
+///
+/// # Errors
+/// As [`import_layer_from_tar`].
+pub fn import_layer_from_tar_with_stats(
+    r: impl Read,
+    path: &Path,
+    parents: &[PathBuf],
+) -> Result<ImportStats, Error> {
     let mut w = new_layer_writer(path, parents)?;
     let span = w.span.clone();
-    let stats = finish(
+    Ok(finish(
         &span,
         wclayer_tar::import_tar(&mut ArchiveReader::new(r), &mut w),
-    )?;
-    Ok(stats.total_size)
+    )?)
 }
 
 /// hcsshim `ExportLayerToTar`: writes the layer directory `path` as an OCI layer tar with
@@ -194,11 +221,24 @@ pub fn import_layer_from_tar(r: impl Read, path: &Path, parents: &[PathBuf]) -> 
 /// # Errors
 /// As [`new_layer_reader`] and [`wclayer_tar::export_tar`].
 pub fn export_layer_to_tar<W: Write>(w: W, path: &Path, parents: &[PathBuf]) -> Result<W, Error> {
+    Ok(export_layer_to_tar_with_stats(w, path, parents)?.0)
+}
+
+/// [`export_layer_to_tar`], also returning what the export counted (files, links,
+/// whiteouts, stream entries).
+///
+/// # Errors
+/// As [`export_layer_to_tar`].
+pub fn export_layer_to_tar_with_stats<W: Write>(
+    w: W,
+    path: &Path,
+    parents: &[PathBuf],
+) -> Result<(W, ExportStats), Error> {
     let mut r = new_layer_reader(path, parents)?;
     let span = r.span.clone();
-    let (w, _) = finish(&span, wclayer_tar::export_tar(&mut r, w))?;
+    let out = finish(&span, wclayer_tar::export_tar(&mut r, w))?;
     r.close()?;
-    Ok(w)
+    Ok(out)
 }
 
 /// A layer reader or writer whose tracing span lasts until `close` (or until it is dropped),
@@ -239,6 +279,9 @@ impl<T: LayerWriter> LayerWriter for Traced<T> {
     fn remove(&mut self, name: &LayerPath) -> Result<(), wclayer_layer::Error> {
         self.inner.remove(name)
     }
+    fn write_stream(&mut self, buf: &[u8]) -> Result<(), wclayer_layer::Error> {
+        self.inner.write_stream(buf)
+    }
     fn close(&mut self) -> Result<(), wclayer_layer::Error> {
         let r = finish(&self.span, self.span.in_scope(|| self.inner.close()));
         self.span = Span::none();
@@ -262,7 +305,13 @@ impl<T: LayerReader> LayerReader for Traced<T> {
     fn link_info(&mut self) -> Result<LinkInfo, wclayer_layer::Error> {
         self.inner.link_info()
     }
-    fn seek_stream(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+    fn read_stream(&mut self, buf: &mut [u8]) -> Result<usize, wclayer_layer::Error> {
+        self.inner.read_stream(buf)
+    }
+    fn can_seek_stream(&self) -> bool {
+        self.inner.can_seek_stream()
+    }
+    fn seek_stream(&mut self, pos: io::SeekFrom) -> Result<u64, wclayer_layer::Error> {
         self.inner.seek_stream(pos)
     }
     fn close(&mut self) -> Result<(), wclayer_layer::Error> {

@@ -1,10 +1,13 @@
 //! The Win32 backup stream: a sequence of `WIN32_STREAM_ID` headers, each followed by its
 //! name and body (backup-stream.md §1–§6).
 
+mod frame;
 mod reader;
+mod split;
 mod writer;
 
 pub use reader::BackupStreamReader;
+pub use split::{RawHeader, SplitError, SplitVisitor, StreamSplitter};
 pub use writer::BackupStreamWriter;
 
 use std::fmt;

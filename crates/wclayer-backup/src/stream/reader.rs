@@ -15,19 +15,9 @@
 
 use std::io::{self, Read, Seek, SeekFrom};
 
-use super::{StreamAttributes, StreamHeader, StreamId};
+use super::StreamHeader;
+use super::frame::{Fixed, decode_name, le_u64};
 use crate::error::Error;
-
-/// The largest `dwStreamNameSize` the reader accepts, in bytes.
-///
-/// A header is untrusted input and its name size is a `u32`: believing it would let 20 bytes
-/// of input make us allocate 4 GiB. NTFS limits a stream name to 255 UTF-16 code units, so
-/// `:name:$DATA` never comes near this bound; 64 KiB leaves room for any name `BackupRead`
-/// can produce and caps what a hostile header can make us hold.
-pub(super) const MAX_NAME_SIZE: u32 = 64 * 1024;
-
-/// Size of the sparse-block offset that follows the name of a stream with id 9.
-pub(super) const SPARSE_OFFSET_SIZE: u64 = 8;
 
 /// How many body bytes are discarded per `read` call when a body is skipped without
 /// seeking. Bodies can be gigabytes long, so skipping never buffers more than this.
@@ -204,35 +194,6 @@ fn limit_buf(buf: &mut [u8], limit: u64) -> &mut [u8] {
     buf.get_mut(..len).unwrap_or_default()
 }
 
-/// Little-endian integers at fixed offsets of the 20-byte header. The header has been
-/// read completely before these are called, so the `None` arms are unreachable; they exist
-/// so that no slice index can panic.
-fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
-    let b = bytes.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes(b.try_into().ok()?))
-}
-
-fn le_u64(bytes: &[u8], at: usize) -> Option<u64> {
-    let b = bytes.get(at..at.checked_add(8)?)?;
-    Some(u64::from_le_bytes(b.try_into().ok()?))
-}
-
-/// Decodes a stream name as go-winio does (backup-stream.md §2.1 step 2): UTF-16LE code
-/// units up to the first U+0000, unpaired surrogates replaced by U+FFFD.
-fn decode_name(bytes: &[u8]) -> String {
-    let units = bytes
-        .chunks_exact(2)
-        .map(|pair| match pair {
-            [lo, hi] => u16::from_le_bytes([*lo, *hi]),
-            // chunks_exact(2) yields only pairs.
-            _ => 0,
-        })
-        .take_while(|&u| u != 0);
-    char::decode_utf16(units)
-        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect()
-}
-
 /// How a fill of `partial` ended.
 enum Fill {
     /// `partial` holds the requested number of bytes.
@@ -301,46 +262,12 @@ impl State {
                 Err(self.truncated("stream header"))
             };
         }
-        let fixed = self.partial.as_slice();
-        let (Some(id), Some(attributes), Some(size_field), Some(name_size)) = (
-            le_u32(fixed, 0),
-            le_u32(fixed, 4),
-            le_u64(fixed, 8),
-            le_u32(fixed, 16),
-        ) else {
-            return Err(self.invalid("header shorter than 20 bytes"));
-        };
-        let id = StreamId(id);
+        let fixed = Fixed::parse(&self.partial).map_err(|reason| self.invalid(reason))?;
+        let (id, attributes, size, sparse) = (fixed.id, fixed.attributes, fixed.size, fixed.sparse);
 
-        // Validate before reading further: these fields decide how much more we read.
-        if !name_size.is_multiple_of(2) {
-            // go-winio would read name_size / 2 code units and leave one byte behind, reading
-            // every later header one byte off.
-            return Err(self.invalid("odd stream name size"));
-        }
-        if name_size > MAX_NAME_SIZE {
-            return Err(self.invalid("stream name longer than 64 KiB"));
-        }
-        let sparse = id == StreamId::SPARSE_BLOCK;
-        let size = if sparse {
-            // Size counts the 8-byte offset; go-winio's body length goes negative here.
-            match size_field.checked_sub(SPARSE_OFFSET_SIZE) {
-                Some(s) => s,
-                None => return Err(self.invalid("sparse block shorter than its 8-byte offset")),
-            }
-        } else {
-            size_field
-        };
-
-        // Steps 2 and 3: the name, then the sparse offset. Both bounded above, so `total`
-        // cannot overflow; checked anyway.
-        let name_len = usize::try_from(name_size).unwrap_or(usize::MAX);
-        let name_end = StreamHeader::FIXED_SIZE.saturating_add(name_len);
-        let total = if sparse {
-            name_end.saturating_add(8)
-        } else {
-            name_end
-        };
+        // Steps 2 and 3: the name, then the sparse offset (both bounded by `Fixed::parse`).
+        let name_end = fixed.name_end();
+        let total = fixed.header_len();
         if let Fill::Eof = self.fill(inner, total)? {
             // This includes input that ends right after the 20 bytes: go-winio calls that a
             // clean end, we call it truncated (DECISIONS.md).
@@ -379,7 +306,7 @@ impl State {
         }
         Ok(Some(StreamHeader {
             id,
-            attributes: StreamAttributes(attributes),
+            attributes,
             size,
             name,
             offset,
@@ -462,13 +389,6 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decode_name_stops_at_nul_and_replaces_lone_surrogates() {
-        let units: [u16; 5] = [u16::from(b'a'), 0xD800, u16::from(b'b'), 0, u16::from(b'c')];
-        let bytes: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
-        assert_eq!(decode_name(&bytes), "a\u{FFFD}b");
-    }
 
     #[test]
     fn limit_buf_never_exceeds_either_bound() {

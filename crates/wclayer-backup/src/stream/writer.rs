@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::reader::{MAX_NAME_SIZE, SPARSE_OFFSET_SIZE};
+use super::frame::{MAX_NAME_SIZE, SPARSE_OFFSET_SIZE};
 use super::{StreamHeader, StreamId};
 use crate::error::Error;
 

@@ -4,8 +4,8 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
-use wclayer_layer::{LayerReader, MemLayer, WalkMode};
-use wclayer_tar::archive::ArchiveReader;
+use wclayer::crates::layer::{LayerReader, MemLayer, WalkMode};
+use wclayer::crates::tar::archive::ArchiveReader;
 
 use crate::io::{Output, open_input};
 
@@ -30,7 +30,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     let input = open_input(&a.input)?;
     let mut layer = MemLayer::new();
     let mut archive = ArchiveReader::new(input);
-    wclayer_tar::import_tar(&mut archive, &mut layer)
+    wclayer::crates::tar::import_tar(&mut archive, &mut layer)
         .with_context(|| format!("cannot import {}", a.input))?;
     layer.set_walk_mode(match (a.base, a.delta) {
         (true, _) => Some(WalkMode::Base),
@@ -40,7 +40,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     let out = Output::create(&a.output)?;
     let mut hashing = HashingWriter::new(out);
     let mut reader = layer.reader()?;
-    wclayer_tar::export_tar(&mut reader, &mut hashing)
+    wclayer::crates::tar::export_tar(&mut reader, &mut hashing)
         .with_context(|| format!("cannot export {}", a.output))?;
     reader.close()?;
     let HashingWriter { inner, hash, len } = hashing;

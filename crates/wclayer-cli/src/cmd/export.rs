@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use sha2::Digest;
-use wclayer_layer::LayerReader;
 
 use crate::cmd::convert::HashingWriter;
 use crate::io::{Output, progress_bar};
@@ -51,25 +50,22 @@ pub(crate) fn run(a: &Args) -> Result<()> {
         })?;
         return Ok(());
     }
-    let mut reader = wclayer::new_layer_reader(&a.layer, &a.parents)
-        .with_context(|| format!("cannot open layer {}", a.layer.display()))?;
     let out = Output::create(&a.output)?;
     let compressed = HashingWriter::new(out);
     let (compressed, diff_id) = if a.gzip {
         let gz = flate2::write::GzEncoder::new(compressed, flate2::Compression::default());
-        let (gz, d) = export_into(&mut reader, gz, a)?;
+        let (gz, d) = export_into(gz, a)?;
         (gz.finish().context("cannot finish the gzip stream")?, d)
     } else if a.zstd {
         let mut z = zstd::Encoder::new(compressed, 3)?;
         z.multithread(
             std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1)),
         )?;
-        let (z, d) = export_into(&mut reader, z, a)?;
+        let (z, d) = export_into(z, a)?;
         (z.finish().context("cannot finish the zstd stream")?, d)
     } else {
-        export_into(&mut reader, compressed, a)?
+        export_into(compressed, a)?
     };
-    reader.close()?;
     let HashingWriter { inner, hash, len } = compressed;
     inner.commit()?;
     eprintln!("diffID sha256:{diff_id}");
@@ -83,17 +79,13 @@ pub(crate) fn run(a: &Args) -> Result<()> {
 }
 
 /// Exports the layer into `w`, hashing the uncompressed tar; returns `w` and the diffID.
-fn export_into<W: Write>(
-    reader: &mut wclayer::Traced<wclayer::DirLayerReader>,
-    w: W,
-    a: &Args,
-) -> Result<(W, String)> {
+fn export_into<W: Write>(w: W, a: &Args) -> Result<(W, String)> {
     let bar = progress_bar("exporting");
     let hashing = Progress {
         inner: HashingWriter::new(w),
         bar: bar.clone(),
     };
-    let (hashing, _stats) = wclayer_tar::export_tar(reader, hashing)
+    let (hashing, _stats) = wclayer::export_layer_to_tar_with_stats(hashing, &a.layer, &a.parents)
         .with_context(|| format!("cannot export {}", a.layer.display()))?;
     if let Some(b) = bar {
         b.finish_and_clear();

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use wclayer_tar::archive::ArchiveReader;
 
 use crate::io::{open_input, progress_reader};
 
@@ -42,9 +41,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
         return Ok(());
     }
     let input = progress_reader(open_input(&a.input)?, "importing");
-    let mut writer = wclayer::new_layer_writer(&a.layer, &a.parents)
-        .with_context(|| format!("cannot create layer {}", a.layer.display()))?;
-    let stats = wclayer_tar::import_tar(&mut ArchiveReader::new(input), &mut writer)
+    let stats = wclayer::import_layer_from_tar_with_stats(input, &a.layer, &a.parents)
         .with_context(|| format!("cannot import {} into {}", a.input, a.layer.display()))?;
     eprintln!(
         "imported {} entries, {} hard links, {} tombstones ({} bytes of file data) into {}",

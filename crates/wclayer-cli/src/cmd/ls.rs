@@ -7,12 +7,12 @@ use anyhow::{Context, Result};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
-use wclayer_backup::reparse::ReparsePoint;
-use wclayer_backup::sd::SecurityDescriptor;
-use wclayer_backup::{FileBasicInfo, StreamSummary};
-use wclayer_layer::{Entry, LayerReader, MemLayer, WalkMode};
-use wclayer_store::DirLayerReader;
-use wclayer_tar::archive::ArchiveReader;
+use wclayer::backup::reparse::ReparsePoint;
+use wclayer::backup::sd::SecurityDescriptor;
+use wclayer::backup::{FileBasicInfo, StreamSummary};
+use wclayer::crates::layer::{Entry, LayerReader, MemLayer, WalkMode};
+use wclayer::crates::store::DirLayerReader;
+use wclayer::crates::tar::archive::ArchiveReader;
 
 use crate::io::open_input;
 
@@ -34,15 +34,18 @@ pub(crate) struct Args {
 pub(crate) fn run(a: &Args) -> Result<()> {
     let mut out = io::BufWriter::new(io::stdout().lock());
     if std::path::Path::new(&a.layer).is_dir() {
-        let mut reader = DirLayerReader::open_ambient(std::path::Path::new(&a.layer))
-            .with_context(|| format!("cannot open layer {}", a.layer))?;
+        let mut reader = DirLayerReader::open_ambient(
+            std::path::Path::new(&a.layer),
+            wclayer::crates::fs::ambient_authority(),
+        )
+        .with_context(|| format!("cannot open layer {}", a.layer))?;
         list(&mut reader, a, &mut out)?;
         out.flush()?;
         return Ok(());
     }
     let input = open_input(&a.layer)?;
     let mut layer = MemLayer::new();
-    wclayer_tar::import_tar(&mut ArchiveReader::new(input), &mut layer)
+    wclayer::crates::tar::import_tar(&mut ArchiveReader::new(input), &mut layer)
         .with_context(|| format!("cannot read {}", a.layer))?;
     // Everything the tar holds, Hives and tombstones included, whatever kind of layer it is.
     layer.set_walk_mode(Some(WalkMode::Delta));
@@ -115,7 +118,8 @@ pub(crate) fn list(r: &mut dyn LayerReader, a: &Args, out: &mut dyn Write) -> Re
             kind(&info, &summary)
         };
         if a.json {
-            let t = |ft: wclayer_backup::FileTime| json!({"filetime": ft.0, "utc": ft.to_string()});
+            let t =
+                |ft: wclayer::backup::FileTime| json!({"filetime": ft.0, "utc": ft.to_string()});
             let line = json!({
                 "name": name.as_str(),
                 "kind": kind,

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use wclayer_backup::sd::SecurityDescriptor;
+use wclayer::backup::sd::SecurityDescriptor;
 
 /// Arguments of `wclayer sddl`.
 #[derive(clap::Args, Debug)]
@@ -22,7 +22,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
             .with_context(|| format!("cannot parse SDDL {:?}", a.input))?;
         println!("{}", STANDARD.encode(sd.to_bytes()));
     } else {
-        let bytes = wclayer_tar::pax::decode_base64(a.input.trim().as_bytes())
+        let bytes = wclayer::crates::tar::pax::decode_base64(a.input.trim().as_bytes())
             .context("security descriptor is not valid base64")?;
         let sd = SecurityDescriptor::from_bytes(&bytes)
             .context("not a self-relative security descriptor")?;

@@ -4,9 +4,9 @@ use std::io::{self, Write};
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
-use wclayer_backup::FileBasicInfo;
-use wclayer_layer::{Error, LayerPath, LayerWriter, MemLayer};
-use wclayer_tar::archive::ArchiveReader;
+use wclayer::backup::{FileBasicInfo, RawHeader, SplitVisitor, StreamId, StreamSplitter};
+use wclayer::crates::layer::{Error, LayerPath, LayerWriter, MemLayer};
+use wclayer::crates::tar::archive::ArchiveReader;
 
 use crate::io::open_input;
 
@@ -26,7 +26,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
         model: MemLayer::without_streams(),
     };
     let mut archive = ArchiveReader::new(input);
-    wclayer_tar::import_tar(&mut archive, &mut tracer)
+    wclayer::crates::tar::import_tar(&mut archive, &mut tracer)
         .with_context(|| format!("cannot import {}", a.input))?;
     tracer.out.flush()?;
     Ok(())
@@ -109,7 +109,7 @@ impl<W: Write> LayerWriter for Tracer<W> {
             info: *info,
             hash: Sha256::new(),
             len: 0,
-            scan: DataSizeScan::default(),
+            scan: DataSizeScan::new(),
         });
         Ok(())
     }
@@ -137,6 +137,14 @@ impl<W: Write> LayerWriter for Tracer<W> {
         Ok(())
     }
 
+    fn write_stream(&mut self, buf: &[u8]) -> Result<(), Error> {
+        let a = self.current.as_mut().ok_or(Error::NoEntry)?;
+        a.hash.update(buf);
+        a.len += buf.len() as u64;
+        a.scan.feed(buf);
+        Ok(())
+    }
+
     fn close(&mut self) -> Result<(), Error> {
         self.finish_current()?;
         self.model.close()
@@ -145,13 +153,7 @@ impl<W: Write> LayerWriter for Tracer<W> {
 
 impl<W: Write> Write for Tracer<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let a = self
-            .current
-            .as_mut()
-            .ok_or_else(|| io::Error::from(Error::NoEntry))?;
-        a.hash.update(buf);
-        a.len += buf.len() as u64;
-        a.scan.feed(buf);
+        self.write_stream(buf)?;
         Ok(buf.len())
     }
 
@@ -161,39 +163,43 @@ impl<W: Write> Write for Tracer<W> {
 }
 
 /// Finds the size of the first unnamed data stream in a backup stream fed in pieces, the
-/// size hcsshim reports for an added file. Only the 20-byte headers are looked at; names,
-/// sparse offsets and bodies are counted and skipped.
-#[derive(Default)]
+/// size hcsshim reports for an added file, with the one backup-stream splitter.
 struct DataSizeScan {
-    header: Vec<u8>,
-    skip: u64,
+    splitter: StreamSplitter,
     data_size: Option<u64>,
 }
 
+/// The visitor half of [`DataSizeScan`].
+struct FirstData<'a>(&'a mut Option<u64>);
+
+impl SplitVisitor for FirstData<'_> {
+    type Error = std::convert::Infallible;
+    fn header(&mut self, h: &RawHeader<'_>) -> Result<(), Self::Error> {
+        if h.id() == StreamId::DATA && self.0.is_none() {
+            *self.0 = Some(h.size());
+        }
+        Ok(())
+    }
+    fn body(&mut self, _: &[u8]) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    fn end(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
 impl DataSizeScan {
-    fn feed(&mut self, mut buf: &[u8]) {
-        while !buf.is_empty() && self.data_size.is_none() {
-            if self.skip > 0 {
-                let n = usize::try_from(self.skip)
-                    .unwrap_or(usize::MAX)
-                    .min(buf.len());
-                self.skip -= n as u64;
-                buf = &buf[n..];
-                continue;
-            }
-            let n = (20 - self.header.len()).min(buf.len());
-            self.header.extend_from_slice(&buf[..n]);
-            buf = &buf[n..];
-            if self.header.len() == 20 {
-                let h = std::mem::take(&mut self.header);
-                let id = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
-                let size = u64::from_le_bytes(h[8..16].try_into().unwrap_or([0; 8]));
-                let name = u32::from_le_bytes([h[16], h[17], h[18], h[19]]);
-                if id == 1 {
-                    self.data_size = Some(size);
-                }
-                self.skip = size.saturating_add(u64::from(name));
-            }
+    fn new() -> DataSizeScan {
+        DataSizeScan {
+            splitter: StreamSplitter::lenient(),
+            data_size: None,
+        }
+    }
+
+    fn feed(&mut self, buf: &[u8]) {
+        if self.data_size.is_none() {
+            // A lenient splitter accepts any bytes; the visitor cannot fail.
+            let _ = self.splitter.feed(buf, &mut FirstData(&mut self.data_size));
         }
     }
 }
@@ -214,7 +220,7 @@ mod tests {
         // id 1, 7 bytes
         s.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         for chunk in [1, 3, 7, 64] {
-            let mut scan = DataSizeScan::default();
+            let mut scan = DataSizeScan::new();
             for piece in s.chunks(chunk) {
                 scan.feed(piece);
             }

@@ -159,14 +159,22 @@ fn hand_written_folder_reads_with_legacy_rules() {
 
     let mut seen = Vec::new();
     while let Some(e) = r.next().unwrap() {
-        let seekable = r.seek_stream(SeekFrom::Current(0));
+        let seekable = if r.can_seek_stream() {
+            r.seek_stream(SeekFrom::Current(0)).map_err(|_| false)
+        } else {
+            assert!(matches!(
+                r.seek_stream(SeekFrom::Current(0)),
+                Err(wclayer_layer::Error::Unseekable | wclayer_layer::Error::NoEntry)
+            ));
+            Err(true)
+        };
         let link = match &e {
             Entry::File { .. } => Some(r.link_info().unwrap()),
             _ => None,
         };
         let mut s = Vec::new();
         r.read_to_end(&mut s).unwrap();
-        seen.push((e, s, seekable.map_err(|e| e.kind()), link));
+        seen.push((e, s, seekable, link));
     }
     let names: Vec<String> = seen.iter().map(|(e, ..)| label(e)).collect();
     assert_eq!(
@@ -192,11 +200,7 @@ fn hand_written_folder_reads_with_legacy_rules() {
     // Files: a plain directory outside Files\, System_Delta's times, empty stream.
     assert_eq!(file(0), (0, top(0x10)));
     assert_eq!(seen[0].1, b"");
-    assert_eq!(
-        seen[0].2,
-        Err(std::io::ErrorKind::Unsupported),
-        "outside Files\\ is not seekable"
-    );
+    assert_eq!(seen[0].2, Err(true), "outside Files\\ is not seekable");
     // Files\a.txt: attributes from the first 4 bytes, size of the data stream, the raw
     // stream after the attributes, seekable.
     assert_eq!(file(2), (5, a_info));
@@ -217,7 +221,7 @@ fn hand_written_folder_reads_with_legacy_rules() {
     // Hives\System_Delta: BackupRead without security: one data stream; size of the file.
     assert_eq!(file(8), (fx.hive.len() as u64, hive_info));
     assert_eq!(seen[8].1, sub(1, 0, "", &fx.hive));
-    assert_eq!(seen[8].2, Err(std::io::ErrorKind::Unsupported));
+    assert_eq!(seen[8].2, Err(true));
     assert!(r.next().unwrap().is_none());
     r.close().unwrap();
     assert!(matches!(r.next(), Err(wclayer_layer::Error::Closed)));

@@ -331,3 +331,63 @@ fn base_like_layer_without_tombstones() {
     l.close().unwrap();
     assert_round_trip(&mut l);
 }
+
+/// Names Linux cannot hold as they are (a component over 255 bytes, a directory whose
+/// `.$wcidirs$` file name would be, a name starting with `.wclayer`) are stored under derived
+/// names with their real names in `user.wclayer.name`, and read back as written.
+#[test]
+fn long_and_reserved_names_round_trip() {
+    let long = "字".repeat(100); // 300 bytes of UTF-8, 100 UTF-16 units
+    let dir250 = "d".repeat(250);
+    let mut l = MemLayer::new();
+    l.remove(&p(&format!("Files/{long}/gone"))).unwrap();
+    add(&mut l, "Files", DIR, 1, &sub(3, 0, "", &sd(1)));
+    add(
+        &mut l,
+        &format!("Files/{long}"),
+        DIR,
+        2,
+        &sub(3, 0, "", &sd(2)),
+    );
+    add(
+        &mut l,
+        &format!("Files/{long}/{long}.txt"),
+        FILE,
+        3,
+        &sub(1, 0, "", b"long"),
+    );
+    add(&mut l, &format!("Files/{dir250}"), DIR, 4, &[]);
+    add(
+        &mut l,
+        &format!("Files/{dir250}/x"),
+        FILE,
+        5,
+        &sub(1, 0, "", b"x"),
+    );
+    add(
+        &mut l,
+        "Files/.wclayer-n-00000000000000000000000000000000",
+        FILE,
+        6,
+        &sub(1, 0, "", b"n"),
+    );
+    add(
+        &mut l,
+        &format!("Files/implicit-{long}/child"),
+        FILE,
+        7,
+        &[],
+    );
+    add(&mut l, "Hives", DIR, 8, &[]);
+    add(
+        &mut l,
+        &format!("Hives/{long}"),
+        FILE,
+        9,
+        &sub(1, 0, "", b"hive"),
+    );
+    add(&mut l, "UtilityVM", DIR, 10, &[]);
+    add(&mut l, &format!("UtilityVM/{long}"), DIR, 11, &[]);
+    l.close().unwrap();
+    assert_round_trip(&mut l);
+}

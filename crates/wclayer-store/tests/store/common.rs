@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use wclayer_backup::reparse::ReparsePoint;
@@ -10,8 +9,9 @@ use wclayer_backup::{
     BackupStreamWriter, FileAttributes, FileBasicInfo, FileTime, StreamAttributes, StreamHeader,
     StreamId,
 };
+use wclayer_fs::Dir;
 use wclayer_layer::{Entry, LayerPath, LayerReader, LayerWriter, MemLayer, WalkMode, copy_layer};
-use wclayer_store::{DirLayerReader, DirLayerWriter, LinuxFs, ParentLayer, WriterOptions};
+use wclayer_store::{DirLayerReader, DirLayerWriter, ParentLayer, WriterOptions};
 
 pub(crate) fn p(s: &str) -> LayerPath {
     LayerPath::parse(s).unwrap()
@@ -185,8 +185,8 @@ pub(crate) fn opts() -> WriterOptions {
     o
 }
 
-pub(crate) fn open_dir(path: &Path) -> OwnedFd {
-    LinuxFs::open_ambient_dir(path).unwrap()
+pub(crate) fn open_dir(path: &Path) -> Dir {
+    Dir::open_ambient_dir(path, wclayer_fs::ambient_authority()).unwrap()
 }
 
 /// Copies `mem` into a new layer directory `name` in `dir` over `parents` (names in `dir`)

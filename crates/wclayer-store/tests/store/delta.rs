@@ -176,7 +176,7 @@ fn delta_over_base_with_utility_vm() {
         b"old"
     );
     assert_eq!(std::fs::read(base.join(BCD)).unwrap(), b"BCD");
-    let r = DirLayerReader::open(open_dir(tmp.path()), "delta").unwrap();
+    let r = DirLayerReader::open(&open_dir(tmp.path()), "delta").unwrap();
     let info = r.layer_info();
     assert_eq!(info.kind, LayerKind::Delta);
     assert!(info.utility_vm_cloned);
@@ -200,7 +200,7 @@ fn delta_over_base_with_utility_vm() {
     assert_ne!(ino(&d2.join(BCD)), ino(&delta.join(BCD)));
     assert!(!d2.join("UtilityVM/Files/removed.txt").exists());
     // The clone carries the metadata too: a layer cloned from delta2 is complete.
-    let mut r2 = DirLayerReader::open(open_dir(tmp.path()), "delta2").unwrap();
+    let mut r2 = DirLayerReader::open(&open_dir(tmp.path()), "delta2").unwrap();
     let walked = snapshot(&mut r2);
     assert_eq!(walked.len(), 1, "only UtilityVM itself is walked");
 }
@@ -374,7 +374,13 @@ fn base_layer_refuses_tombstones_and_needs_files() {
     add(&mut w, "Hives", dir_info(1), &Stream::new());
     w.close().unwrap();
     let e = DirLayerReader::open(&fd, "base").unwrap_err();
-    assert!(matches!(e, wclayer_store::Error::NoFiles), "{e}");
+    assert!(
+        matches!(
+            e,
+            wclayer_store::Error::Model(wclayer_layer::Error::NoFiles)
+        ),
+        "{e}"
+    );
     let mut w = DirLayerWriter::create(&fd, "b2", vec![], opts()).unwrap();
     let e = w.remove(&p("Files/x")).unwrap_err();
     assert_eq!(e.to_string(), "Files/x: base layer cannot have tombstones");
@@ -433,8 +439,12 @@ fn parents_on_another_file_system_are_copied() {
     let base_path = far.path().join("base");
     let mid_path = far.path().join("mid");
     let delta_path = near.path().join("delta");
-    let mut w = DirLayerWriter::create_ambient(&delta_path, &[mid_path.clone(), base_path.clone()])
-        .unwrap();
+    let mut w = DirLayerWriter::create_ambient(
+        &delta_path,
+        &[mid_path.clone(), base_path.clone()],
+        wclayer_fs::ambient_authority(),
+    )
+    .unwrap();
     add(&mut w, "UtilityVM", dir_info(1), &Stream::new());
     w.add_link(&p("Files/x-link"), &p("Files/x")).unwrap();
     w.add_link(&p("Files/sparse-link"), &p("Files/sparse"))
@@ -454,17 +464,17 @@ fn parents_on_another_file_system_are_copied() {
     assert!(!delta_path.join("UtilityVM/Files").exists());
 
     // The linked names read back exactly as the parents' entries.
-    let mut rb = DirLayerReader::open_ambient(&base_path).unwrap();
+    let mut rb = DirLayerReader::open_ambient(&base_path, wclayer_fs::ambient_authority()).unwrap();
     let base_x = snapshot(&mut rb)
         .into_iter()
         .find(|s| s.entry.name().as_str() == "Files\\x")
         .unwrap();
-    let mut rm = DirLayerReader::open_ambient(&mid_path).unwrap();
+    let mut rm = DirLayerReader::open_ambient(&mid_path, wclayer_fs::ambient_authority()).unwrap();
     let mid_sparse = snapshot(&mut rm)
         .into_iter()
         .find(|s| s.entry.name().as_str() == "Files\\sparse")
         .unwrap();
-    let mut r = DirLayerReader::open_ambient(&delta_path).unwrap();
+    let mut r = DirLayerReader::open_ambient(&delta_path, wclayer_fs::ambient_authority()).unwrap();
     let snap = snapshot(&mut r);
     let get = |n: &str| snap.iter().find(|s| s.entry.name().as_str() == n).unwrap();
     assert_eq!(get("Files\\x-link").stream, base_x.stream);
@@ -472,7 +482,8 @@ fn parents_on_another_file_system_are_copied() {
     assert_eq!(get("Files\\x-link").links, 1, "a copy, not a link");
 
     // Cloning the utility VM across file systems copies it.
-    let parents = vec![ParentLayer::open_ambient(&base_path).unwrap()];
+    let parents =
+        vec![ParentLayer::open_ambient(&base_path, wclayer_fs::ambient_authority()).unwrap()];
     let fd_near = open_dir(near.path());
     let mut w = DirLayerWriter::create(&fd_near, "uvm", parents, opts()).unwrap();
     add(&mut w, "UtilityVM", dir_info(1), &Stream::new());

@@ -16,7 +16,7 @@ fn refused(f: impl FnOnce(&mut DirLayerWriter) -> wclayer_layer::Error) -> Strin
     std::fs::create_dir(&outside).unwrap();
     let layers = tmp.path().join("layers");
     std::fs::create_dir(&layers).unwrap();
-    let mut w = DirLayerWriter::create(open_dir(&layers), "layer", vec![], opts()).unwrap();
+    let mut w = DirLayerWriter::create(&open_dir(&layers), "layer", vec![], opts()).unwrap();
     let e = f(&mut w);
     drop(w);
     assert!(ls(&layers).is_empty(), "left behind: {:?}", ls(&layers));

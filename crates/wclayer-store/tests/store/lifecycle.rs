@@ -64,10 +64,7 @@ struct Failing {
 
 impl Read for Failing {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = (self.cur.len() - self.off).min(buf.len());
-        buf[..n].copy_from_slice(&self.cur[self.off..self.off + n]);
-        self.off += n;
-        Ok(n)
+        Ok(self.read_stream(buf)?)
     }
 }
 
@@ -90,6 +87,12 @@ impl LayerReader for Failing {
     }
     fn link_info(&mut self) -> Result<LinkInfo, wclayer_layer::Error> {
         Ok(LinkInfo::default())
+    }
+    fn read_stream(&mut self, buf: &mut [u8]) -> Result<usize, wclayer_layer::Error> {
+        let n = (self.cur.len() - self.off).min(buf.len());
+        buf[..n].copy_from_slice(&self.cur[self.off..self.off + n]);
+        self.off += n;
+        Ok(n)
     }
     fn close(&mut self) -> Result<(), wclayer_layer::Error> {
         Ok(())
@@ -136,10 +139,19 @@ fn the_target_must_not_exist() {
     std::fs::create_dir(tmp.path().join("race")).unwrap();
     std::fs::write(tmp.path().join("race/theirs"), b"x").unwrap();
     let e = w.close().unwrap_err();
-    let source = std::error::Error::source(&e)
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    assert_eq!(source, "race: layer directory already exists", "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "race: layer directory already exists",
+        "{e:?}"
+    );
+    // The store's own error travels through the layer traits with its type.
+    let wclayer_layer::Error::Backend(b) = &e else {
+        panic!("{e:?}");
+    };
+    assert!(matches!(
+        b.downcast_ref::<Error>(),
+        Some(Error::AlreadyExists { .. })
+    ));
     drop(w);
     assert_eq!(ls(tmp.path()), ["dangling", "race", "taken"]);
     assert_eq!(ls(&tmp.path().join("race")), ["theirs"]);
@@ -155,15 +167,21 @@ fn the_target_must_not_exist() {
 fn ambient_paths() {
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("base");
-    let mut w = DirLayerWriter::create_ambient(&base, &[]).unwrap();
+    let mut w =
+        DirLayerWriter::create_ambient(&base, &[], wclayer_fs::ambient_authority()).unwrap();
     add(&mut w, "Files", dir_info(1), &Stream::new());
     add(&mut w, "Files/x", file_info(1), &Stream::new().data(b"x"));
     w.close().unwrap();
     let delta = tmp.path().join("delta");
-    let mut w = DirLayerWriter::create_ambient(&delta, &[PathBuf::from(&base)]).unwrap();
+    let mut w = DirLayerWriter::create_ambient(
+        &delta,
+        &[PathBuf::from(&base)],
+        wclayer_fs::ambient_authority(),
+    )
+    .unwrap();
     w.remove(&p("Files/x")).unwrap();
     w.close().unwrap();
-    let mut r = DirLayerReader::open_ambient(&delta).unwrap();
+    let mut r = DirLayerReader::open_ambient(&delta, wclayer_fs::ambient_authority()).unwrap();
     let snap = snapshot(&mut r);
     assert_eq!(snap.len(), 1);
     assert!(matches!(&snap[0].entry, Entry::Tombstone { name } if name.as_str() == "Files\\x"));
@@ -171,11 +189,11 @@ fn ambient_paths() {
     assert!(r.close().is_ok());
     assert!(matches!(r.next(), Err(wclayer_layer::Error::Closed)));
     // Not a layer directory.
-    let e = DirLayerReader::open_ambient(tmp.path()).unwrap_err();
+    let e = DirLayerReader::open_ambient(tmp.path(), wclayer_fs::ambient_authority()).unwrap_err();
     assert!(
         e.to_string().contains("not a wclayer layer directory"),
         "{e}"
     );
-    let e = ParentLayer::open_ambient(tmp.path()).unwrap_err();
+    let e = ParentLayer::open_ambient(tmp.path(), wclayer_fs::ambient_authority()).unwrap_err();
     assert!(matches!(e, Error::Metadata { .. }), "{e}");
 }

@@ -316,7 +316,7 @@ fn streams_are_seekable_and_details_complete() {
     let mut l = MemLayer::new();
     rich_layer(&mut l);
     round_trip(&mut l, tmp.path(), "base", &[]);
-    let mut r = DirLayerReader::open(open_dir(tmp.path()), "base").unwrap();
+    let mut r = DirLayerReader::open(&open_dir(tmp.path()), "base").unwrap();
     let info = r.layer_info();
     assert_eq!(info.kind, LayerKind::Base);
     assert_eq!(info.tombstones, 0);
@@ -459,7 +459,25 @@ fn writer_rejects_what_the_model_rejects() {
                 text.contains("no entry open") || format!("{e:?}").contains("NoEntry"),
                 "{e:?}"
             ),
-            "truncated" => assert!(format!("{e:?}").contains("truncated stream body"), "{e:?}"),
+            "truncated" => {
+                assert_eq!(text, "Files\\t: bad backup stream");
+                let wclayer_layer::Error::Backend(b) = &e else {
+                    panic!("{e:?}");
+                };
+                assert!(
+                    matches!(
+                        b.downcast_ref::<wclayer_store::Error>(),
+                        Some(wclayer_store::Error::Stream {
+                            source: wclayer_backup::Error::Truncated {
+                                what: "stream body",
+                                ..
+                            },
+                            ..
+                        })
+                    ),
+                    "{e:?}"
+                );
+            }
             _ => unreachable!(),
         }
         // The first error discards the staged layer; later calls are refused.

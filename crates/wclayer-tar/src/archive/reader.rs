@@ -535,15 +535,17 @@ impl<R: Read> ArchiveReader<R> {
     }
 }
 
-impl<R: Read> Read for ArchiveReader<R> {
+impl<R: Read> ArchiveReader<R> {
     /// The current entry's logical data: stored bytes, with sparse holes as zeros. Returns
-    /// `Ok(0)` at the end of the entry, before the first entry and after the last.
+    /// `Ok(0)` at the end of the entry, before the first entry and after the last. The
+    /// [`Read`] implementation is the same with the error as [`io::Error`].
     ///
-    /// A short entry is an [`io::ErrorKind::UnexpectedEof`] error; other errors carry an
-    /// [`Error`] inside. Errors are sticky, as in Go.
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    /// # Errors
+    /// [`Error::UnexpectedEof`] for a short entry, the reader's other errors. Errors are
+    /// sticky, as in Go.
+    pub fn read_data(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         if let Some(e) = &self.failed {
-            return Err(e.clone().into());
+            return Err(e.clone());
         }
         if buf.is_empty() {
             return Ok(0);
@@ -553,10 +555,15 @@ impl<R: Read> Read for ArchiveReader<R> {
         } else {
             self.read_physical(buf, "entry data")
         };
-        r.map_err(|e| {
-            self.failed = Some(e.clone());
-            e.into()
-        })
+        r.inspect_err(|e| self.failed = Some(e.clone()))
+    }
+}
+
+impl<R: Read> Read for ArchiveReader<R> {
+    /// See [`ArchiveReader::read_data`]. A short entry is an
+    /// [`io::ErrorKind::UnexpectedEof`] error; other errors carry an [`Error`] inside.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.read_data(buf)?)
     }
 }
 

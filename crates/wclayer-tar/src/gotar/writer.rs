@@ -85,6 +85,24 @@ impl<W: Write> GoTarWriter<W> {
     pub fn bytes_written(&self) -> u64 {
         self.state.written
     }
+
+    /// Writes all of `buf` as data of the current entry, with the error typed (the
+    /// [`Write`] implementation is the same with the error as [`io::Error`]).
+    ///
+    /// # Errors
+    /// [`Error::WriteTooLong`] when the entry expects fewer bytes (what fits is written, as
+    /// Go writes it); [`Error::Io`] (which poisons the writer); [`Error::Poisoned`].
+    pub fn write_data(&mut self, mut buf: &[u8]) -> Result<(), Error> {
+        while !buf.is_empty() {
+            match self.state.write_data(&mut self.inner, buf) {
+                Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
+                Ok(n) => buf = buf.get(n..).unwrap_or_default(),
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Entry data, as Go's `Writer.Write`.
@@ -96,7 +114,7 @@ impl<W: Write> GoTarWriter<W> {
 /// does. I/O errors other than `Interrupted` poison the writer.
 impl<W: Write> Write for GoTarWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.state.write_data(&mut self.inner, buf)
+        Ok(self.state.write_data(&mut self.inner, buf)?)
     }
 
     /// Flushes the inner writer only; padding is written by the next header or by `finish`.
@@ -169,13 +187,13 @@ impl State {
         Ok(())
     }
 
-    fn write_data(&mut self, w: &mut dyn Write, buf: &[u8]) -> io::Result<usize> {
+    fn write_data(&mut self, w: &mut dyn Write, buf: &[u8]) -> Result<usize, Error> {
         self.check()?;
         if buf.is_empty() {
             return Ok(0);
         }
         if self.remaining == 0 {
-            return Err(Error::WriteTooLong.into());
+            return Err(Error::WriteTooLong);
         }
         let len = usize::try_from(self.remaining).map_or(buf.len(), |r| r.min(buf.len()));
         let chunk = buf.get(..len).unwrap_or_default();
@@ -186,10 +204,10 @@ impl State {
                 self.written = self.written.saturating_add(n64);
                 Ok(n)
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(Error::Io(e)),
             Err(e) => {
                 self.poisoned = true;
-                Err(e)
+                Err(Error::Io(e))
             }
         }
     }

@@ -193,6 +193,9 @@ impl<R: LayerReader> LayerReader for Unseekable<R> {
     fn link_info(&mut self) -> Result<LinkInfo, wclayer_layer::Error> {
         self.0.link_info()
     }
+    fn read_stream(&mut self, buf: &mut [u8]) -> Result<usize, wclayer_layer::Error> {
+        self.0.read_stream(buf)
+    }
     fn close(&mut self) -> Result<(), wclayer_layer::Error> {
         self.0.close()
     }
@@ -202,6 +205,7 @@ impl<R: LayerReader> LayerReader for Unseekable<R> {
 fn worked_example_single_pass_loses_the_trailing_ea() {
     let mut l = worked_example();
     let mut r = Unseekable(l.reader().unwrap());
+    assert!(!r.can_seek_stream());
     assert!(r.seek_stream(SeekFrom::Current(0)).is_err());
     let out = export_tar(&mut r, Vec::new()).unwrap().0;
     assert_eq!(out.len(), 11_776);

@@ -1,0 +1,324 @@
+//! [`StagedDir`]: a directory built beside its final name and made visible in one step, and
+//! the bounded-handle tree removal it (and everything else) uses.
+
+use std::ffi::{OsStr, OsString};
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+
+use crate::dir::Dir;
+#[cfg(test)]
+use crate::dir::OPEN_WINDOW;
+use crate::held::HeldPath;
+use crate::metadata::{FileType, Metadata};
+
+/// What the staging name puts between the target's name and the random suffix:
+/// `.NAME.wclayer-staging-0123456789abcdef`.
+pub const STAGING_INFIX: &str = ".wclayer-staging-";
+
+/// Longest target name: the staging name adds 1 + 17 + 16 bytes and must still be a valid
+/// file name.
+pub const MAX_TARGET_NAME: usize = 220;
+
+/// A directory under construction: created next to its target as
+/// `.TARGET.wclayer-staging-XXXXXXXXXXXXXXXX`, filled through [`StagedDir::root`], and made
+/// visible under the target's name by [`StagedDir::commit`].
+///
+/// # Drop behaviour
+/// Dropping it without a successful commit removes the staging directory and everything in
+/// it (without following links); the target is never touched. A process killed before the
+/// commit leaves the staging directory behind.
+#[derive(Debug)]
+pub struct StagedDir {
+    parent: Dir,
+    target: String,
+    staging: String,
+    root: Dir,
+    done: bool,
+}
+
+impl StagedDir {
+    /// Starts the directory `target` (one plain name) in `parent`.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a name that is empty, `.`/`..`, contains `/` or NUL, or is longer
+    /// than 220 bytes; the error of creating the staging directory.
+    pub fn create(parent: &Dir, target: &str) -> io::Result<StagedDir> {
+        check_target_name(target)?;
+        let parent = parent.try_clone()?;
+        let mut attempt = 0u32;
+        let staging = loop {
+            let name = format!(".{target}{STAGING_INFIX}{}", random_suffix(attempt));
+            match parent.create_dir(&name) {
+                Ok(()) => break name,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => {
+                    attempt = attempt.saturating_add(1);
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let root = match parent.open_dir(&staging) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = parent.remove_tree(&staging);
+                return Err(e);
+            }
+        };
+        Ok(StagedDir {
+            parent,
+            target: target.to_owned(),
+            staging,
+            root,
+            done: false,
+        })
+    }
+
+    /// The staging directory, to fill.
+    #[must_use]
+    pub fn root(&self) -> &Dir {
+        &self.root
+    }
+
+    /// The directory that will hold the target.
+    #[must_use]
+    pub fn parent(&self) -> &Dir {
+        &self.parent
+    }
+
+    /// The target's name.
+    #[must_use]
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The staging directory's name in the parent.
+    #[must_use]
+    pub fn staging_name(&self) -> &str {
+        &self.staging
+    }
+
+    /// Makes the directory visible: with `sync`, flushes the file system once (`syncfs`,
+    /// never an `fsync` per file), renames the staging directory to the target without
+    /// replacing anything, then flushes the parent directory so that the rename is durable.
+    ///
+    /// # Errors
+    /// `AlreadyExists` when the target appeared meanwhile (the staging directory is then
+    /// removed on drop); any failure before the rename (likewise). A failure of the final
+    /// flush is reported, but the directory stays in place.
+    pub fn commit(self, sync: bool) -> io::Result<()> {
+        self.commit_with(sync, false)
+    }
+
+    /// As [`StagedDir::commit`], but an empty directory at the target is replaced (a transport
+    /// folder may be written into an empty directory made for it).
+    ///
+    /// # Errors
+    /// As [`StagedDir::commit`]; a non-empty directory or a file at the target also fails.
+    pub fn commit_replacing_empty_dir(self, sync: bool) -> io::Result<()> {
+        self.commit_with(sync, true)
+    }
+
+    fn commit_with(mut self, sync: bool, replace_empty: bool) -> io::Result<()> {
+        if sync {
+            self.root.sync_fs()?;
+        }
+        if replace_empty {
+            self.parent
+                .rename_over_empty_dir(&self.staging, &self.parent, &self.target)?;
+        } else {
+            self.parent
+                .rename_noreplace(&self.staging, &self.parent, &self.target)?;
+        }
+        self.done = true;
+        if sync {
+            self.parent.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// Removes the staging directory now, reporting failure (dropping does the same,
+    /// silently).
+    ///
+    /// # Errors
+    /// When something could not be removed.
+    pub fn discard(mut self) -> io::Result<()> {
+        self.done = true;
+        self.parent.remove_tree(&self.staging)
+    }
+}
+
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        if !self.done {
+            // Best effort: whatever made us drop it is the error worth reporting.
+            let _ = self.parent.remove_tree(&self.staging);
+        }
+    }
+}
+
+/// Checks that a target name is one plain name that leaves room for the staging suffix.
+fn check_target_name(name: &str) -> io::Result<()> {
+    let reason = if name.is_empty() {
+        "empty"
+    } else if name == "." || name == ".." {
+        "not a plain name"
+    } else if name.contains(['/', '\0']) {
+        "contains `/` or NUL"
+    } else if name.len() > MAX_TARGET_NAME {
+        "longer than 220 bytes"
+    } else {
+        return Ok(());
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{name:?}: invalid directory name: {reason}"),
+    ))
+}
+
+/// 16 hex digits that differ between processes, calls and attempts (std's randomly keyed
+/// hasher; the name needs uniqueness, not secrecy: it is created exclusively).
+fn random_suffix(attempt: u32) -> String {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u32(attempt);
+    if let Ok(d) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(d.as_nanos());
+    }
+    format!("{:016x}", h.finish())
+}
+
+/// Removes `name` in `parent` and everything below it, never following a symbolic link,
+/// holding a bounded number of directory handles however deep the tree is
+/// ([`HeldPath`]). A missing
+/// `name` is no error; everything removable is removed, and the first error is returned.
+pub(crate) fn remove_tree(parent: &Dir, name: &OsStr) -> io::Result<()> {
+    let meta = match Metadata::at(parent, name) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if meta.file_type != FileType::Dir {
+        return parent.remove_file(name);
+    }
+    let top = parent.open_dir(name)?;
+    let pending = top.entries()?;
+    // Each level: the names still to remove in it.
+    let mut levels: HeldPath<Vec<OsString>> = HeldPath::new();
+    levels.push(name.to_owned(), Some(top), pending);
+    let mut first_err: Option<io::Error> = None;
+    while let Some(depth) = levels.len().checked_sub(1) {
+        let Some(child) = levels.level_mut(depth).and_then(|l| l.data.pop()) else {
+            // Empty now: remove it from its parent.
+            let done = levels.pop().map(|l| l.name).unwrap_or_default();
+            let result = match levels.len().checked_sub(1) {
+                None => parent.remove_dir(name),
+                Some(up) => levels.open(parent, up).and_then(|d| d.remove_dir(&done)),
+            };
+            if let Err(e) = result
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                first_err.get_or_insert(e);
+            }
+            continue;
+        };
+        let step =
+            levels
+                .open(parent, depth)
+                .and_then(|dir| match Metadata::at(dir, &child)?.file_type {
+                    FileType::Dir => {
+                        let sub = dir.open_dir(&child)?;
+                        let pending = sub.entries()?;
+                        Ok(Some((sub, pending)))
+                    }
+                    _ => dir.remove_file(&child).map(|()| None),
+                });
+        match step {
+            Ok(Some((sub, pending))) => levels.push(child, Some(sub), pending),
+            Ok(None) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ambient_authority;
+
+    fn root(dir: &std::path::Path) -> Dir {
+        Dir::open_ambient_dir(dir, ambient_authority()).unwrap()
+    }
+
+    #[test]
+    fn staged_then_committed_or_discarded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = root(tmp.path());
+        let s = StagedDir::create(&r, "layer").unwrap();
+        assert!(s.staging_name().starts_with(".layer.wclayer-staging-"));
+        assert_eq!(s.staging_name().len(), ".layer.wclayer-staging-".len() + 16);
+        s.root().create_dir("Files").unwrap();
+        s.root().create_file("Files/a").unwrap();
+        s.commit(true).unwrap();
+        assert_eq!(r.entries().unwrap(), vec![OsString::from("layer")]);
+        assert!(r.open_file("layer/Files/a").is_ok());
+
+        let s = StagedDir::create(&r, "layer").unwrap();
+        assert_eq!(
+            s.commit(false).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(r.entries().unwrap().len(), 1, "the staging directory went");
+
+        let s = StagedDir::create(&r, "other").unwrap();
+        s.root().create_dir("x").unwrap();
+        drop(s);
+        assert_eq!(r.entries().unwrap(), vec![OsString::from("layer")]);
+        for bad in ["", ".", "..", "a/b", "a\0b", &"x".repeat(221)] {
+            assert!(StagedDir::create(&r, bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn replacing_an_empty_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = root(tmp.path());
+        r.create_dir("folder").unwrap();
+        let s = StagedDir::create(&r, "folder").unwrap();
+        s.root().create_file("tombstones.txt").unwrap();
+        s.commit_replacing_empty_dir(false).unwrap();
+        assert!(r.open_file("folder/tombstones.txt").is_ok());
+        let s = StagedDir::create(&r, "folder").unwrap();
+        assert!(s.commit_replacing_empty_dir(false).is_err(), "not empty");
+    }
+
+    #[test]
+    fn remove_tree_stays_inside_and_handles_deep_trees() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("keep"), b"x").unwrap();
+        let r = root(tmp.path());
+        r.create_dir("t").unwrap();
+        let mut d = r.open_dir("t").unwrap();
+        // Deeper than a process's default descriptor limit allows holding open.
+        for i in 0..(OPEN_WINDOW * 10 + 7) {
+            d.create_file(format!("f{i}")).unwrap();
+            d.create_dir("d").unwrap();
+            d = d.open_dir("d").unwrap();
+        }
+        std::os::unix::fs::symlink(outside.path(), tmp.path().join("t/link")).unwrap();
+        drop(d);
+        r.create_dir("keep").unwrap();
+        r.remove_tree("t").unwrap();
+        assert_eq!(r.entries().unwrap(), vec![OsString::from("keep")]);
+        assert!(outside.path().join("keep").exists());
+        r.remove_tree("t").unwrap();
+        r.remove_tree("keep").unwrap();
+        assert!(r.entries().unwrap().is_empty());
+    }
+}
