@@ -1,22 +1,6 @@
 //! [`LayerTree`]: the layer's name tree, the one place where the rules of the reference layer
 //! model live (docs/layer-semantics.md §0.1).
 //!
-//! Every layer writer of the project (the in-memory layer, layer directories, transport
-//! folders) and every reader that rebuilds a layer from stored records drives this tree and
-//! keeps only its own data beside it, as a payload per file (`F`) and per node (`N`):
-//!
-//! - names are [`LayerPath`]s, looked up case-insensitively (NTFS upcase rules,
-//!   [`upcase_key`]) and kept in the spelling first written;
-//! - missing parents become *implicit* directories: walked, never reported; a directory added
-//!   after an entry below it promotes the implicit directory and is no duplicate;
-//! - a name added twice (in any case), an entry below a non-directory or below a reparse
-//!   point, a hard link to a missing name or to a directory are errors;
-//! - tombstones are recorded below their directory in `remove` order, wherever they point;
-//! - hard links share one file ([`FileNo`]); its link count is its number of names;
-//! - *inherited* names are the part of a layer it does not add itself (the utility VM a delta
-//!   layer clones from its parent, docs/layer-semantics.md §4.6): found by lookups and holding
-//!   their place, but never walked.
-//!
 //! [`LayerTree::walk`] gives the walk order of docs/layer-semantics.md §0.2.
 //!
 //! # Memory
@@ -127,8 +111,24 @@ struct Tomb {
     next: u32,
 }
 
-/// The name tree of one layer, with a payload per file (`F`) and per node (`N`). See the
-/// [module documentation](self) for the rules it applies.
+/// The name tree of one layer, with a payload per file (`F`) and per node (`N`).
+///
+/// Every layer writer of the project (the in-memory layer, layer directories, transport
+/// folders) and every reader that rebuilds a layer from stored records drives this tree and
+/// keeps only its own data beside it, as a payload per file (`F`) and per node (`N`):
+///
+/// - names are [`LayerPath`]s, looked up case-insensitively (NTFS upcase rules,
+///   [`crate::upcase_key`]) and kept in the spelling first written;
+/// - missing parents become *implicit* directories: walked, never reported; a directory added
+///   after an entry below it promotes the implicit directory and is no duplicate;
+/// - a name added twice (in any case), an entry below a non-directory or below a reparse
+///   point, a hard link to a missing name or to a directory are errors;
+/// - tombstones are recorded below their directory in `remove` order, wherever they point;
+/// - hard links share one file ([`FileNo`]); its link count is its number of names;
+/// - *inherited* names are the part of a layer it does not add itself (the utility VM a delta
+///   layer clones from its parent, docs/layer-semantics.md §4.6): found by lookups and holding
+///   their place, but never walked.
+///
 ///
 /// ```
 /// use wclayer_layer::{FileAttributes, FileBasicInfo, LayerPath, LayerTree, WalkMode};
