@@ -1,4 +1,5 @@
-//! A generator of Windows-style container layer tars, for tests and examples.
+//! Generated Windows-style layer tars: the samples of `wclayer sample` and the fixtures of
+//! the tests.
 //!
 //! The archives follow the layout of spec/oci-tar-mapping.md: `Files/…` (the container's
 //! `C:\`), `Hives/…` (registry deltas), `UtilityVM/Files/…`, with Windows metadata in PAX
@@ -35,7 +36,7 @@
 //! # Example
 //!
 //! ```
-//! use wclayer_testtools::r#gen::{Options, cases, write_case_with};
+//! use wclayer_gen::{Options, cases, write_case_with};
 //!
 //! let options = Options { big_file_size: 4096 };
 //! for case in cases() {
@@ -45,8 +46,8 @@
 //! }
 //! # Ok::<(), std::io::Error>(())
 //! ```
-//!
-//! The module is named `r#gen` because `gen` is a reserved keyword in Rust 2024.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 use std::io::{self, Read, Write};
 
