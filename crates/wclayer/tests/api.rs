@@ -72,10 +72,10 @@ fn captured<T>(f: impl FnOnce() -> T) -> (T, Vec<SeenSpan>) {
 
 fn sample(case: &str) -> Vec<u8> {
     let mut out = Vec::new();
-    let opts = wclayer_testtools::r#gen::Options {
+    let opts = wclayer_gen::Options {
         big_file_size: 100_000,
     };
-    wclayer_testtools::r#gen::write_case_with(case, &opts, &mut out).unwrap();
+    wclayer_gen::write_case_with(case, &opts, &mut out).unwrap();
     out
 }
 

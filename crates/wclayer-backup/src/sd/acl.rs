@@ -1,11 +1,12 @@
-//! ACLs and ACEs (ea-reparse-sd.md §3.4, §3.5) and their named constants (§3.5, §3.6).
+//! ACLs and ACEs (ea-reparse-sd.md §3.4, §3.5), their named constants (§3.5, §3.6) and
+//! their binary codec, which the descriptor decoder calls for the SACL and DACL.
 
 use std::fmt;
 use std::str::FromStr;
 
-use super::binary;
+use super::bytes::{at, put_u16, put_u32, read_u32, take};
 use super::error::{Component, Error, SddlError};
-use super::sid::Sid;
+use super::sid::{Sid, decode_sid};
 
 /// ACE types: the `AceType` byte of the ACE header (§3.5), named as in `winnt.h`.
 pub mod ace_type {
@@ -509,7 +510,7 @@ impl Ace {
     /// As for [`super::SecurityDescriptor::from_bytes`], with [`Component::Ace`];
     /// [`Error::TrailingBytes`] if `AceSize` is shorter than `bytes`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Ace, Error> {
-        let (ace, end) = binary::decode_ace(bytes, 0, bytes.len(), Component::Ace)?;
+        let (ace, end) = decode_ace(bytes, 0, bytes.len(), Component::Ace)?;
         if end != bytes.len() {
             return Err(Error::TrailingBytes {
                 component: Component::Ace,
@@ -531,10 +532,10 @@ impl Ace {
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
         out.push(self.ace_type);
         out.push(self.flags);
-        out.extend_from_slice(&self.size().to_le_bytes());
+        put_u16(out, self.size());
         match &self.body {
             AceBody::Common { mask, sid, data } => {
-                out.extend_from_slice(&mask.to_le_bytes());
+                put_u32(out, *mask);
                 sid.write_to(out);
                 out.extend_from_slice(data);
             }
@@ -546,8 +547,8 @@ impl Ace {
                 sid,
                 data,
             } => {
-                out.extend_from_slice(&mask.to_le_bytes());
-                out.extend_from_slice(&flags.to_le_bytes());
+                put_u32(out, *mask);
+                put_u32(out, *flags);
                 for guid in [object_type, inherited_object_type].into_iter().flatten() {
                     out.extend_from_slice(&guid.0);
                 }
@@ -652,7 +653,7 @@ impl Acl {
     /// As for [`super::SecurityDescriptor::from_bytes`], with [`Component::Acl`];
     /// [`Error::TrailingBytes`] if `AclSize` is shorter than `bytes`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Acl, Error> {
-        let (acl, end) = binary::decode_acl(bytes, 0, Component::Acl, None)?;
+        let (acl, end) = decode_acl(bytes, 0, Component::Acl, None)?;
         if end != bytes.len() {
             return Err(Error::TrailingBytes {
                 component: Component::Acl,
@@ -674,13 +675,163 @@ impl Acl {
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
         out.push(self.revision);
         out.push(0);
-        out.extend_from_slice(&self.size().to_le_bytes());
+        put_u16(out, self.size());
         // At most 65535 / 4 ACEs fit, so the count fits in a u16.
         let count = u16::try_from(self.aces.len()).unwrap_or(u16::MAX);
-        out.extend_from_slice(&count.to_le_bytes());
+        put_u16(out, count);
         out.extend_from_slice(&[0, 0]);
         for ace in &self.aces {
             ace.write_to(out);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Binary decoding
+
+/// Decodes the ACE at `offset`, which must end at or before `limit` (the end of its ACL).
+/// Returns the ACE and the offset just past it (`offset + AceSize`).
+pub(crate) fn decode_ace(
+    bytes: &[u8],
+    offset: usize,
+    limit: usize,
+    component: Component,
+) -> Result<(Ace, usize), Error> {
+    let header = take(bytes, offset, 4, limit, component)?;
+    let [ace_type, flags, size_lo, size_hi] = *header else {
+        return Err(Error::Truncated {
+            component,
+            offset,
+            needed: 4,
+            available: header.len(),
+        });
+    };
+    let size = usize::from(u16::from_le_bytes([size_lo, size_hi]));
+    if size < 4 || !size.is_multiple_of(4) {
+        return Err(Error::Invalid {
+            component,
+            offset: at(offset, 2),
+            reason: "AceSize is not a multiple of 4 of at least 4",
+        });
+    }
+    // The whole ACE must lie inside the ACL; everything below reads inside the ACE.
+    take(bytes, offset, size, limit, component)?;
+    let end = at(offset, size);
+    let body_at = at(offset, 4);
+    let body = match shape_of(ace_type) {
+        AceShape::Common => {
+            let mask = read_u32(bytes, body_at, end, component)?;
+            let (sid, sid_end) = decode_sid(bytes, at(body_at, 4), end, component)?;
+            let data = take(bytes, sid_end, end.saturating_sub(sid_end), end, component)?;
+            AceBody::Common {
+                mask,
+                sid,
+                data: data.to_vec(),
+            }
+        }
+        AceShape::Object => {
+            let mask = read_u32(bytes, body_at, end, component)?;
+            let object_flags = read_u32(bytes, at(body_at, 4), end, component)?;
+            let mut pos = at(body_at, 8);
+            let mut guid = |present: bool| -> Result<Option<Guid>, Error> {
+                if !present {
+                    return Ok(None);
+                }
+                let raw = take(bytes, pos, 16, end, component)?;
+                let mut g = [0u8; 16];
+                g.copy_from_slice(raw);
+                pos = at(pos, 16);
+                Ok(Some(Guid(g)))
+            };
+            let object_type = guid(object_flags & 1 != 0)?;
+            let inherited_object_type = guid(object_flags & 2 != 0)?;
+            let (sid, sid_end) = decode_sid(bytes, pos, end, component)?;
+            let data = take(bytes, sid_end, end.saturating_sub(sid_end), end, component)?;
+            AceBody::Object {
+                mask,
+                flags: object_flags,
+                object_type,
+                inherited_object_type,
+                sid,
+                data: data.to_vec(),
+            }
+        }
+        AceShape::Opaque => {
+            AceBody::Opaque(take(bytes, body_at, size.saturating_sub(4), end, component)?.to_vec())
+        }
+    };
+    // Cannot fail: the shape matches the type and the size came from a u16 multiple of 4.
+    let ace = Ace::new(ace_type, flags, body).map_err(|_| Error::Invalid {
+        component,
+        offset,
+        reason: "ace cannot be represented",
+    })?;
+    Ok((ace, end))
+}
+
+/// Which ACL of a descriptor is being decoded, to name its ACEs in errors.
+#[derive(Clone, Copy)]
+pub(crate) enum AclKind {
+    Sacl,
+    Dacl,
+}
+
+/// Decodes the ACL at `offset`. Returns the ACL and the offset just past it
+/// (`offset + AclSize`).
+///
+/// `AclSize` may exceed the ACEs (free space at the end of the ACL, which Windows allows);
+/// that space is not kept, so such an ACL is not in canonical form. `Sbz1`/`Sbz2` are not
+/// kept either (the encoder writes zero).
+pub(crate) fn decode_acl(
+    bytes: &[u8],
+    offset: usize,
+    component: Component,
+    kind: Option<AclKind>,
+) -> Result<(Acl, usize), Error> {
+    let header = take(bytes, offset, 8, bytes.len(), component)?;
+    let [revision, _sbz1, s0, s1, c0, c1, _, _] = *header else {
+        return Err(Error::Truncated {
+            component,
+            offset,
+            needed: 8,
+            available: header.len(),
+        });
+    };
+    let size = usize::from(u16::from_le_bytes([s0, s1]));
+    let count = u16::from_le_bytes([c0, c1]);
+    if size < 8 {
+        return Err(Error::Invalid {
+            component,
+            offset: at(offset, 2),
+            reason: "AclSize is smaller than the acl header",
+        });
+    }
+    take(bytes, offset, size, bytes.len(), component)?;
+    let end = at(offset, size);
+    let mut pos = at(offset, 8);
+    let mut aces = Vec::new();
+    for index in 0..count {
+        let ace_component = match kind {
+            Some(AclKind::Sacl) => Component::SaclAce(index),
+            Some(AclKind::Dacl) => Component::DaclAce(index),
+            None => Component::Ace,
+        };
+        if pos >= end {
+            return Err(Error::Invalid {
+                component,
+                offset: at(offset, 4),
+                reason: "AceCount names more aces than AclSize holds",
+            });
+        }
+        let (ace, next) = decode_ace(bytes, pos, end, ace_component)?;
+        aces.push(ace);
+        pos = next;
+    }
+    // Cannot fail: the ACEs fit in AclSize, a u16.
+    let acl = Acl::new(revision, aces).map_err(|_| Error::Invalid {
+        component,
+        offset,
+        reason: "acl cannot be represented",
+    })?;
+    Ok((acl, end))
 }

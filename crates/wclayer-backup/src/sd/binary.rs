@@ -1,256 +1,50 @@
-//! The binary codec: self-relative security descriptors, ACLs, ACEs and SIDs
-//! (ea-reparse-sd.md §3.1–§3.5).
+//! The binary codec of whole descriptors: the self-relative form of ea-reparse-sd.md §3.1,
+//! whose header points at SIDs and ACLs that `sid` and `acl` decode and encode.
 //!
-//! Every read goes through [`take`], which checks the range against both the input and
-//! the enclosing structure (`limit`), so a size field can never make a read leave its ACE,
-//! ACL or the input, and no arithmetic on offsets can overflow.
+//! Every read goes through the bounds-checked primitives of `bytes`, so a size field can
+//! never make a read leave its ACE, ACL or the input, and no arithmetic on offsets can
+//! overflow.
 
-use super::acl::{Ace, AceBody, AceShape, Acl, Guid, shape_of};
+use super::acl::{Acl, AclKind, decode_acl};
+use super::bytes::{put_u16, put_u32, read_u32, take};
+use super::descriptor::{Layout, SecurityDescriptor, control};
 use super::error::{Component, Error};
-use super::sid::{MAX_SUB_AUTHORITIES, Sid};
-use super::{Layout, SecurityDescriptor, control};
+use super::sid::{Sid, decode_sid};
 
 /// Size of `SECURITY_DESCRIPTOR_RELATIVE` (§3.1).
 const HEADER_LEN: usize = 20;
 
-/// `len` bytes at `offset`, which must end at or before `limit` (itself at most
-/// `bytes.len()`).
-fn take(
-    bytes: &[u8],
-    offset: usize,
-    len: usize,
-    limit: usize,
-    component: Component,
-) -> Result<&[u8], Error> {
-    let truncated = || Error::Truncated {
-        component,
-        offset,
-        needed: len,
-        available: limit.min(bytes.len()).saturating_sub(offset),
-    };
-    let end = offset.checked_add(len).ok_or_else(truncated)?;
-    if end > limit {
-        return Err(truncated());
+impl SecurityDescriptor {
+    /// Decodes a self-relative security descriptor that fills `bytes` exactly (§3.1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Truncated`] when an offset or size points past the input or past the
+    /// enclosing structure; [`Error::Invalid`] when `SE_SELF_RELATIVE` is clear, an offset
+    /// points into the header, a SID's revision is not 1 or it has more than 15
+    /// sub-authorities, `AclSize` is smaller than the header, `AceCount` names more ACEs
+    /// than `AclSize` holds, or an `AceSize` is not a multiple of 4; and
+    /// [`Error::TrailingBytes`] when bytes follow the last component. Never panics.
+    pub fn from_bytes(bytes: &[u8]) -> Result<SecurityDescriptor, Error> {
+        decode_sd(bytes)
     }
-    bytes.get(offset..end).ok_or_else(truncated)
-}
 
-fn read_u32(bytes: &[u8], offset: usize, limit: usize, component: Component) -> Result<u32, Error> {
-    let b = take(bytes, offset, 4, limit, component)?;
-    let mut a = [0u8; 4];
-    a.copy_from_slice(b);
-    Ok(u32::from_le_bytes(a))
-}
+    /// Encodes in the canonical layout (header, Owner, Group, SACL, DACL, back to back;
+    /// §3.1), with `SE_SELF_RELATIVE` set.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode_sd(self, Layout::OwnerGroupSaclDacl)
+    }
 
-/// `offset + n` for offsets already proven to lie inside `bytes` (so the sum cannot
-/// overflow in practice); saturates rather than wrapping if that is ever wrong, which turns
-/// into a truncation error at the next [`take`].
-fn at(offset: usize, n: usize) -> usize {
-    offset.saturating_add(n)
-}
-
-/// Decodes the SID at `offset`, which must end at or before `limit`. Returns the SID and
-/// the offset just past it.
-pub(crate) fn decode_sid(
-    bytes: &[u8],
-    offset: usize,
-    limit: usize,
-    component: Component,
-) -> Result<(Sid, usize), Error> {
-    let head = take(bytes, offset, 8, limit, component)?;
-    let [revision, count, authority @ ..] = head else {
-        return Err(Error::Truncated {
-            component,
-            offset,
-            needed: 8,
-            available: head.len(),
-        });
-    };
-    if *revision != 1 {
-        return Err(Error::Invalid {
-            component,
-            offset,
-            reason: "sid revision is not 1",
-        });
+    /// Encodes with the components in `layout`'s order ([`Layout`]).
+    #[must_use]
+    pub fn to_bytes_in(&self, layout: Layout) -> Vec<u8> {
+        encode_sd(self, layout)
     }
-    let count = usize::from(*count);
-    if count > MAX_SUB_AUTHORITIES {
-        return Err(Error::Invalid {
-            component,
-            offset: at(offset, 1),
-            reason: "sid has more than 15 sub-authorities",
-        });
-    }
-    let mut be = [0u8; 8];
-    if let Some(low) = be.get_mut(2..) {
-        low.copy_from_slice(authority);
-    }
-    let authority = u64::from_be_bytes(be);
-    let subs_at = at(offset, 8);
-    let subs_len = count.saturating_mul(4);
-    let raw = take(bytes, subs_at, subs_len, limit, component)?;
-    let subs: Vec<u32> = raw
-        .chunks_exact(4)
-        .map(|c| {
-            let mut a = [0u8; 4];
-            a.copy_from_slice(c);
-            u32::from_le_bytes(a)
-        })
-        .collect();
-    // Cannot fail: the authority has 48 bits and the count was checked.
-    let sid = Sid::new(authority, &subs)?;
-    Ok((sid, at(subs_at, subs_len)))
-}
-
-/// Decodes the ACE at `offset`, which must end at or before `limit` (the end of its ACL).
-/// Returns the ACE and the offset just past it (`offset + AceSize`).
-pub(crate) fn decode_ace(
-    bytes: &[u8],
-    offset: usize,
-    limit: usize,
-    component: Component,
-) -> Result<(Ace, usize), Error> {
-    let header = take(bytes, offset, 4, limit, component)?;
-    let [ace_type, flags, size_lo, size_hi] = *header else {
-        return Err(Error::Truncated {
-            component,
-            offset,
-            needed: 4,
-            available: header.len(),
-        });
-    };
-    let size = usize::from(u16::from_le_bytes([size_lo, size_hi]));
-    if size < 4 || !size.is_multiple_of(4) {
-        return Err(Error::Invalid {
-            component,
-            offset: at(offset, 2),
-            reason: "AceSize is not a multiple of 4 of at least 4",
-        });
-    }
-    // The whole ACE must lie inside the ACL; everything below reads inside the ACE.
-    take(bytes, offset, size, limit, component)?;
-    let end = at(offset, size);
-    let body_at = at(offset, 4);
-    let body = match shape_of(ace_type) {
-        AceShape::Common => {
-            let mask = read_u32(bytes, body_at, end, component)?;
-            let (sid, sid_end) = decode_sid(bytes, at(body_at, 4), end, component)?;
-            let data = take(bytes, sid_end, end.saturating_sub(sid_end), end, component)?;
-            AceBody::Common {
-                mask,
-                sid,
-                data: data.to_vec(),
-            }
-        }
-        AceShape::Object => {
-            let mask = read_u32(bytes, body_at, end, component)?;
-            let object_flags = read_u32(bytes, at(body_at, 4), end, component)?;
-            let mut pos = at(body_at, 8);
-            let mut guid = |present: bool| -> Result<Option<Guid>, Error> {
-                if !present {
-                    return Ok(None);
-                }
-                let raw = take(bytes, pos, 16, end, component)?;
-                let mut g = [0u8; 16];
-                g.copy_from_slice(raw);
-                pos = at(pos, 16);
-                Ok(Some(Guid(g)))
-            };
-            let object_type = guid(object_flags & 1 != 0)?;
-            let inherited_object_type = guid(object_flags & 2 != 0)?;
-            let (sid, sid_end) = decode_sid(bytes, pos, end, component)?;
-            let data = take(bytes, sid_end, end.saturating_sub(sid_end), end, component)?;
-            AceBody::Object {
-                mask,
-                flags: object_flags,
-                object_type,
-                inherited_object_type,
-                sid,
-                data: data.to_vec(),
-            }
-        }
-        AceShape::Opaque => {
-            AceBody::Opaque(take(bytes, body_at, size.saturating_sub(4), end, component)?.to_vec())
-        }
-    };
-    // Cannot fail: the shape matches the type and the size came from a u16 multiple of 4.
-    let ace = Ace::new(ace_type, flags, body).map_err(|_| Error::Invalid {
-        component,
-        offset,
-        reason: "ace cannot be represented",
-    })?;
-    Ok((ace, end))
-}
-
-/// Which ACL of a descriptor is being decoded, to name its ACEs in errors.
-#[derive(Clone, Copy)]
-pub(crate) enum AclKind {
-    Sacl,
-    Dacl,
-}
-
-/// Decodes the ACL at `offset`. Returns the ACL and the offset just past it
-/// (`offset + AclSize`).
-///
-/// `AclSize` may exceed the ACEs (free space at the end of the ACL, which Windows allows);
-/// that space is not kept, so such an ACL is not in canonical form. `Sbz1`/`Sbz2` are not
-/// kept either (the encoder writes zero).
-pub(crate) fn decode_acl(
-    bytes: &[u8],
-    offset: usize,
-    component: Component,
-    kind: Option<AclKind>,
-) -> Result<(Acl, usize), Error> {
-    let header = take(bytes, offset, 8, bytes.len(), component)?;
-    let [revision, _sbz1, s0, s1, c0, c1, _, _] = *header else {
-        return Err(Error::Truncated {
-            component,
-            offset,
-            needed: 8,
-            available: header.len(),
-        });
-    };
-    let size = usize::from(u16::from_le_bytes([s0, s1]));
-    let count = u16::from_le_bytes([c0, c1]);
-    if size < 8 {
-        return Err(Error::Invalid {
-            component,
-            offset: at(offset, 2),
-            reason: "AclSize is smaller than the acl header",
-        });
-    }
-    take(bytes, offset, size, bytes.len(), component)?;
-    let end = at(offset, size);
-    let mut pos = at(offset, 8);
-    let mut aces = Vec::new();
-    for index in 0..count {
-        let ace_component = match kind {
-            Some(AclKind::Sacl) => Component::SaclAce(index),
-            Some(AclKind::Dacl) => Component::DaclAce(index),
-            None => Component::Ace,
-        };
-        if pos >= end {
-            return Err(Error::Invalid {
-                component,
-                offset: at(offset, 4),
-                reason: "AceCount names more aces than AclSize holds",
-            });
-        }
-        let (ace, next) = decode_ace(bytes, pos, end, ace_component)?;
-        aces.push(ace);
-        pos = next;
-    }
-    // Cannot fail: the ACEs fit in AclSize, a u16.
-    let acl = Acl::new(revision, aces).map_err(|_| Error::Invalid {
-        component,
-        offset,
-        reason: "acl cannot be represented",
-    })?;
-    Ok((acl, end))
 }
 
 /// Decodes a self-relative security descriptor (§3.1), following the four offsets.
-pub(crate) fn decode_sd(bytes: &[u8]) -> Result<SecurityDescriptor, Error> {
+fn decode_sd(bytes: &[u8]) -> Result<SecurityDescriptor, Error> {
     let header = take(bytes, 0, HEADER_LEN, bytes.len(), Component::Header)?;
     let [revision, sbz1, c0, c1, ..] = *header else {
         return Err(Error::Truncated {
@@ -336,7 +130,7 @@ pub(crate) fn decode_sd(bytes: &[u8]) -> Result<SecurityDescriptor, Error> {
 
 /// Encodes a descriptor in the self-relative form, components back to back in `layout`'s
 /// order. `SE_SELF_RELATIVE` is always set, since that is the form written.
-pub(crate) fn encode_sd(sd: &SecurityDescriptor, layout: Layout) -> Vec<u8> {
+fn encode_sd(sd: &SecurityDescriptor, layout: Layout) -> Vec<u8> {
     let mut owner = Vec::new();
     let mut group = Vec::new();
     let mut sacl = Vec::new();
@@ -374,9 +168,9 @@ pub(crate) fn encode_sd(sd: &SecurityDescriptor, layout: Layout) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN.saturating_add(body.len()));
     out.push(sd.revision);
     out.push(sd.sbz1);
-    out.extend_from_slice(&(sd.control | control::SE_SELF_RELATIVE).to_le_bytes());
+    put_u16(&mut out, sd.control | control::SE_SELF_RELATIVE);
     for offset in offsets {
-        out.extend_from_slice(&offset.to_le_bytes());
+        put_u32(&mut out, offset);
     }
     out.extend_from_slice(&body);
     out

@@ -20,8 +20,8 @@
 //! wclayer `#` hex form.
 
 use super::error::SddlError;
-use super::sddl::{self, Cursor};
-use super::sid::Sid;
+use super::lexer::{Cursor, push_hex};
+use super::sid::{Sid, parse_sid};
 
 /// `ACE_CONDITION_SIGNATURE`, the first four bytes of a conditional expression.
 pub(crate) const SIGNATURE: &[u8; 4] = b"artx";
@@ -335,7 +335,7 @@ fn render_literal(r: &mut Reader<'_>, depth: usize) -> Option<String> {
         }
         OCTETS => {
             let mut out = String::from("#");
-            sddl::push_hex(&mut out, r.block()?);
+            push_hex(&mut out, r.block()?);
             Some(out)
         }
         COMPOSITE => {
@@ -725,7 +725,7 @@ fn parse_literal(c: &mut Cursor<'_>, out: &mut Vec<u8>, depth: usize) -> Result<
             c.skip_ws();
             c.expect('(', "`(` after SID")?;
             c.skip_ws();
-            let sid = sddl::parse_sid(c)?;
+            let sid = parse_sid(c)?;
             c.skip_ws();
             c.expect(')', "`)` closing SID(…)")?;
             push_block(out, SID, &sid.to_bytes())

@@ -1,13 +1,15 @@
 //! SDDL rendering and parsing (ea-reparse-sd.md §3.8), with the wclayer `#` extensions
 //! described in the [`crate::sd`] module docs.
 
-use std::fmt::Write as _;
+use std::fmt;
+use std::str::FromStr;
 
 use super::acl::{Ace, AceBody, AceShape, Acl, Guid, ace_type, object_flags, parse_guid, shape_of};
 use super::condition;
+use super::descriptor::{SecurityDescriptor, control};
 use super::error::SddlError;
-use super::sid::{self, DOMAIN_RELATIVE_ALIASES, Sid};
-use super::{SecurityDescriptor, control};
+use super::lexer::{Cursor, push_hex};
+use super::sid::{Sid, parse_sid};
 
 /// ACE type tokens (§3.5).
 const ACE_TYPES: &[(&str, u8)] = &[
@@ -104,111 +106,48 @@ const BIT_RIGHTS: &[(&str, u32)] = &[
 const LABEL_RIGHTS: &[(&str, u32)] = &[("NW", 0x1), ("NR", 0x2), ("NX", 0x4)];
 
 // ---------------------------------------------------------------------------------------
-// Cursor
+// The text form of a whole descriptor
 
-/// Whitespace the parser skips between tokens.
-const fn is_ws(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n')
+impl SecurityDescriptor {
+    /// Renders SDDL following §3.8, with the wclayer extensions of the module docs for ACEs
+    /// SDDL cannot otherwise carry.
+    #[must_use]
+    pub fn to_sddl(&self) -> String {
+        render_sd(self)
+    }
+
+    /// Parses SDDL (§3.8) into the descriptor §3.1's converter layout describes.
+    ///
+    /// # Errors
+    ///
+    /// [`SddlError`] with the character offset of the problem: a syntax error, an unknown
+    /// or domain-relative alias, an invalid token, a duplicate component, an inconsistent
+    /// ACE, or an ACE or ACL too large for its binary size field.
+    pub fn from_sddl(sddl: &str) -> Result<SecurityDescriptor, SddlError> {
+        parse_sd(sddl)
+    }
 }
 
-/// A position in the input, counted in characters (the unit of [`SddlError`] offsets).
-pub(crate) struct Cursor<'a> {
-    chars: &'a [char],
-    pos: usize,
+impl fmt::Display for SecurityDescriptor {
+    /// The SDDL form ([`SecurityDescriptor::to_sddl`]).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_sddl())
+    }
 }
 
-impl<'a> Cursor<'a> {
-    pub(crate) fn new(chars: &'a [char]) -> Cursor<'a> {
-        Cursor { chars, pos: 0 }
-    }
+impl FromStr for SecurityDescriptor {
+    type Err = SddlError;
 
-    pub(crate) fn pos(&self) -> usize {
-        self.pos
-    }
-
-    pub(crate) fn peek(&self) -> Option<char> {
-        self.chars.get(self.pos).copied()
-    }
-
-    pub(crate) fn peek_at(&self, n: usize) -> Option<char> {
-        self.chars.get(self.pos.saturating_add(n)).copied()
-    }
-
-    pub(crate) fn at_end(&self) -> bool {
-        self.pos >= self.chars.len()
-    }
-
-    pub(crate) fn bump(&mut self) {
-        if self.pos < self.chars.len() {
-            self.pos = self.pos.saturating_add(1);
-        }
-    }
-
-    pub(crate) fn skip_ws(&mut self) {
-        while self.peek().is_some_and(is_ws) {
-            self.bump();
-        }
-    }
-
-    pub(crate) fn eat(&mut self, c: char) -> bool {
-        if self.peek() == Some(c) {
-            self.bump();
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Whether the input continues with `s` (ASCII, compared ignoring case).
-    pub(crate) fn starts_with_ci(&self, s: &str) -> bool {
-        s.chars().enumerate().all(|(i, want)| {
-            self.peek_at(i)
-                .is_some_and(|have| have.eq_ignore_ascii_case(&want))
-        })
-    }
-
-    /// Consumes `s` (ASCII, ignoring case) if the input continues with it.
-    pub(crate) fn eat_ci(&mut self, s: &str) -> bool {
-        if self.starts_with_ci(s) {
-            for _ in s.chars() {
-                self.bump();
-            }
-            true
-        } else {
-            false
-        }
-    }
-
-    pub(crate) fn expect(&mut self, c: char, expected: &'static str) -> Result<(), SddlError> {
-        if self.eat(c) {
-            Ok(())
-        } else {
-            Err(self.unexpected(expected))
-        }
-    }
-
-    pub(crate) fn unexpected(&self, expected: &'static str) -> SddlError {
-        SddlError::Unexpected {
-            offset: self.pos,
-            expected,
-            found: self.peek(),
-        }
-    }
-
-    pub(crate) fn take_while(&mut self, f: impl Fn(char) -> bool) -> String {
-        let mut out = String::new();
-        while let Some(c) = self.peek().filter(|&c| f(c)) {
-            out.push(c);
-            self.bump();
-        }
-        out
+    /// Parses SDDL ([`SecurityDescriptor::from_sddl`]).
+    fn from_str(s: &str) -> Result<SecurityDescriptor, SddlError> {
+        SecurityDescriptor::from_sddl(s)
     }
 }
 
 // ---------------------------------------------------------------------------------------
 // Rendering
 
-pub(crate) fn render_sd(sd: &SecurityDescriptor) -> String {
+fn render_sd(sd: &SecurityDescriptor) -> String {
     let mut out = String::new();
     if let Some(owner) = &sd.owner {
         out.push_str("O:");
@@ -387,19 +326,12 @@ fn tokens_for(mask: u32, table: &[(&str, u32)]) -> String {
         .collect()
 }
 
-pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
-    for b in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{b:02x}");
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Parsing
 
 /// Parses a whole descriptor. The components may come in any order (Windows accepts
 /// `S:D:`), each at most once; letters are upper case only (Windows rejects `d:`).
-pub(crate) fn parse_sd(input: &str) -> Result<SecurityDescriptor, SddlError> {
+fn parse_sd(input: &str) -> Result<SecurityDescriptor, SddlError> {
     // Working on characters makes every offset in an error a character offset.
     let chars: Vec<char> = input.chars().collect();
     let mut c = Cursor::new(&chars);
@@ -456,59 +388,21 @@ pub(crate) fn parse_sd(input: &str) -> Result<SecurityDescriptor, SddlError> {
 /// the next `:` (or to the end), so `O:S-1-2-0x200D:` is `S-1-2-0x200` followed by `D:`.
 fn parse_component_sid(c: &mut Cursor<'_>) -> Result<Sid, SddlError> {
     let end = c
-        .chars
+        .rest()
         .iter()
-        .skip(c.pos)
         .position(|&ch| ch == ':')
-        .map_or(c.chars.len(), |colon| {
-            c.pos.saturating_add(colon).saturating_sub(1).max(c.pos)
+        .map_or(c.input_len(), |colon| {
+            c.pos().saturating_add(colon).saturating_sub(1).max(c.pos())
         });
-    let mut part = Cursor {
-        chars: c.chars.get(..end).unwrap_or(c.chars),
-        pos: c.pos,
-    };
+    let mut part = c.until(end);
     part.skip_ws();
     let sid = parse_sid(&mut part)?;
     part.skip_ws();
     if !part.at_end() {
         return Err(part.unexpected("the end of the sid"));
     }
-    c.pos = part.pos;
+    c.jump_to(part.pos());
     Ok(sid)
-}
-
-/// A SID in SDDL: `S-1-…` or a two-letter alias.
-pub(crate) fn parse_sid(c: &mut Cursor<'_>) -> Result<Sid, SddlError> {
-    let start = c.pos();
-    // `S-` followed by anything is numeric; aliases starting with S (`SY`, `SU`, ...) never
-    // have a dash second. Letters belong to the token so `S-1-0x5A` keeps its hex digits.
-    if matches!(c.peek(), Some('S' | 's')) && c.peek_at(1) == Some('-') {
-        let text = c.take_while(|ch| ch.is_ascii_alphanumeric() || ch == '-');
-        return sid::parse_numeric(&text).map_err(|reason| SddlError::InvalidToken {
-            offset: start,
-            what: "sid",
-            text,
-            reason,
-        });
-    }
-    let text = c.take_while(|ch| ch.is_ascii_alphabetic());
-    if text.is_empty() {
-        return Err(c.unexpected("a sid (two-letter alias or S-1-…)"));
-    }
-    Sid::from_alias(&text).ok_or_else(|| {
-        let upper = text.to_ascii_uppercase();
-        if DOMAIN_RELATIVE_ALIASES.contains(&upper.as_str()) {
-            SddlError::DomainRelativeAlias {
-                offset: start,
-                alias: text,
-            }
-        } else {
-            SddlError::UnknownAlias {
-                offset: start,
-                alias: text,
-            }
-        }
-    })
 }
 
 /// `aclflags ( "NO_ACCESS_CONTROL" | ace* )` after `D:` or `S:`; returns the control bits

@@ -1,10 +1,13 @@
-//! SIDs (ea-reparse-sd.md §3.3) and the SDDL aliases of well-known SIDs (§3.7).
+//! SIDs (ea-reparse-sd.md §3.3) and the SDDL aliases of well-known SIDs (§3.7), with both
+//! codecs of a single SID: the binary one the ACE and descriptor decoders call, and the SDDL
+//! token (`S-1-…` or an alias) the descriptor and condition parsers call.
 
 use std::fmt;
 use std::str::FromStr;
 
-use super::binary;
+use super::bytes::{at, put_u32, take};
 use super::error::{Component, Error, SddlError};
+use super::lexer::Cursor;
 
 /// Most sub-authorities a SID can have (`SID_MAX_SUB_AUTHORITIES`, §3.3).
 pub const MAX_SUB_AUTHORITIES: usize = 15;
@@ -192,7 +195,7 @@ impl Sid {
     /// for a revision other than 1 or more than 15 sub-authorities,
     /// [`Error::TrailingBytes`] if `bytes` continues after the SID.
     pub fn from_bytes(bytes: &[u8]) -> Result<Sid, Error> {
-        let (sid, end) = binary::decode_sid(bytes, 0, bytes.len(), Component::Sid)?;
+        let (sid, end) = decode_sid(bytes, 0, bytes.len(), Component::Sid)?;
         if end != bytes.len() {
             return Err(Error::TrailingBytes {
                 component: Component::Sid,
@@ -217,8 +220,8 @@ impl Sid {
         // The authority is the low 48 bits of the u64, big-endian (§3.3).
         let be = self.authority.to_be_bytes();
         out.extend_from_slice(be.get(2..).unwrap_or(&be));
-        for sub in self.sub_authorities() {
-            out.extend_from_slice(&sub.to_le_bytes());
+        for &sub in self.sub_authorities() {
+            put_u32(out, sub);
         }
     }
 
@@ -265,8 +268,8 @@ impl Sid {
     /// [`SddlError::InvalidToken`], with offsets into `s`.
     pub fn from_sddl(s: &str) -> Result<Sid, SddlError> {
         let chars: Vec<char> = s.chars().collect();
-        let mut cursor = super::sddl::Cursor::new(&chars);
-        let sid = super::sddl::parse_sid(&mut cursor)?;
+        let mut cursor = Cursor::new(&chars);
+        let sid = parse_sid(&mut cursor)?;
         if !cursor.at_end() {
             return Err(cursor.unexpected("end of the sid"));
         }
@@ -320,7 +323,7 @@ impl FromStr for Sid {
 }
 
 /// Parses the `S-1-…` form; the error is the reason, for the caller to place.
-pub(crate) fn parse_numeric(s: &str) -> Result<Sid, &'static str> {
+fn parse_numeric(s: &str) -> Result<Sid, &'static str> {
     let rest = s
         .strip_prefix("S-")
         .or_else(|| s.strip_prefix("s-"))
@@ -354,6 +357,93 @@ fn parse_number(s: &str) -> Result<u64, &'static str> {
         return Err("expected a decimal or 0x-hex number");
     }
     u64::from_str_radix(digits, radix).map_err(|_| "number too large")
+}
+
+/// Decodes the SID at `offset`, which must end at or before `limit`. Returns the SID and
+/// the offset just past it.
+pub(crate) fn decode_sid(
+    bytes: &[u8],
+    offset: usize,
+    limit: usize,
+    component: Component,
+) -> Result<(Sid, usize), Error> {
+    let head = take(bytes, offset, 8, limit, component)?;
+    let [revision, count, authority @ ..] = head else {
+        return Err(Error::Truncated {
+            component,
+            offset,
+            needed: 8,
+            available: head.len(),
+        });
+    };
+    if *revision != 1 {
+        return Err(Error::Invalid {
+            component,
+            offset,
+            reason: "sid revision is not 1",
+        });
+    }
+    let count = usize::from(*count);
+    if count > MAX_SUB_AUTHORITIES {
+        return Err(Error::Invalid {
+            component,
+            offset: at(offset, 1),
+            reason: "sid has more than 15 sub-authorities",
+        });
+    }
+    let mut be = [0u8; 8];
+    if let Some(low) = be.get_mut(2..) {
+        low.copy_from_slice(authority);
+    }
+    let authority = u64::from_be_bytes(be);
+    let subs_at = at(offset, 8);
+    let subs_len = count.saturating_mul(4);
+    let raw = take(bytes, subs_at, subs_len, limit, component)?;
+    let subs: Vec<u32> = raw
+        .chunks_exact(4)
+        .map(|c| {
+            let mut a = [0u8; 4];
+            a.copy_from_slice(c);
+            u32::from_le_bytes(a)
+        })
+        .collect();
+    // Cannot fail: the authority has 48 bits and the count was checked.
+    let sid = Sid::new(authority, &subs)?;
+    Ok((sid, at(subs_at, subs_len)))
+}
+
+/// A SID in SDDL: `S-1-…` or a two-letter alias.
+pub(crate) fn parse_sid(c: &mut Cursor<'_>) -> Result<Sid, SddlError> {
+    let start = c.pos();
+    // `S-` followed by anything is numeric; aliases starting with S (`SY`, `SU`, ...) never
+    // have a dash second. Letters belong to the token so `S-1-0x5A` keeps its hex digits.
+    if matches!(c.peek(), Some('S' | 's')) && c.peek_at(1) == Some('-') {
+        let text = c.take_while(|ch| ch.is_ascii_alphanumeric() || ch == '-');
+        return parse_numeric(&text).map_err(|reason| SddlError::InvalidToken {
+            offset: start,
+            what: "sid",
+            text,
+            reason,
+        });
+    }
+    let text = c.take_while(|ch| ch.is_ascii_alphabetic());
+    if text.is_empty() {
+        return Err(c.unexpected("a sid (two-letter alias or S-1-…)"));
+    }
+    Sid::from_alias(&text).ok_or_else(|| {
+        let upper = text.to_ascii_uppercase();
+        if DOMAIN_RELATIVE_ALIASES.contains(&upper.as_str()) {
+            SddlError::DomainRelativeAlias {
+                offset: start,
+                alias: text,
+            }
+        } else {
+            SddlError::UnknownAlias {
+                offset: start,
+                alias: text,
+            }
+        }
+    })
 }
 
 /// One row of an SDDL alias table.

@@ -2,7 +2,6 @@
 //! Windows image at hand.
 
 use anyhow::{Context, Result, bail};
-use wclayer_testtools::r#gen;
 
 use crate::io::Output;
 
@@ -16,7 +15,7 @@ pub(crate) struct Args {
     #[arg(short, long, default_value = "-")]
     output: String,
     /// Size in bytes of the layer's one big file.
-    #[arg(long, default_value_t = r#gen::DEFAULT_BIG_FILE_SIZE)]
+    #[arg(long, default_value_t = wclayer_gen::DEFAULT_BIG_FILE_SIZE)]
     big_file_size: u64,
     /// List the layers and what each covers.
     #[arg(long)]
@@ -25,22 +24,22 @@ pub(crate) struct Args {
 
 pub(crate) fn run(a: &Args) -> Result<()> {
     if a.list {
-        for c in r#gen::cases() {
+        for c in wclayer_gen::cases() {
             println!("{:<11} {}", c.name, c.description);
         }
         return Ok(());
     }
-    if !r#gen::cases().iter().any(|c| c.name == a.case) {
+    if !wclayer_gen::cases().iter().any(|c| c.name == a.case) {
         bail!(
             "no sample layer named {:?} (see `wclayer sample --list`)",
             a.case
         );
     }
     let mut out = Output::create(&a.output)?;
-    let opts = r#gen::Options {
+    let opts = wclayer_gen::Options {
         big_file_size: a.big_file_size,
     };
-    r#gen::write_case_with(&a.case, &opts, &mut out)
+    wclayer_gen::write_case_with(&a.case, &opts, &mut out)
         .with_context(|| format!("cannot write {}", a.output))?;
     out.commit()
 }

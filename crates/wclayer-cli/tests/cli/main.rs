@@ -171,7 +171,7 @@ fn sample_layers_convert_to_a_fixed_point() {
 #[test]
 fn malformed_tars_fail_with_one_line_naming_the_entry_and_leave_no_output() {
     let dir = tempfile::tempdir().unwrap();
-    for m in wclayer_testtools::r#gen::malformed_cases() {
+    for m in wclayer_gen::malformed_cases() {
         let input = dir.path().join(format!("{}.tar", m.name));
         std::fs::write(&input, &m.bytes).unwrap();
         let output = dir.path().join(format!("{}.out.tar", m.name));
@@ -194,7 +194,7 @@ fn malformed_tars_fail_with_one_line_naming_the_entry_and_leave_no_output() {
     }
     // Nothing but the inputs is left in the directory (no temporary files either).
     let left = std::fs::read_dir(dir.path()).unwrap().count();
-    assert_eq!(left, wclayer_testtools::r#gen::malformed_cases().len());
+    assert_eq!(left, wclayer_gen::malformed_cases().len());
 }
 
 #[test]
@@ -398,7 +398,7 @@ fn hostile_tars_are_refused_and_nothing_is_written_outside() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     std::fs::create_dir(&root).unwrap();
-    let cases = wclayer_testtools::r#gen::hostile_cases();
+    let cases = wclayer_gen::hostile_cases();
     assert!(cases.len() >= 6);
     for m in &cases {
         let tar = dir.path().join(format!("{}.tar", m.name));

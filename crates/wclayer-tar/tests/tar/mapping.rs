@@ -12,7 +12,6 @@ use wclayer_backup::{
 use wclayer_layer::{Entry, LayerPath, LayerReader, LayerWriter, LinkInfo, MemLayer, WalkMode};
 use wclayer_tar::archive::ArchiveReader;
 use wclayer_tar::{export_tar, import_tar};
-use wclayer_testtools::r#gen;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 const CASES: [&str; 5] = [
@@ -219,16 +218,16 @@ fn worked_example_single_pass_loses_the_trailing_ea() {
 
 fn generated(name: &str) -> Vec<u8> {
     let mut out = Vec::new();
-    let opts = r#gen::Options {
+    let opts = wclayer_gen::Options {
         big_file_size: 3 << 20,
     };
-    r#gen::write_case_with(name, &opts, &mut out).unwrap();
+    wclayer_gen::write_case_with(name, &opts, &mut out).unwrap();
     out
 }
 
 #[test]
 fn generated_layers_convert_to_a_fixed_point() {
-    for case in r#gen::cases() {
+    for case in wclayer_gen::cases() {
         let input = generated(case.name);
         let once = convert(&input);
         let twice = convert(&once);
@@ -267,7 +266,7 @@ fn generated_layers_keep_every_stream() {
     // tar -> layer -> tar -> layer: the second layer holds the same streams as the first for
     // every entry the export carries (the base walk drops Hives, and ADS of directories and
     // symlinks are dropped on export by design, so compare per exported name).
-    for case in r#gen::cases() {
+    for case in wclayer_gen::cases() {
         let mut first = import(&generated(case.name)).unwrap();
         let mut second = import(&export(&mut first)).unwrap();
         second.set_walk_mode(Some(first.walk_mode()));
@@ -302,7 +301,7 @@ fn entries(l: &mut MemLayer) -> Vec<(String, FileBasicInfo, Vec<u8>)> {
 
 #[test]
 fn malformed_layers_fail_naming_the_entry() {
-    for m in r#gen::malformed_cases() {
+    for m in wclayer_gen::malformed_cases() {
         let err = match import(&m.bytes) {
             Ok(mut l) => match l.reader() {
                 Ok(mut r) => match export_tar(&mut r, Vec::new()) {

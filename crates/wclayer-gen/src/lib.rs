@@ -1,0 +1,292 @@
+//! Generated Windows-style layer tars: the samples of `wclayer sample` and the fixtures of
+//! the tests.
+//!
+//! The archives follow the layout of spec/oci-tar-mapping.md: `Files/…` (the container's
+//! `C:\`), `Hives/…` (registry deltas), `UtilityVM/Files/…`, with Windows metadata in PAX
+//! records (`MSWINDOWS.fileattr`, `MSWINDOWS.rawsd`, `MSWINDOWS.sd`, `MSWINDOWS.mountpoint`,
+//! `MSWINDOWS.xattr.<name>`, `LIBARCHIVE.creationtime`, `atime`/`ctime`/`mtime`), alternate data
+//! streams as `NAME:stream` entries directly after their file, `.wh.` whiteouts and typeflag-`1`
+//! hard links.
+//!
+//! # How the pieces fit
+//!
+//! * [`cases`] lists the well-formed archives ([`Case`]); together they use every feature of
+//!   the mapping. [`write_case`] / [`write_case_with`] stream one of them into any
+//!   [`Write`], with [`Options`] controlling the size of the one large file.
+//! * [`malformed_cases`] returns archives that an import must refuse, each with the tar name
+//!   its error must mention ([`Malformed::bad_entry`]).
+//! * [`hostile_cases`] returns archives that try to reach outside a layer directory (`..`,
+//!   absolute and drive-qualified names, writes through symlinks and mount points, hard links
+//!   out of the layer); an import into a layer directory must refuse them and write nothing
+//!   outside the layer.
+//!
+//! The bytes are written with the `tar` crate (plus hand-formatted PAX record blocks), on
+//! purpose a different producer than the project's Go-compatible writer: records come in
+//! insertion order rather than sorted, PAX extended headers are named `PaxHeaders/<base>`,
+//! modes are Windows-style (`040000`, `0100000`, …). Nothing here is byte-compatible with Go;
+//! it only has to be a *valid* archive that Windows tooling could have written.
+//!
+//! # Determinism
+//!
+//! Every archive is a pure function of its name and [`Options`]: times are fixed constants,
+//! "random" contents come from a seeded SplitMix64 generator, and no clock, environment or
+//! randomness source is consulted. Two runs give identical bytes, so expected outputs can be
+//! checked in.
+//!
+//! # Example
+//!
+//! ```
+//! use wclayer_gen::{Options, cases, write_case_with};
+//!
+//! let options = Options { big_file_size: 4096 };
+//! for case in cases() {
+//!     let mut tar = Vec::new();
+//!     write_case_with(case.name, &options, &mut tar)?;
+//!     assert_eq!(tar.len() % 512, 0);
+//! }
+//! # Ok::<(), std::io::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+// The public API and the case catalogue are here. `samples` (the well-formed cases) and
+// `defects` (the malformed and hostile ones) build entries of the `entry` model, which
+// `writer` turns into tar bytes; `writer` and `entry` know nothing of the cases.
+mod defects;
+mod entry;
+mod samples;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::{self, Write};
+
+// ---------------------------------------------------------------------------------------------
+// Public constants
+// ---------------------------------------------------------------------------------------------
+
+/// Default size of the large pseudo-random file in the `base` case (3 MiB): bigger than any
+/// single buffer a streaming importer should hold.
+pub const DEFAULT_BIG_FILE_SIZE: u64 = 3 * 1024 * 1024;
+
+/// `MSWINDOWS.rawsd` value `O:BUG:BU` (owner and group BUILTIN\Users, no DACL), 52 bytes: the
+/// descriptor go-containerregistry, ko, buildpacks and the .NET SDK put on every entry
+/// (ea-reparse-sd.md §3.9).
+pub const SD_BUILTIN_USERS: &str =
+    "AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==";
+
+/// `MSWINDOWS.rawsd` value `O:BAG:BA` (owner and group BUILTIN\Administrators, no DACL), from
+/// buildpacks (ea-reparse-sd.md §3.9).
+pub const SD_BUILTIN_ADMINS: &str =
+    "AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAgAgAAAQIAAAAAAAUgAAAAIAIAAA==";
+
+/// `MSWINDOWS.rawsd` value `O:BAG:SYD:(A;;FA;;;BA)(A;;FA;;;SY)(A;;0x1200a9;;;BU)`, 124 bytes:
+/// moby/buildkit's descriptor for regular files (ea-reparse-sd.md §3.9).
+pub const SD_BUILDKIT_FILE: &str = "AQAEgBQAAAAkAAAAAAAAADAAAAABAgAAAAAABSAAAAAgAgAAAQEAAAAAAAUSAAAAAgBMAAMAAAAAABgA/wEfAAECAAAAAAAFIAAAACACAAAAABQA/wEfAAEBAAAAAAAFEgAAAAAAGACpABIAAQIAAAAAAAUgAAAAIQIAAA==";
+
+/// `MSWINDOWS.rawsd` value `O:BAG:SYD:(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;;FA;;;BA)(A;OICIIO;GA;;;CO)(A;OICI;0x1200a9;;;BU)(A;CI;LC;;;BU)(A;CI;DC;;;BU)`:
+/// moby/buildkit's descriptor for directories (ea-reparse-sd.md §3.9).
+pub const SD_BUILDKIT_DIR: &str = "AQAEgBQAAAAkAAAAAAAAADAAAAABAgAAAAAABSAAAAAgAgAAAQEAAAAAAAUSAAAAAgCoAAcAAAAAAxgA/wEfAAECAAAAAAAFIAAAACACAAAAAxQA/wEfAAEBAAAAAAAFEgAAAAAAGAD/AR8AAQIAAAAAAAUgAAAAIAIAAAALFAAAAAAQAQEAAAAAAAMAAAAAAAMYAKkAEgABAgAAAAAABSAAAAAhAgAAAAIYAAQAAAABAgAAAAAABSAAAAAhAgAAAAIYAAIAAAABAgAAAAAABSAAAAAhAgAA";
+
+/// The SDDL string carried by the one legacy `MSWINDOWS.sd` record of the `base` case (the
+/// SDDL form of [`SD_BUILDKIT_FILE`]; only go-winio before May 2016 wrote `MSWINDOWS.sd`).
+pub const SDDL_LEGACY: &str = "O:BAG:SYD:(A;;FA;;;BA)(A;;FA;;;SY)(A;;0x1200a9;;;BU)";
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+// ---------------------------------------------------------------------------------------------
+
+/// Whether a case is a base layer (no whiteouts) or a delta layer (with whiteouts).
+///
+/// This is what an import into a layer directory needs to know: a base layer directory
+/// rejects whiteouts (`base layer cannot have tombstones`, layer-semantics.md §0.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LayerKind {
+    /// A layer with no parents: no whiteouts anywhere in the archive.
+    Base,
+    /// A layer on top of parents: may contain whiteouts and `Hives/*_Delta` files.
+    Delta,
+}
+
+/// One well-formed archive the generator can write; see [`cases`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Case {
+    /// Name passed to [`write_case`], e.g. `"base"`.
+    pub name: &'static str,
+    /// What the archive contains and which features it exercises.
+    pub description: &'static str,
+    /// Whether to import it as a base or a delta layer.
+    pub kind: LayerKind,
+}
+
+/// Knobs for [`write_case_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Size in bytes of `Files/Program Files/big.bin` in the `base` case (pseudo-random
+    /// contents). Default [`DEFAULT_BIG_FILE_SIZE`]; tests that only look at names can make
+    /// it small, benchmarks large. The file is streamed, never held in memory.
+    pub big_file_size: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            big_file_size: DEFAULT_BIG_FILE_SIZE,
+        }
+    }
+}
+
+/// A complete archive with one defect; see [`malformed_cases`] and [`hostile_cases`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Malformed {
+    /// Short identifier, e.g. `"bad-base64-rawsd"`; unique within its list.
+    pub name: &'static str,
+    /// The archive bytes (complete, with the two-block trailer, unless the defect is a
+    /// truncation).
+    pub bytes: Vec<u8>,
+    /// The tar entry name (as it appears in the archive) that the import error must mention.
+    pub bad_entry: &'static str,
+    /// What is wrong with the archive, in one sentence.
+    pub what: &'static str,
+}
+
+impl std::fmt::Debug for Malformed {
+    // The archive bytes are noise in a failing assertion; show their length instead.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Malformed")
+            .field("name", &self.name)
+            .field("bytes", &format_args!("<{} bytes>", self.bytes.len()))
+            .field("bad_entry", &self.bad_entry)
+            .field("what", &self.what)
+            .finish()
+    }
+}
+
+pub(crate) static CASES: [Case; 4] = [
+    Case {
+        name: "base",
+        description: "A base layer as Windows tooling writes it: Files (with a security \
+            descriptor), nested directories, registry hives under Files/Windows/System32/config, \
+            Hives/ entries (which an export of a base layer drops), UtilityVM/Files with the \
+            EFI BCD store and BCD.LOG, four distinct MSWINDOWS.rawsd descriptors and one legacy \
+            MSWINDOWS.sd SDDL record, several EAs per file in unsorted record order with binary \
+            values, two alternate data streams on a file and one on a directory, relative and \
+            absolute file symlinks, a directory symlink (attributes 0x410), a mount point, a \
+            hard-link group of three names in three directories plus a hard link to a long name, \
+            CJK, accented (NFC and NFD) and emoji names, a name over 100 bytes and a path over \
+            256 bytes, an empty file, a multi-MiB pseudo-random file, READONLY|HIDDEN|SYSTEM|\
+            ARCHIVE and other attribute values, times before 1970, after 2242 and with \
+            sub-second parts, and creation times that differ from the write time.",
+        kind: LayerKind::Base,
+    },
+    Case {
+        name: "delta",
+        description: "A delta layer: whiteouts at the root (.wh.z), at depth 1, 3 and 4, under \
+            directories that are never added, under UtilityVM/Files, with a non-ASCII and with a \
+            long name, an opaque marker (.wh..wh..opq), a whiteout followed by re-adding the \
+            same name, Hives with all five *_Delta hives, changed files, a hard-link group, \
+            alternate data streams and a changed file under UtilityVM/Files.",
+        kind: LayerKind::Delta,
+    },
+    Case {
+        name: "linux",
+        description: "What Linux tools write: plain ustar, GNU and one pre-POSIX (typeflag NUL) \
+            header, no PAX records at all (no fileattr, no security descriptor, no times beyond \
+            the mtime field), directory names with a trailing '/', a ustar name split into \
+            prefix and name, GNU long names and a long link target (././@LongLink entries), \
+            non-zero uid/gid and user names, a hard link and a symlink.",
+        kind: LayerKind::Base,
+    },
+    Case {
+        name: "pax-global",
+        description: "PAX global headers (typeflag g, named pax_global_header as git writes it \
+            and ././@PaxHeader as Python writes it) carrying MSWINDOWS.rawsd for the entries \
+            after them; entries that inherit it, one that overrides it with its own rawsd, one \
+            that clears it with an empty local rawsd, and a second global header that replaces \
+            the first.",
+        kind: LayerKind::Base,
+    },
+];
+
+/// The well-formed cases, in a fixed order: `base`, `delta`, `linux`, `pax-global`.
+pub fn cases() -> &'static [Case] {
+    &CASES
+}
+
+/// Writes the case called `name` with default [`Options`] to `out`.
+///
+/// # Errors
+///
+/// `ErrorKind::InvalidInput` if no case has that name; otherwise any error of `out`. After an
+/// error, `out` may hold a partial archive.
+pub fn write_case(name: &str, out: impl Write) -> io::Result<()> {
+    write_case_with(name, &Options::default(), out)
+}
+
+/// Writes the case called `name` to `out`, with `options`.
+///
+/// The archive is streamed: the large file of the `base` case is generated while it is
+/// written. `out` is not flushed beyond what the writes themselves do.
+///
+/// # Errors
+///
+/// `ErrorKind::InvalidInput` if no case has that name; otherwise any error of `out`. After an
+/// error, `out` may hold a partial archive.
+pub fn write_case_with(name: &str, options: &Options, mut out: impl Write) -> io::Result<()> {
+    let items = samples::case_items(name, options)?;
+    writer::write_items(&items, &mut out)
+}
+
+/// Archives that an import must refuse, each naming the entry its error must mention.
+///
+/// | name | defect |
+/// |---|---|
+/// | `truncated` | cut in the middle of a file body |
+/// | `bad-base64-rawsd` | `MSWINDOWS.rawsd` is not base64 |
+/// | `bad-base64-xattr` | an `MSWINDOWS.xattr.*` value is not base64 |
+/// | `unpadded-base64-xattr` | `QQ`: Go requires `=` padding (oci-tar-mapping.md §4.9) |
+/// | `fileattr-not-numeric` | `MSWINDOWS.fileattr=12a` |
+/// | `fileattr-out-of-range` | `MSWINDOWS.fileattr=4294967296` |
+/// | `stream-without-file` | `Files/missing.txt:zone` with no `Files/missing.txt` before it |
+/// | `hard-link-unknown-target` | typeflag `1` naming a target never added |
+/// | `bad-creationtime` | `LIBARCHIVE.creationtime=abc` |
+/// | `bad-checksum` | a header whose checksum field does not match its bytes |
+/// | `duplicate-name` | the same file added twice |
+///
+/// # Panics
+///
+/// Only on a bug in this generator (the archives are built in memory, where writing cannot
+/// fail); the unit tests build every case.
+pub fn malformed_cases() -> Vec<Malformed> {
+    defects::build_malformed().expect("in-memory archive generation cannot fail")
+}
+
+/// Archives that try to write outside the layer directory they are imported into. An import
+/// must refuse each one, with an error naming [`Malformed::bad_entry`], and must not have
+/// created anything outside the layer (house habit 4; layer-semantics.md §0.1 and §7.2).
+///
+/// Symlinks and mount points themselves are legitimate (they are stored as reparse data,
+/// never followed); what must be refused is the entry that would be created *through* them.
+///
+/// | name | bad entry |
+/// |---|---|
+/// | `dotdot-escape` | `Files/../../escape.txt` |
+/// | `backslash-dotdot-escape` | `Files/..\..\escape.txt` (escapes once `/`→`\` is applied) |
+/// | `absolute-name` | `/etc/passwd` |
+/// | `drive-name` | `Files/C:/x` |
+/// | `through-symlink` | `Files/evil/x.txt` below the symlink `Files/evil` → `../../..` |
+/// | `through-mount-point` | `Files/mp/x.txt` below the mount point `Files/mp` → `C:\` |
+/// | `through-symlink-other-case` | `Files/LINK/x.txt` below the symlink `Files/Link` |
+/// | `hard-link-escape` | hard link `Files/hl.txt` → `../../outside` |
+/// | `hard-link-absolute` | hard link `Files/hl.txt` → `/etc/shadow` |
+/// | `hard-link-through-symlink` | hard link `Files/hl.txt` → `Files/evil/etc/passwd` |
+/// | `whiteout-dotdot` | `Files/../.wh.x` |
+/// | `whiteout-escape` | `Files/../../.wh.x` |
+///
+/// # Panics
+///
+/// Only on a bug in this generator, as for [`malformed_cases`].
+pub fn hostile_cases() -> Vec<Malformed> {
+    defects::build_hostile().expect("in-memory archive generation cannot fail")
+}
