@@ -1,8 +1,8 @@
-//! Extended attributes: `FILE_FULL_EA_INFORMATION` chains (ea-reparse-sd.md §1).
+//! Extended attributes: `FILE_FULL_EA_INFORMATION` chains (docs/ea-reparse-sd.md §1).
 //!
 //! A backup stream of id 2 (`BACKUP_EA_DATA`) carries the EAs of a file as a chain of
 //! `FILE_FULL_EA_INFORMATION` entries; the tar mapping carries each EA as one
-//! `MSWINDOWS.xattr.<name>` PAX record (oci-tar-mapping.md §4.4). [`encode`] writes a chain
+//! `MSWINDOWS.xattr.<name>` PAX record (docs/oci-tar-mapping.md §4.4). [`encode`] writes a chain
 //! byte for byte as go-winio's `EncodeExtendedAttributes` does and [`decode`] accepts what
 //! go-winio's `DecodeExtendedAttributes` accepts, minus one class of pathological inputs
 //! (a `NextEntryOffset` that points inside the current entry).
@@ -21,7 +21,7 @@
 /// `EaNameLength` (1), `EaValueLength` (2).
 const HEADER_LEN: usize = 8;
 
-/// `FILE_NEED_EA`, the only flag bit Windows defines for an EA (ea-reparse-sd.md §1.1).
+/// `FILE_NEED_EA`, the only flag bit Windows defines for an EA (docs/ea-reparse-sd.md §1.1).
 pub const FILE_NEED_EA: u8 = 0x80;
 
 /// The longest EA name the format can describe: `EaNameLength` is a `u8`.
@@ -35,12 +35,12 @@ pub const MAX_VALUE_LEN: usize = u16::MAX as usize;
 pub struct ExtendedAttribute {
     /// `EaName`: the name bytes, without the terminating NUL. go-winio keeps them as the raw
     /// bytes of a Go string (NTFS names are ASCII, upper-cased by the file system); at most
-    /// [`MAX_NAME_LEN`] bytes (ea-reparse-sd.md §1.1).
+    /// [`MAX_NAME_LEN`] bytes (docs/ea-reparse-sd.md §1.1).
     pub name: Vec<u8>,
     /// `EaValue`: the raw value bytes; at most [`MAX_VALUE_LEN`] bytes.
     pub value: Vec<u8>,
     /// `Flags`: `0x80` ([`FILE_NEED_EA`]) or 0. Not representable in a tar: dropped on export,
-    /// 0 on import (ea-reparse-sd.md §1.5).
+    /// 0 on import (docs/ea-reparse-sd.md §1.5).
     pub flags: u8,
 }
 
@@ -113,7 +113,7 @@ pub enum Error {
         available: usize,
     },
     /// A non-zero `NextEntryOffset` is smaller than the entry it follows. go-winio accepts
-    /// this (the next entry then overlaps the current one); we reject it (ea-reparse-sd.md
+    /// this (the next entry then overlaps the current one); we reject it (docs/ea-reparse-sd.md
     /// §1.3), which no buffer written by Windows or go-winio triggers.
     #[error(
         "invalid extended attribute buffer: entry at offset {offset} has next entry offset \
@@ -156,7 +156,7 @@ fn entry_lengths(index: usize, ea: &ExtendedAttribute) -> Result<(usize, usize),
 }
 
 /// Encodes `eas`, in the given order, into a `FILE_FULL_EA_INFORMATION` chain exactly as
-/// go-winio's `EncodeExtendedAttributes` does (ea-reparse-sd.md §1.2).
+/// go-winio's `EncodeExtendedAttributes` does (docs/ea-reparse-sd.md §1.2).
 ///
 /// Every entry, the last one too, is padded with zero bytes to a multiple of 4; the last
 /// entry's `NextEntryOffset` is 0. An empty list encodes to no bytes.
@@ -221,7 +221,7 @@ pub fn encode_into(eas: &[ExtendedAttribute], out: &mut Vec<u8>) -> Result<(), E
 }
 
 /// Decodes a `FILE_FULL_EA_INFORMATION` chain as go-winio's `DecodeExtendedAttributes` does
-/// (ea-reparse-sd.md §1.3).
+/// (docs/ea-reparse-sd.md §1.3).
 ///
 /// Lenient where go-winio is: the NUL after the name and the padding are not checked, the
 /// last entry need not be padded, bytes after the entry whose `NextEntryOffset` is 0 are
@@ -323,7 +323,7 @@ mod tests {
         hex::decode(s.replace(' ', "")).unwrap()
     }
 
-    // ea-reparse-sd.md §1.4, from go-winio ea_test.go.
+    // docs/ea-reparse-sd.md §1.4, from go-winio ea_test.go.
     const ROUND_TRIP_HEX: &str = "10000000 00 03 0300 666f6f 00 626172 00 \
                                   00000000 00 04 0400 66697a7a 00 62757a7a 000000";
 

@@ -1,4 +1,4 @@
-//! `FILE_ATTRIBUTE_*`, `FILE_BASIC_INFO` and `FILE_ID_INFO` (backup-stream.md §8–§10).
+//! `FILE_ATTRIBUTE_*`, `FILE_BASIC_INFO` and `FILE_ID_INFO` (docs/backup-stream.md §8–§10).
 
 use std::fmt;
 

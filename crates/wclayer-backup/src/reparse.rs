@@ -1,9 +1,9 @@
 //! Reparse points: `REPARSE_DATA_BUFFER` for symbolic links and mount points
-//! (ea-reparse-sd.md §2).
+//! (docs/ea-reparse-sd.md §2).
 //!
 //! A backup stream of id 8 (`BACKUP_REPARSE_DATA`) carries a file's reparse point. The tar
 //! mapping turns symbolic links and mount points (junctions) into tar symlinks (typeflag `2`,
-//! with `MSWINDOWS.mountpoint=1` for a mount point) and back (oci-tar-mapping.md §4.3).
+//! with `MSWINDOWS.mountpoint=1` for a mount point) and back (docs/oci-tar-mapping.md §4.3).
 //!
 //! * [`ReparsePoint::from_target`] + [`ReparsePoint::encode`] build the buffer for a tar
 //!   link target exactly as go-winio's `EncodeReparsePoint` does.
@@ -52,7 +52,7 @@ const SYMLINK_FLAGS_LEN: usize = 4;
 pub enum ReparsePoint {
     /// `IO_REPARSE_TAG_SYMLINK`: a symbolic link.
     Symlink {
-        /// The print name (ea-reparse-sd.md §2.3): the target as the user wrote it, e.g.
+        /// The print name (docs/ea-reparse-sd.md §2.3): the target as the user wrote it, e.g.
         /// `C:\target` or `..\foo`, with no `\??\` prefix; becomes the tar linkname.
         target: String,
         /// `SYMLINK_FLAG_RELATIVE` of the `Flags` field: decoded from the buffer as is, and
@@ -62,7 +62,7 @@ pub enum ReparsePoint {
     /// `IO_REPARSE_TAG_MOUNT_POINT`: a junction or volume mount point. The layout has no
     /// `Flags` field.
     MountPoint {
-        /// The print name (ea-reparse-sd.md §2.3), e.g. `C:\dir` or
+        /// The print name (docs/ea-reparse-sd.md §2.3), e.g. `C:\dir` or
         /// `\\?\Volume{…}\`.
         target: String,
     },
@@ -170,7 +170,7 @@ pub enum Error {
 }
 
 /// The NT ("substitute") name of a target and whether go-winio calls it relative
-/// (ea-reparse-sd.md §2.2 table).
+/// (docs/ea-reparse-sd.md §2.2 table).
 fn substitute_name(target: &str) -> (Cow<'_, str>, bool) {
     if let Some(rest) = target.strip_prefix(r"\\?\") {
         (Cow::Owned(format!(r"\??\{rest}")), false)
@@ -200,7 +200,7 @@ fn push_utf16_nul(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Encodes a symbolic link (`flags` is `Some`) or a mount point (`flags` is `None`) as
-/// go-winio's `EncodeReparsePoint` does (ea-reparse-sd.md §2.2 steps 2–6).
+/// go-winio's `EncodeReparsePoint` does (docs/ea-reparse-sd.md §2.2 steps 2–6).
 fn encode_names(tag: u32, target: &str, flags: Option<u32>) -> Result<Vec<u8>, Error> {
     if let Some(index) = target.find('\0') {
         return Err(Error::NulInTarget { index });
@@ -258,7 +258,7 @@ impl ReparsePoint {
     /// The reparse point go-winio's `EncodeReparsePoint` builds for a tar link target: a
     /// mount point if `is_mount_point`, else a symbolic link whose relative flag is set
     /// unless the target starts with `\\`, or with a drive letter and `:`
-    /// (ea-reparse-sd.md §2.2 table).
+    /// (docs/ea-reparse-sd.md §2.2 table).
     ///
     /// The target is kept verbatim as the print name; the tar importer has already replaced
     /// `/` with `\`.
@@ -277,7 +277,7 @@ impl ReparsePoint {
         }
     }
 
-    /// Encodes the reparse point as a `REPARSE_DATA_BUFFER` (ea-reparse-sd.md §2.2).
+    /// Encodes the reparse point as a `REPARSE_DATA_BUFFER` (docs/ea-reparse-sd.md §2.2).
     ///
     /// Symbolic links and mount points are written byte for byte as go-winio writes them:
     /// the substitute name is derived from the target (`\??\` or `\??\UNC\` prefix), both
@@ -319,7 +319,7 @@ impl ReparsePoint {
     }
 
     /// Decodes a `REPARSE_DATA_BUFFER` as go-winio's `DecodeReparsePoint` does
-    /// (ea-reparse-sd.md §2.3).
+    /// (docs/ea-reparse-sd.md §2.3).
     ///
     /// The target is the **print** name, verbatim (no `\??\` stripping), decoded from
     /// UTF-16LE with unpaired surrogates replaced by U+FFFD. `ReparseDataLength`, the
@@ -459,7 +459,7 @@ mod tests {
         out
     }
 
-    /// Checks one vector of ea-reparse-sd.md §2.4: `from_target` encodes to exactly `bytes`,
+    /// Checks one vector of docs/ea-reparse-sd.md §2.4: `from_target` encodes to exactly `bytes`,
     /// and `bytes` decode back to the same target and kind.
     fn check_vector(target: &str, mount: bool, bytes: &[u8], len: usize) {
         assert_eq!(bytes.len(), len, "{target}");
@@ -566,7 +566,7 @@ mod tests {
 
     #[test]
     fn relative_flag_table() {
-        // ea-reparse-sd.md §2.2 step 1.
+        // docs/ea-reparse-sd.md §2.2 step 1.
         let cases = [
             (r"\\?\C:\x", false),
             (r"\\server\share", false),

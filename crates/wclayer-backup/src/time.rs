@@ -1,5 +1,5 @@
 //! `FILETIME`: 100-nanosecond ticks since 1601-01-01T00:00:00Z, and its conversions to and
-//! from Unix time exactly as Go's `syscall`/`x/sys/windows` do them (backup-stream.md §8).
+//! from Unix time exactly as Go's `syscall`/`x/sys/windows` do them (docs/backup-stream.md §8).
 
 use std::fmt;
 
@@ -87,7 +87,7 @@ impl FileTime {
     }
 
     /// Converts to Unix time exactly as Go's `Filetime.Nanoseconds` followed by
-    /// `time.Unix(0, ns)` does (backup-stream.md §8.2).
+    /// `time.Unix(0, ns)` does (docs/backup-stream.md §8.2).
     ///
     /// Inside 1677-09-21 .. 2262-04-11 this is the exact value; outside that range Go's
     /// 64-bit nanosecond arithmetic wraps, and so does this function (FILETIME 0 becomes
@@ -110,7 +110,7 @@ impl FileTime {
     }
 
     /// Converts from Unix time exactly as Go's `NsecToFiletime(t.UnixNano())` does
-    /// (backup-stream.md §8.3): sub-100 ns digits are truncated toward zero and the
+    /// (docs/backup-stream.md §8.3): sub-100 ns digits are truncated toward zero and the
     /// nanosecond count wraps in 64 bits (Go's zero time becomes FILETIME
     /// 48491090211286549, a date in 1754).
     #[must_use]
@@ -210,7 +210,7 @@ fn civil_from_days(days_since_1601: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
 
-    // backup-stream.md §8.4
+    // docs/backup-stream.md §8.4
     #[test]
     fn spec_conversion_examples() {
         let cases: &[(u64, i64, u32)] = &[

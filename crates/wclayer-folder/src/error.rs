@@ -33,7 +33,7 @@ pub enum Error {
         source: io::Error,
     },
     /// The file system refused a `user.*` extended attribute with `ENOTSUP`: it cannot hold
-    /// the `user.wclayer.*` metadata that makes the folder lossless (layer-semantics.md
+    /// the `user.wclayer.*` metadata that makes the folder lossless (docs/layer-semantics.md
     /// §0.5). ramfs, some FUSE and network file systems, and tmpfs before Linux 6.6 lack
     /// user extended attributes.
     #[error(
@@ -61,7 +61,7 @@ pub enum Error {
         first: String,
     },
     /// A name the folder reserves for its own metadata (`tombstones.txt` at the top, any
-    /// component ending in `.$wcidirs$`, layer-semantics.md §3).
+    /// component ending in `.$wcidirs$`, docs/layer-semantics.md §3).
     #[error("{name}: cannot be stored in a transport folder: {reason}")]
     ReservedName {
         /// The entry.
@@ -94,7 +94,7 @@ pub enum Error {
         target_kind: &'static str,
     },
     /// `tombstones.txt` is empty or does not start with the BOM and `Version 1.0`
-    /// (hcsshim's `Invalid tombstones file`, layer-semantics.md §3.1).
+    /// (hcsshim's `Invalid tombstones file`, docs/layer-semantics.md §3.1).
     #[error("{path}: invalid tombstones file")]
     InvalidTombstonesFile {
         /// The file.

@@ -1,6 +1,6 @@
 //! # The transport folder on Linux
 //!
-//! The folder is hcsshim's legacy transport format (layer-semantics.md §3) unchanged, so a
+//! The folder is hcsshim's legacy transport format (docs/layer-semantics.md §3) unchanged, so a
 //! folder written here can be handed to HCS `ImportLayer` and a folder `ExportLayer` wrote
 //! can be read here. On Linux its plain files cannot hold everything a Windows file has;
 //! what they cannot hold is kept in `user.*` extended attributes (§0.5) and, when too large
@@ -95,4 +95,4 @@
 //!
 //! Without `user.wclayer.folder`, [`crate::FolderLayerReader`] follows hcsshim's legacy
 //! reader (§6.1, §0.3); see its documentation for the rules and for the few places where it
-//! compares names case-insensitively where Go does not (DECISIONS.md).
+//! compares names case-insensitively where Go does not (docs/compat.md).

@@ -1,5 +1,5 @@
 //! hcsshim's legacy "transport format" folder on Linux: the folder HCS `ImportLayer`
-//! consumes and `ExportLayer` produces (layer-semantics.md §3).
+//! consumes and `ExportLayer` produces (docs/layer-semantics.md §3).
 //!
 //! - [`FolderLayerWriter`] ([`wclayer_layer::LayerWriter`]) writes a layer as such a folder:
 //!   `Files\…` entries as transport files (u32 LE attributes + raw backup stream),

@@ -1,5 +1,5 @@
 //! The `user.wclayer.*` extended attributes and the sidecar directory: what a transport
-//! folder's plain files cannot hold on Linux (layer-semantics.md §0.5). The format is
+//! folder's plain files cannot hold on Linux (docs/layer-semantics.md §0.5). The format is
 //! described for users in [`crate::format`]; this module is its one implementation.
 
 use std::fs::File;
@@ -14,7 +14,7 @@ use crate::Error;
 
 /// On the folder's root directory: the metadata format version, ASCII `1`. Its presence is
 /// what makes a reader treat the folder as written by wclayer (lossless) rather than as one
-/// that came from Windows (hcsshim's legacy reader rules, layer-semantics.md §0.3).
+/// that came from Windows (hcsshim's legacy reader rules, docs/layer-semantics.md §0.3).
 pub(crate) const XATTR_FOLDER: &str = "user.wclayer.folder";
 /// The value of [`XATTR_FOLDER`] this version writes and reads.
 pub(crate) const FOLDER_VERSION: &[u8] = b"1";

@@ -1,4 +1,4 @@
-//! How a layer name maps onto the folder (layer-semantics.md §3) and which folder names are
+//! How a layer name maps onto the folder (docs/layer-semantics.md §3) and which folder names are
 //! never entries.
 
 use std::borrow::Cow;
@@ -6,9 +6,9 @@ use std::borrow::Cow;
 use wclayer_layer::upcase_key;
 
 /// The suffix of hcsshim's directory metadata files; any name ending in it is metadata,
-/// never an entry (layer-semantics.md §3).
+/// never an entry (docs/layer-semantics.md §3).
 pub(crate) const WCIDIRS: &str = ".$wcidirs$";
-/// The tombstone list at the folder's root (layer-semantics.md §3.1).
+/// The tombstone list at the folder's root (docs/layer-semantics.md §3.1).
 pub(crate) const TOMBSTONES_TXT: &str = "tombstones.txt";
 
 /// How an entry is stored in the folder.
@@ -28,7 +28,7 @@ pub(crate) enum Rep {
 
 impl Rep {
     /// The representation of the entry `path` (`\`-separated), a directory or not. The
-    /// top-level names are compared case-insensitively (DECISIONS.md).
+    /// top-level names are compared case-insensitively (docs/compat.md).
     pub(crate) fn of(path: &str, is_dir: bool) -> Rep {
         let (top, rest) = match path.split_once('\\') {
             Some((t, r)) => (t, Some(r)),
@@ -59,13 +59,13 @@ pub(crate) fn under_files(path: &str) -> bool {
 }
 
 /// Whether `path` is one of the top-level `Files` and `Hives` directories, whose times the
-/// legacy reader takes from `Hives\System_Delta` (layer-semantics.md §6.1).
+/// legacy reader takes from `Hives\System_Delta` (docs/layer-semantics.md §6.1).
 pub(crate) fn is_files_or_hives(path: &str) -> bool {
     !path.contains('\\') && matches!(upcase_key(path).as_str(), "FILES" | "HIVES")
 }
 
 /// What the reference layer model's walk never reports, with its subtree (the `skipped`
-/// rule of `wclayer_layer::MemLayer`, layer-semantics.md §0.2): names ending in
+/// rule of `wclayer_layer::MemLayer`, docs/layer-semantics.md §0.2): names ending in
 /// `.$wcidirs$`, `tombstones.txt` at the root, `Files\$Recycle.Bin` (case-insensitively).
 /// `dir` is the parent's path (`""` for the root).
 pub(crate) fn model_skipped(dir: &str, name: &str) -> bool {

@@ -17,7 +17,7 @@ use crate::names::{self, Rep, WCIDIRS};
 use crate::segments::{Seg, Segments};
 use crate::{Error, tombstones};
 
-/// Reads a transport folder (layer-semantics.md §3) as a delta layer.
+/// Reads a transport folder (docs/layer-semantics.md §3) as a delta layer.
 ///
 /// **Folders written by [`crate::FolderLayerWriter`]** carry the `user.wclayer.folder`
 /// marker on their root; they are read losslessly: the walk is the reference layer model's
@@ -39,7 +39,7 @@ use crate::{Error, tombstones};
 /// own times come from the file: creation = Linux birth time (the write time where the file
 /// system records none), access = atime, write = mtime, change = ctime. Plain objects get
 /// the attributes `DIRECTORY` or `ARCHIVE`. Where hcsshim compares names case-sensitively
-/// (`Files`, `Hives`, a tombstone's directory) this reader does not (DECISIONS.md), and a
+/// (`Files`, `Hives`, a tombstone's directory) this reader does not (docs/compat.md), and a
 /// tombstone is reported with its directory's spelling.
 ///
 /// [`LayerReader::link_info`] reports the opened folder file's `(st_dev, st_ino)` and link

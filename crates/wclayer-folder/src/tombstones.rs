@@ -1,4 +1,4 @@
-//! `tombstones.txt`: the list of deleted paths below `Files` (layer-semantics.md §3.1).
+//! `tombstones.txt`: the list of deleted paths below `Files` (docs/layer-semantics.md §3.1).
 
 use std::io::{self, BufRead, Read, Write};
 
@@ -14,7 +14,7 @@ pub(crate) const HEADER: &[u8] = b"\xEF\xBB\xBFVersion 1.0";
 /// Go's line scanner stops at 64 KiB (§3.1); ours accepts every path Windows can name.
 const MAX_LINE: usize = 3 * MAX_PATH_UNITS + 1;
 
-/// Parses `tombstones.txt` with the project's rules (§3.1, DECISIONS.md):
+/// Parses `tombstones.txt` with the project's rules (§3.1, docs/compat.md):
 ///
 /// - the first line must be exactly the BOM and `Version 1.0` (else `invalid tombstones
 ///   file`, also for an empty file);

@@ -100,7 +100,7 @@ pub(crate) fn build_malformed() -> io::Result<Vec<Malformed>> {
         ])?,
         bad_entry: "Files/unpadded-ea.txt",
         what: "MSWINDOWS.xattr.short is `QQ` without `==` padding, which Go's StdEncoding \
-            rejects (oci-tar-mapping.md §4.9)",
+            rejects (docs/oci-tar-mapping.md §4.9)",
     });
 
     out.push(Malformed {

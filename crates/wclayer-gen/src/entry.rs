@@ -27,7 +27,7 @@ impl PaxTime {
         PaxTime { secs, nanos }
     }
 
-    /// The PAX text form (oci-tar-mapping.md §3): `1609556645.1234567`, `-86400.5`, `0`.
+    /// The PAX text form (docs/oci-tar-mapping.md §3): `1609556645.1234567`, `-86400.5`, `0`.
     pub(crate) fn format(self) -> String {
         if self.nanos == 0 {
             return self.secs.to_string();
@@ -314,7 +314,7 @@ impl Ent {
     }
 
     /// An alternate data stream entry `main:stream`: typeflag `0`, the main entry's mode, its
-    /// mtime/atime/ctime, and no Windows records (oci-tar-mapping.md §4.6).
+    /// mtime/atime/ctime, and no Windows records (docs/oci-tar-mapping.md §4.6).
     pub(crate) fn stream(main: &Ent, stream: &str, body: Body) -> Self {
         let mut e = Ent::new(
             &format!("{}:{stream}", main.name),

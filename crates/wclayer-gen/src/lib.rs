@@ -1,7 +1,7 @@
 //! Generated Windows-style layer tars: the samples of `wclayer sample` and the fixtures of
 //! the tests.
 //!
-//! The archives follow the layout of spec/oci-tar-mapping.md: `Files/…` (the container's
+//! The archives follow the layout of docs/oci-tar-mapping.md: `Files/…` (the container's
 //! `C:\`), `Hives/…` (registry deltas), `UtilityVM/Files/…`, with Windows metadata in PAX
 //! records (`MSWINDOWS.fileattr`, `MSWINDOWS.rawsd`, `MSWINDOWS.sd`, `MSWINDOWS.mountpoint`,
 //! `MSWINDOWS.xattr.<name>`, `LIBARCHIVE.creationtime`, `atime`/`ctime`/`mtime`), alternate data
@@ -72,21 +72,21 @@ pub const DEFAULT_BIG_FILE_SIZE: u64 = 3 * 1024 * 1024;
 
 /// `MSWINDOWS.rawsd` value `O:BUG:BU` (owner and group BUILTIN\Users, no DACL), 52 bytes: the
 /// descriptor go-containerregistry, ko, buildpacks and the .NET SDK put on every entry
-/// (ea-reparse-sd.md §3.9).
+/// (docs/ea-reparse-sd.md §3.9).
 pub const SD_BUILTIN_USERS: &str =
     "AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==";
 
 /// `MSWINDOWS.rawsd` value `O:BAG:BA` (owner and group BUILTIN\Administrators, no DACL), from
-/// buildpacks (ea-reparse-sd.md §3.9).
+/// buildpacks (docs/ea-reparse-sd.md §3.9).
 pub const SD_BUILTIN_ADMINS: &str =
     "AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAgAgAAAQIAAAAAAAUgAAAAIAIAAA==";
 
 /// `MSWINDOWS.rawsd` value `O:BAG:SYD:(A;;FA;;;BA)(A;;FA;;;SY)(A;;0x1200a9;;;BU)`, 124 bytes:
-/// moby/buildkit's descriptor for regular files (ea-reparse-sd.md §3.9).
+/// moby/buildkit's descriptor for regular files (docs/ea-reparse-sd.md §3.9).
 pub const SD_BUILDKIT_FILE: &str = "AQAEgBQAAAAkAAAAAAAAADAAAAABAgAAAAAABSAAAAAgAgAAAQEAAAAAAAUSAAAAAgBMAAMAAAAAABgA/wEfAAECAAAAAAAFIAAAACACAAAAABQA/wEfAAEBAAAAAAAFEgAAAAAAGACpABIAAQIAAAAAAAUgAAAAIQIAAA==";
 
 /// `MSWINDOWS.rawsd` value `O:BAG:SYD:(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;;FA;;;BA)(A;OICIIO;GA;;;CO)(A;OICI;0x1200a9;;;BU)(A;CI;LC;;;BU)(A;CI;DC;;;BU)`:
-/// moby/buildkit's descriptor for directories (ea-reparse-sd.md §3.9).
+/// moby/buildkit's descriptor for directories (docs/ea-reparse-sd.md §3.9).
 pub const SD_BUILDKIT_DIR: &str = "AQAEgBQAAAAkAAAAAAAAADAAAAABAgAAAAAABSAAAAAgAgAAAQEAAAAAAAUSAAAAAgCoAAcAAAAAAxgA/wEfAAECAAAAAAAFIAAAACACAAAAAxQA/wEfAAEBAAAAAAAFEgAAAAAAGAD/AR8AAQIAAAAAAAUgAAAAIAIAAAALFAAAAAAQAQEAAAAAAAMAAAAAAAMYAKkAEgABAgAAAAAABSAAAAAhAgAAAAIYAAQAAAABAgAAAAAABSAAAAAhAgAAAAIYAAIAAAABAgAAAAAABSAAAAAhAgAA";
 
 /// The SDDL string carried by the one legacy `MSWINDOWS.sd` record of the `base` case (the
@@ -100,7 +100,7 @@ pub const SDDL_LEGACY: &str = "O:BAG:SYD:(A;;FA;;;BA)(A;;FA;;;SY)(A;;0x1200a9;;;
 /// Whether a case is a base layer (no whiteouts) or a delta layer (with whiteouts).
 ///
 /// This is what an import into a layer directory needs to know: a base layer directory
-/// rejects whiteouts (`base layer cannot have tombstones`, layer-semantics.md §0.1).
+/// rejects whiteouts (`base layer cannot have tombstones`, docs/layer-semantics.md §0.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LayerKind {
     /// A layer with no parents: no whiteouts anywhere in the archive.
@@ -245,7 +245,7 @@ pub fn write_case_with(name: &str, options: &Options, mut out: impl Write) -> io
 /// | `truncated` | cut in the middle of a file body |
 /// | `bad-base64-rawsd` | `MSWINDOWS.rawsd` is not base64 |
 /// | `bad-base64-xattr` | an `MSWINDOWS.xattr.*` value is not base64 |
-/// | `unpadded-base64-xattr` | `QQ`: Go requires `=` padding (oci-tar-mapping.md §4.9) |
+/// | `unpadded-base64-xattr` | `QQ`: Go requires `=` padding (docs/oci-tar-mapping.md §4.9) |
 /// | `fileattr-not-numeric` | `MSWINDOWS.fileattr=12a` |
 /// | `fileattr-out-of-range` | `MSWINDOWS.fileattr=4294967296` |
 /// | `stream-without-file` | `Files/missing.txt:zone` with no `Files/missing.txt` before it |
@@ -264,7 +264,7 @@ pub fn malformed_cases() -> Vec<Malformed> {
 
 /// Archives that try to write outside the layer directory they are imported into. An import
 /// must refuse each one, with an error naming [`Malformed::bad_entry`], and must not have
-/// created anything outside the layer (house habit 4; layer-semantics.md §0.1 and §7.2).
+/// created anything outside the layer (house habit 4; docs/layer-semantics.md §0.1 and §7.2).
 ///
 /// Symlinks and mount points themselves are legitimate (they are stored as reparse data,
 /// never followed); what must be refused is the entry that would be created *through* them.

@@ -229,7 +229,7 @@ fn base_items(options: &Options) -> Vec<Item> {
     add(Ent::file("Hives/System_Delta", ARCHIVE, hive(200, 8192)));
     add(Ent::file("Hives/Software_Delta", ARCHIVE, hive(201, 8192)));
 
-    // The utility VM, with the boot files hcsshim backs up (oci-tar-mapping.md §6.4).
+    // The utility VM, with the boot files hcsshim backs up (docs/oci-tar-mapping.md §6.4).
     add(Ent::dir("UtilityVM"));
     add(Ent::dir("UtilityVM/Files").sd(SD_BUILDKIT_DIR));
     add(Ent::dir("UtilityVM/Files/EFI"));

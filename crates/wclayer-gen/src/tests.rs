@@ -208,7 +208,7 @@ fn base_security_descriptors() {
     assert_eq!(files.rec_str("MSWINDOWS.fileattr"), "16");
     assert_eq!(b64(files.rec_str("MSWINDOWS.rawsd")), b64(SD_BUILDKIT_DIR));
 
-    // The 52-byte O:BUG:BU descriptor of ea-reparse-sd.md §3.9, byte for byte.
+    // The 52-byte O:BUG:BU descriptor of docs/ea-reparse-sd.md §3.9, byte for byte.
     let users: Vec<u8> = [
         "0100008014000000240000000000000000000000",
         "010200000000000520000000210200000102000000000005200000002102000",
@@ -582,7 +582,7 @@ fn pax_time_text() {
 fn pax_record_lengths_count_themselves() {
     let block = pax_block(&[("MSWINDOWS.fileattr".into(), b"16".to_vec())]);
     assert_eq!(block, b"25 MSWINDOWS.fileattr=16\n");
-    // n = 98 -> 100 would have three digits, so the length is 101 (spec §8.4).
+    // n = 98 -> 100 would have three digits, so the length is 101 (docs/oci-tar-mapping.md §8.4).
     let value = vec![b'v'; 98 - 3 - 1];
     let block = pax_block(&[("k".into(), value)]);
     assert_eq!(block.len(), 101);

@@ -12,7 +12,7 @@ pub enum Entry {
     File {
         /// The entry's name.
         name: LayerPath,
-        /// The size reported for the entry (layer-semantics.md §6.3): 0 for a directory,
+        /// The size reported for the entry (docs/layer-semantics.md §6.3): 0 for a directory,
         /// otherwise the size of its unnamed data stream.
         size: u64,
         /// Times and attributes.
@@ -42,6 +42,6 @@ impl Entry {
 pub struct LinkInfo {
     /// `NumberOfLinks`: how many names the file has.
     pub number_of_links: u32,
-    /// The file's identity; only `file_id` is compared by exports (oci-tar-mapping.md §4.5).
+    /// The file's identity; only `file_id` is compared by exports (docs/oci-tar-mapping.md §4.5).
     pub file_id: FileIdInfo,
 }

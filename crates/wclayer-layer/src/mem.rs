@@ -368,7 +368,7 @@ mod tests {
         out
     }
 
-    /// layer-semantics.md §0.2, the delta-walk example.
+    /// docs/layer-semantics.md §0.2, the delta-walk example.
     #[test]
     fn delta_walk_example() {
         let mut l = MemLayer::new();

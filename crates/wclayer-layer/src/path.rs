@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// Longest path Windows accepts in a relative open: 32 766 UTF-16 code units
-/// (layer-semantics.md §7.2).
+/// (docs/layer-semantics.md §7.2).
 pub const MAX_PATH_UNITS: usize = 32_766;
 /// Longest component NTFS can store: 255 UTF-16 code units.
 pub const MAX_COMPONENT_UNITS: usize = 255;
@@ -11,7 +11,7 @@ pub const MAX_COMPONENT_UNITS: usize = 255;
 /// A name inside a layer, such as `Files\Windows\System32\kernel32.dll`.
 ///
 /// Built only through [`LayerPath::parse`], which applies the reference layer model's rules
-/// (layer-semantics.md §0.1, §7.2): `/` and `\` both separate components; empty and `.`
+/// (docs/layer-semantics.md §0.1, §7.2): `/` and `\` both separate components; empty and `.`
 /// components are dropped and `a\..` collapses; the result must be relative, non-empty,
 /// must not climb out of the layer (`..` left over), and must not contain `:` (alternate
 /// data streams travel inside the backup stream, never as names) or NUL. Components are

@@ -1,4 +1,4 @@
-//! [`ReportedSize`]: the size a layer reader reports for an entry (layer-semantics.md §6.3).
+//! [`ReportedSize`]: the size a layer reader reports for an entry (docs/layer-semantics.md §6.3).
 
 use std::io::{Read, Seek};
 

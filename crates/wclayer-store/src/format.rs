@@ -4,7 +4,7 @@
 //! ordinary files and directories, readable by people and scanners, and a versioned sidecar
 //! with everything Linux cannot hold. Reading it back with [`crate::DirLayerReader`] gives
 //! exactly the entries, backup-stream bytes, sizes, infos, tombstones and hard-link structure
-//! that were written (the reference layer model, layer-semantics.md §0.1).
+//! that were written (the reference layer model, docs/layer-semantics.md §0.1).
 //! `docs/layer-directory.md` has the same description with examples.
 //!
 //! ## Layout
@@ -84,7 +84,7 @@
 //!
 //! * `file`: an added file or directory. `n` is its file number (0, 1, ... in record order;
 //!   hard links refer to it). `info` is its `FILE_BASIC_INFO` (FILETIMEs as integers).
-//!   `data_size` is the size the reader reports (layer-semantics.md §6.3). `streams` is the
+//!   `data_size` is the size the reader reports (docs/layer-semantics.md §6.3). `streams` is the
 //!   exact sequence of its backup sub-streams: `id`, `attributes`, `size` (body length; for a
 //!   sparse block without its 8-byte offset), `name` (decoded stream name, when not empty),
 //!   `name_utf16` (base64 of the raw UTF-16LE name bytes, only when decoding lost something),

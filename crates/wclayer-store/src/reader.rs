@@ -78,7 +78,7 @@ pub struct EntryDetails {
     pub name: LayerPath,
     /// Times and attributes.
     pub info: FileBasicInfo,
-    /// The size the reader reports (layer-semantics.md §6.3).
+    /// The size the reader reports (docs/layer-semantics.md §6.3).
     pub size: u64,
     /// The backup sub-streams, in order.
     pub streams: Vec<StreamInfo>,
@@ -139,7 +139,7 @@ struct Current {
 ///
 /// - base layers (imported with no parents) walk `Files` and, when `UtilityVM\Files`
 ///   exists, `UtilityVM`, `UtilityVM\Files` and its subtree; delta layers walk everything,
-///   each directory's tombstones right after it (layer-semantics.md §0.2);
+///   each directory's tombstones right after it (docs/layer-semantics.md §0.2);
 /// - per directory in bytewise order of the real UTF-8 names; `Files\$Recycle.Bin` is
 ///   skipped;
 /// - each entry's backup stream is replayed from the record (headers rebuilt byte for byte,

@@ -1,5 +1,5 @@
 //! Export: a [`LayerReader`] into an OCI layer tar with the bytes hcsshim writes (hcsshim
-//! `writeTarFromLayer` with go-winio `WriteTarFileFromBackupStream`; oci-tar-mapping.md §5,
+//! `writeTarFromLayer` with go-winio `WriteTarFileFromBackupStream`; docs/oci-tar-mapping.md §5,
 //! §7).
 
 use std::collections::{BTreeMap, HashMap};
@@ -164,13 +164,13 @@ fn stream_failed(br: &mut EntryStream<'_>, tar_name: &str, e: wclayer_backup::Er
 }
 
 /// Writes one entry from its backup stream (go-winio `WriteTarFileFromBackupStream`,
-/// oci-tar-mapping.md §5) and returns how many alternate-data-stream entries followed it.
+/// docs/oci-tar-mapping.md §5) and returns how many alternate-data-stream entries followed it.
 ///
 /// The metadata (security descriptor, EAs, reparse point) must be in the header, which
 /// precedes the data. A reader whose stream can seek is scanned whole first, then rewound
 /// (two-pass); otherwise only the sub-streams before the data count (single-pass), as in
 /// the reference. Sparse data streams are written with their holes as zeros; unlike the
-/// pinned go-winio, sparse blocks do not fail the two-pass scan (DECISIONS.md).
+/// pinned go-winio, sparse blocks do not fail the two-pass scan (docs/compat.md).
 ///
 /// # Errors
 /// The reference's errors (`unknown stream ID`, `mismatch between file size`, `unsupported

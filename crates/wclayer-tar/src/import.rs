@@ -1,5 +1,5 @@
 //! Import: an OCI layer tar into a [`LayerWriter`] (hcsshim `writeLayerFromTar` with
-//! go-winio `backuptar`; oci-tar-mapping.md §6).
+//! go-winio `backuptar`; docs/oci-tar-mapping.md §6).
 
 use std::io::{self, BufWriter, Read, Write};
 
@@ -73,7 +73,7 @@ fn clean_slash(p: &str) -> String {
 }
 
 /// The name, reported size and [`FileBasicInfo`] of a tar entry (go-winio
-/// `FileInfoFromHeader`, oci-tar-mapping.md §6.1).
+/// `FileInfoFromHeader`, docs/oci-tar-mapping.md §6.1).
 ///
 /// Missing access and change times are Go's zero time, which converts to FILETIME
 /// 48491090211286549 (a date in 1754), exactly as the reference does.
@@ -113,7 +113,7 @@ pub fn file_info_from_header(hdr: &TarHeader) -> Result<(u64, FileBasicInfo), Er
 }
 
 /// The security descriptor an entry carries (go-winio `SecurityDescriptorFromTarHeader`,
-/// oci-tar-mapping.md §4.8): `MSWINDOWS.rawsd` (base64) wins, even when empty; else the
+/// docs/oci-tar-mapping.md §4.8): `MSWINDOWS.rawsd` (base64) wins, even when empty; else the
 /// legacy `MSWINDOWS.sd` SDDL string, converted by our own SDDL parser.
 ///
 /// The converted descriptor is laid out as Windows' own converter
@@ -138,7 +138,7 @@ pub fn security_descriptor_from_header(hdr: &TarHeader) -> Result<Vec<u8>, Error
 
 /// The EA chain an entry carries (go-winio `ExtendedAttributesFromTarHeader`): one EA per
 /// `MSWINDOWS.xattr.NAME` record, flags 0, sorted by name (the reference iterates a Go map,
-/// so its order is random; sorting is one of the orders it can produce, DECISIONS.md).
+/// so its order is random; sorting is one of the orders it can produce, docs/compat.md).
 ///
 /// # Errors
 /// Invalid base64, or an EA that cannot be encoded (name over 255 bytes, value over 64 KiB).
@@ -180,7 +180,7 @@ pub fn reparse_point_from_header(hdr: &TarHeader) -> Result<Vec<u8>, Error> {
 /// [`LayerWriter::add_link`], anything else [`LayerWriter::add`] followed by its backup
 /// stream: security descriptor, EAs, reparse point (symlinks), data (regular files), then
 /// one alternate data stream per directly following entry named `NAME:stream`
-/// (oci-tar-mapping.md §6.3, §4.6). PAX global records apply to every later entry.
+/// (docs/oci-tar-mapping.md §6.3, §4.6). PAX global records apply to every later entry.
 ///
 /// # Errors
 /// The first error of the archive, of a record, or of the writer; `w` is then not closed

@@ -1,4 +1,4 @@
-//! PAX record keys and value codecs used by Windows layer tars (oci-tar-mapping.md §3, §4).
+//! PAX record keys and value codecs used by Windows layer tars (docs/oci-tar-mapping.md §3, §4).
 //!
 //! go-winio's `backuptar` carries the Windows metadata of each entry in PAX records: the
 //! attributes as a decimal number, the creation time as a PAX time, the security descriptor
@@ -32,26 +32,26 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use wclayer_backup::UnixTime;
 
-/// `MSWINDOWS.fileattr`: the `FILE_ATTRIBUTE_*` bits in decimal (oci-tar-mapping.md §4.0).
+/// `MSWINDOWS.fileattr`: the `FILE_ATTRIBUTE_*` bits in decimal (docs/oci-tar-mapping.md §4.0).
 pub const MSWINDOWS_FILEATTR: &str = "MSWINDOWS.fileattr";
 
 /// `MSWINDOWS.rawsd`: the self-relative security descriptor in standard base64
-/// (oci-tar-mapping.md §4.8).
+/// (docs/oci-tar-mapping.md §4.8).
 pub const MSWINDOWS_RAWSD: &str = "MSWINDOWS.rawsd";
 
 /// `MSWINDOWS.sd`: the legacy SDDL form of the security descriptor, read but never written
-/// (oci-tar-mapping.md §4.0).
+/// (docs/oci-tar-mapping.md §4.0).
 pub const MSWINDOWS_SD: &str = "MSWINDOWS.sd";
 
 /// `MSWINDOWS.mountpoint`: present (written as `1`) when the reparse point is a mount point
-/// (oci-tar-mapping.md §4.3).
+/// (docs/oci-tar-mapping.md §4.3).
 pub const MSWINDOWS_MOUNTPOINT: &str = "MSWINDOWS.mountpoint";
 
 /// `MSWINDOWS.xattr.`: prefix of one record per extended attribute; the EA name follows
-/// verbatim and the value is standard base64 (oci-tar-mapping.md §4.4).
+/// verbatim and the value is standard base64 (docs/oci-tar-mapping.md §4.4).
 pub const MSWINDOWS_XATTR_PREFIX: &str = "MSWINDOWS.xattr.";
 
-/// `LIBARCHIVE.creationtime`: the creation time as a PAX time (oci-tar-mapping.md §4.2).
+/// `LIBARCHIVE.creationtime`: the creation time as a PAX time (docs/oci-tar-mapping.md §4.2).
 pub const LIBARCHIVE_CREATIONTIME: &str = "LIBARCHIVE.creationtime";
 
 const NANOS_PER_SEC: u32 = 1_000_000_000;
@@ -65,7 +65,7 @@ const NANOS_PER_SEC: u32 = 1_000_000_000;
 pub struct Base64Error {
     /// The offset Go reports, counted in the value as given (CR and LF included): the bad
     /// byte, the start of an incomplete last quantum, or the end of truncated padding
-    /// (oci-tar-mapping.md §4.9).
+    /// (docs/oci-tar-mapping.md §4.9).
     pub offset: usize,
 }
 
@@ -106,7 +106,7 @@ pub fn encode_base64(bytes: &[u8]) -> String {
 }
 
 /// Decodes standard base64 exactly as Go's `base64.StdEncoding.DecodeString` does
-/// (oci-tar-mapping.md §4.9): `=` padding required, non-zero trailing bits accepted, CR and
+/// (docs/oci-tar-mapping.md §4.9): `=` padding required, non-zero trailing bits accepted, CR and
 /// LF skipped anywhere (inside the padding too), every other byte outside the alphabet
 /// (other whitespace included) refused, and nothing but CR and LF allowed after the padding.
 ///
@@ -221,7 +221,7 @@ fn decode_quantum(src: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Result<usize
 }
 
 /// Parses `MSWINDOWS.fileattr` as Go's `strconv.ParseUint(s, 10, 32)` does
-/// (oci-tar-mapping.md §4.9): ASCII digits only, leading zeros accepted, at most 4294967295.
+/// (docs/oci-tar-mapping.md §4.9): ASCII digits only, leading zeros accepted, at most 4294967295.
 ///
 /// # Errors
 ///
@@ -247,7 +247,7 @@ pub fn parse_fileattr(s: &[u8]) -> Result<u32, ValueError> {
 }
 
 /// Formats a time as a PAX time record value, as Go's `formatPAXTime` does
-/// (oci-tar-mapping.md §3): whole seconds alone when there are no nanoseconds, else up to 9
+/// (docs/oci-tar-mapping.md §3): whole seconds alone when there are no nanoseconds, else up to 9
 /// fractional digits with trailing zeros removed; before 1970 the sign applies to the whole
 /// value (seconds −2 plus 0.5 s prints as `-1.5`).
 ///
@@ -272,7 +272,7 @@ pub fn format_pax_time(t: UnixTime) -> String {
     s
 }
 
-/// Parses a PAX time record value as Go's `parsePAXTime` does (oci-tar-mapping.md §3).
+/// Parses a PAX time record value as Go's `parsePAXTime` does (docs/oci-tar-mapping.md §3).
 ///
 /// The integer part is a decimal `i64` with an optional `+` or `-`; the optional fraction
 /// after the first `.` is digits only, truncated to 9 digits (an empty fraction counts as
@@ -419,7 +419,7 @@ mod tests {
         assert_eq!(LIBARCHIVE_CREATIONTIME, "LIBARCHIVE.creationtime");
     }
 
-    // oci-tar-mapping.md §4.9, accepted inputs.
+    // docs/oci-tar-mapping.md §4.9, accepted inputs.
     #[test]
     fn base64_accepts_what_go_accepts() {
         let cases: &[(&[u8], &[u8])] = &[
@@ -445,7 +445,7 @@ mod tests {
                 String::from_utf8_lossy(input)
             );
         }
-        // The §3.9 security descriptor of ea-reparse-sd.md.
+        // The §3.9 security descriptor of docs/ea-reparse-sd.md.
         let sd = decode_base64(
             b"AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==",
         )
@@ -454,7 +454,7 @@ mod tests {
         assert_eq!(&sd[..4], &[1, 0, 0, 0x80]);
     }
 
-    // oci-tar-mapping.md §4.9, refused inputs and Go's offsets (each case run through Go
+    // docs/oci-tar-mapping.md §4.9, refused inputs and Go's offsets (each case run through Go
     // 1.19's base64.StdEncoding.DecodeString, whose decodeQuantum matches Go's current one).
     #[test]
     fn base64_refuses_with_go_offsets() {
@@ -497,7 +497,7 @@ mod tests {
         assert_eq!(encode_base64(&[0xfb, 0xff, 0xbf]), "+/+/");
     }
 
-    // oci-tar-mapping.md §4.9, fileattr.
+    // docs/oci-tar-mapping.md §4.9, fileattr.
     #[test]
     fn fileattr_like_parse_uint() {
         assert_eq!(parse_fileattr(b"0"), Ok(0));
@@ -590,7 +590,7 @@ mod tests {
         );
     }
 
-    // oci-tar-mapping.md §3 examples and backup-stream.md §8.4 PAX strings.
+    // docs/oci-tar-mapping.md §3 examples and docs/backup-stream.md §8.4 PAX strings.
     #[test]
     fn pax_time_examples() {
         let cases = [

@@ -1,4 +1,4 @@
-//! ACLs and ACEs (ea-reparse-sd.md §3.4, §3.5), their named constants (§3.5, §3.6) and
+//! ACLs and ACEs (docs/ea-reparse-sd.md §3.4, §3.5), their named constants (§3.5, §3.6) and
 //! their binary codec, which the descriptor decoder calls for the SACL and DACL.
 
 use std::fmt;

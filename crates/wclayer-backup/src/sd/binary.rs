@@ -1,4 +1,4 @@
-//! The binary codec of whole descriptors: the self-relative form of ea-reparse-sd.md §3.1,
+//! The binary codec of whole descriptors: the self-relative form of docs/ea-reparse-sd.md §3.1,
 //! whose header points at SIDs and ACLs that `sid` and `acl` decode and encode.
 //!
 //! Every read goes through the bounds-checked primitives of `bytes`, so a size field can

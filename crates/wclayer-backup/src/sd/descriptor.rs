@@ -1,4 +1,4 @@
-//! The security descriptor as data (ea-reparse-sd.md §3.1, §3.2): its fields, the bits
+//! The security descriptor as data (docs/ea-reparse-sd.md §3.1, §3.2): its fields, the bits
 //! of its `Control` field, and the component order of its binary form. The codecs attach
 //! their entry points to [`SecurityDescriptor`] from their own modules (`binary`, `sddl`),
 //! so this module depends on no codec.
@@ -49,7 +49,7 @@ pub const SECURITY_DESCRIPTOR_REVISION: u8 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Layout {
-    /// Owner, Group, SACL, DACL: the layout of ea-reparse-sd.md §3.1 and of every
+    /// Owner, Group, SACL, DACL: the layout of docs/ea-reparse-sd.md §3.1 and of every
     /// known-good constant (.NET `RawSecurityDescriptor.GetBinaryForm`). The default.
     #[default]
     OwnerGroupSaclDacl,
@@ -72,7 +72,7 @@ pub enum AclState<'a> {
     Present(&'a Acl),
 }
 
-/// A security descriptor (ea-reparse-sd.md §3.1), decoded from or encoded to the
+/// A security descriptor (docs/ea-reparse-sd.md §3.1), decoded from or encoded to the
 /// self-relative binary form, or to and from SDDL.
 ///
 /// The fields mirror `SECURITY_DESCRIPTOR_RELATIVE`; the offsets are implied by which

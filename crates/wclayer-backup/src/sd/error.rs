@@ -1,5 +1,5 @@
 //! The two error types of the security-descriptor codecs: [`Error`] for the binary form
-//! (ea-reparse-sd.md §3.1–§3.5) and [`SddlError`] for the text form (§3.8).
+//! (docs/ea-reparse-sd.md §3.1–§3.5) and [`SddlError`] for the text form (§3.8).
 
 use std::fmt;
 
@@ -113,7 +113,7 @@ impl fmt::Display for Found {
     }
 }
 
-/// An error parsing an SDDL string (ea-reparse-sd.md §3.8).
+/// An error parsing an SDDL string (docs/ea-reparse-sd.md §3.8).
 ///
 /// `offset` is always the index of a character (a Unicode scalar value, not a byte) in the
 /// input string, counting from 0.
@@ -143,7 +143,7 @@ pub enum SddlError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A two-letter SID alias that is not in the table of ea-reparse-sd.md §3.7.
+    /// A two-letter SID alias that is not in the table of docs/ea-reparse-sd.md §3.7.
     #[error("unknown sid alias `{alias}` at character {offset}")]
     UnknownAlias {
         /// Character offset.
@@ -152,7 +152,7 @@ pub enum SddlError {
         alias: String,
     },
     /// A domain- or machine-relative alias (`DA`, `LA`, ...): its SID depends on a domain or
-    /// machine SID that cannot be known offline (ea-reparse-sd.md §3.7).
+    /// machine SID that cannot be known offline (docs/ea-reparse-sd.md §3.7).
     #[error(
         "sid alias `{alias}` at character {offset} is relative to a domain or machine sid, \
          which cannot be resolved offline"

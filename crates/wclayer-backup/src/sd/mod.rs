@@ -12,7 +12,7 @@
 //   bytes      → error                                     take, read_u32, put_u16, put_u32
 //   error                                                  Error, SddlError, Component
 
-//! Self-relative security descriptors and their SDDL text form (ea-reparse-sd.md §3).
+//! Self-relative security descriptors and their SDDL text form (docs/ea-reparse-sd.md §3).
 //!
 //! The tar format carries a file's security descriptor as opaque bytes
 //! (`MSWINDOWS.rawsd`, backup stream id 3); this module parses and prints them for

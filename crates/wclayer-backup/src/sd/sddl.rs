@@ -1,4 +1,4 @@
-//! SDDL rendering and parsing (ea-reparse-sd.md §3.8), with the wclayer `#` extensions
+//! SDDL rendering and parsing (docs/ea-reparse-sd.md §3.8), with the wclayer `#` extensions
 //! described in the [`crate::sd`] module docs.
 
 use std::fmt;
@@ -494,7 +494,7 @@ fn parse_ace(c: &mut Cursor<'_>) -> Result<Ace, SddlError> {
             offset: type_at,
             what: "ace type",
             text: token,
-            reason: "not an ace type of ea-reparse-sd.md §3.5",
+            reason: "not an ace type of docs/ea-reparse-sd.md §3.5",
         });
     };
     field_separator(c)?;

@@ -1,4 +1,4 @@
-//! SIDs (ea-reparse-sd.md §3.3) and the SDDL aliases of well-known SIDs (§3.7), with both
+//! SIDs (docs/ea-reparse-sd.md §3.3) and the SDDL aliases of well-known SIDs (§3.7), with both
 //! codecs of a single SID: the binary one the ACE and descriptor decoders call, and the SDDL
 //! token (`S-1-…` or an alias) the descriptor and condition parsers call.
 
@@ -15,7 +15,7 @@ pub const MAX_SUB_AUTHORITIES: usize = 15;
 /// Largest identifier authority: the field is 48 bits wide (§3.3).
 pub const MAX_AUTHORITY: u64 = 0xFFFF_FFFF_FFFF;
 
-/// A security identifier, revision 1 (ea-reparse-sd.md §3.3).
+/// A security identifier, revision 1 (docs/ea-reparse-sd.md §3.3).
 ///
 /// Binary form: `Revision` (always 1), `SubAuthorityCount`, the 48-bit
 /// `IdentifierAuthority` **big-endian**, then each sub-authority as a little-endian `u32`;
@@ -225,7 +225,7 @@ impl Sid {
         }
     }
 
-    /// The SDDL alias of this SID, if it is in the table of ea-reparse-sd.md §3.7
+    /// The SDDL alias of this SID, if it is in the table of docs/ea-reparse-sd.md §3.7
     /// ([`WELL_KNOWN_SIDS`]).
     #[must_use]
     pub fn alias(&self) -> Option<&'static str> {
@@ -461,7 +461,7 @@ const fn row(alias: &'static str, sid: Sid, name: &'static str) -> WellKnownSid 
     WellKnownSid { alias, sid, name }
 }
 
-/// The SDDL aliases of ea-reparse-sd.md §3.7: the renderer prints exactly these SIDs as
+/// The SDDL aliases of docs/ea-reparse-sd.md §3.7: the renderer prints exactly these SIDs as
 /// aliases (§3.8 rendering rule 2); the parser accepts them in any ASCII case.
 pub const WELL_KNOWN_SIDS: &[WellKnownSid] = &[
     row("WD", Sid::EVERYONE, "Everyone"),

@@ -1,5 +1,5 @@
 //! The Win32 backup stream: a sequence of `WIN32_STREAM_ID` headers, each followed by its
-//! name and body (backup-stream.md §1–§6).
+//! name and body (docs/backup-stream.md §1–§6).
 
 mod frame;
 mod reader;
@@ -81,7 +81,7 @@ impl fmt::Display for StreamId {
     }
 }
 
-/// `dwStreamAttributes` of a `WIN32_STREAM_ID` header (backup-stream.md §4). All bits are
+/// `dwStreamAttributes` of a `WIN32_STREAM_ID` header (docs/backup-stream.md §4). All bits are
 /// kept; only [`StreamAttributes::SPARSE`] has a meaning for layers.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct StreamAttributes(pub u32);

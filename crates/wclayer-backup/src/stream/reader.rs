@@ -1,4 +1,4 @@
-//! Reading backup streams (backup-stream.md §2.1).
+//! Reading backup streams (docs/backup-stream.md §2.1).
 //!
 //! The reader is a small state machine over any [`Read`]. It is in one of two states:
 //!
@@ -29,7 +29,7 @@ const SKIP_CHUNK: usize = 8 * 1024;
 const HEADER_CHUNK: usize = 512;
 
 /// Reads a Win32 backup stream: a sequence of `WIN32_STREAM_ID` headers, each followed by
-/// a body (backup-stream.md §1–§2).
+/// a body (docs/backup-stream.md §1–§2).
 ///
 /// Call [`next_header`](Self::next_header) to move to the next stream, then read its body
 /// through the [`Read`] implementation, which returns `Ok(0)` at the end of the body. Bodies
@@ -54,8 +54,8 @@ const HEADER_CHUNK: usize = 512;
 ///
 /// # Differences from go-winio
 ///
-/// go-winio's reader trusts its input; this one does not (backup-stream.md §2.1,
-/// DECISIONS.md):
+/// go-winio's reader trusts its input; this one does not (docs/backup-stream.md §2.1,
+/// docs/compat.md):
 ///
 /// - input that ends right after a complete 20-byte header, before its name or sparse
 ///   offset, is [`Error::Truncated`], not a clean end;
@@ -63,7 +63,7 @@ const HEADER_CHUNK: usize = 512;
 ///   below 8 are [`Error::InvalidHeader`];
 /// - ids 0 and above 11 are [`Error::UnknownStreamId`]. The reader stays in step after this
 ///   error: the next call of `next_header` skips the unknown stream's body, so a caller may
-///   choose to continue (backup-stream.md §3.2, "allow skipping").
+///   choose to continue (docs/backup-stream.md §3.2, "allow skipping").
 ///
 /// # Drop behaviour
 ///
@@ -252,7 +252,7 @@ impl State {
         Ok(Fill::Complete)
     }
 
-    /// Decodes the header at the current position (backup-stream.md §2.1 steps 1–4).
+    /// Decodes the header at the current position (docs/backup-stream.md §2.1 steps 1–4).
     fn decode_header(&mut self, inner: &mut dyn Read) -> Result<Option<StreamHeader>, Error> {
         // Step 1: the fixed part.
         if let Fill::Eof = self.fill(inner, StreamHeader::FIXED_SIZE)? {
@@ -270,7 +270,7 @@ impl State {
         let total = fixed.header_len();
         if let Fill::Eof = self.fill(inner, total)? {
             // This includes input that ends right after the 20 bytes: go-winio calls that a
-            // clean end, we call it truncated (DECISIONS.md).
+            // clean end, we call it truncated (docs/compat.md).
             let what = if self.partial.len() < name_end {
                 "stream name"
             } else {
@@ -298,7 +298,7 @@ impl State {
 
         if !id.is_known() {
             // The stream is framed like any other, so the reader can stay in step: the next
-            // call skips this body (backup-stream.md §3.2 lets a raw reader skip unknown ids).
+            // call skips this body (docs/backup-stream.md §3.2 lets a raw reader skip unknown ids).
             return Err(Error::UnknownStreamId {
                 id: id.0,
                 offset: header_offset,

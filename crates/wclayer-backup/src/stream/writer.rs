@@ -1,4 +1,4 @@
-//! Writing backup streams (backup-stream.md §2.2).
+//! Writing backup streams (docs/backup-stream.md §2.2).
 
 use std::io::{self, Write};
 
@@ -6,7 +6,7 @@ use super::frame::{MAX_NAME_SIZE, SPARSE_OFFSET_SIZE};
 use super::{StreamHeader, StreamId};
 use crate::error::Error;
 
-/// Writes a Win32 backup stream, the input of `BackupWrite` (backup-stream.md §2.2).
+/// Writes a Win32 backup stream, the input of `BackupWrite` (docs/backup-stream.md §2.2).
 ///
 /// Call [`write_header`](Self::write_header) for each stream, then write exactly
 /// `header.size` body bytes through the [`Write`] implementation, then
@@ -153,7 +153,7 @@ fn to_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
-/// Encodes `h` (backup-stream.md §2.2 steps 1–3); `at` is the offset for errors.
+/// Encodes `h` (docs/backup-stream.md §2.2 steps 1–3); `at` is the offset for errors.
 fn encode(h: &StreamHeader, at: u64) -> Result<Vec<u8>, Error> {
     let invalid = |reason| Error::InvalidHeader { offset: at, reason };
     if !h.id.is_known() {

@@ -1,7 +1,7 @@
 //! Integration tests of `wclayer-backup` (one binary for the crate, house habit 8).
 
 mod stream {
-    //! `BackupStreamReader` / `BackupStreamWriter` against the vectors of backup-stream.md,
+    //! `BackupStreamReader` / `BackupStreamWriter` against the vectors of docs/backup-stream.md,
     //! behind short reads and writes, and as property tests.
 
     use std::io::{self, Cursor, Read, Seek, Write};
@@ -23,7 +23,7 @@ mod stream {
     // Vectors
     // ---------------------------------------------------------------------------------
 
-    /// backup-stream.md §7, "exact contiguous hex".
+    /// docs/backup-stream.md §7, "exact contiguous hex".
     const SECTION_7_HEX: &str = "030000000000000034000000000000000000000001000080140000002400000000000000000000000102000000000005200000002102000001020000000000052000000021020000010000000000000006000000000000000000000068656c6c6f0a04000000000000000100000000000000160000003a007a006f006e0065003a00240044004100540041007a02000000000000001000000000000000000000000000000000030300464f4f0062617200";
 
     /// The four streams §7 annotates.
@@ -48,7 +48,7 @@ mod stream {
         }
     }
 
-    /// The three vectors of backup-stream.md §5.2: (hex, streams).
+    /// The three vectors of docs/backup-stream.md §5.2: (hex, streams).
     fn section_5_2_vectors() -> Vec<(&'static str, Vec<Stream>)> {
         vec![
             (
@@ -485,7 +485,7 @@ mod stream {
     }
 
     // ---------------------------------------------------------------------------------
-    // Reader rules (backup-stream.md §2.1 and our deviations)
+    // Reader rules (docs/backup-stream.md §2.1 and our deviations)
     // ---------------------------------------------------------------------------------
 
     #[test]
@@ -511,7 +511,7 @@ mod stream {
 
     #[test]
     fn eof_right_after_a_complete_fixed_header_is_truncated_not_the_end() {
-        // go-winio returns a clean end here; we do not (DECISIONS.md).
+        // go-winio returns a clean end here; we do not (docs/compat.md).
         let ads = raw_header(4, 0, 1, 22);
         let err = BackupStreamReader::new(&ads[..]).next_header().unwrap_err();
         assert_eq!(
@@ -874,7 +874,7 @@ mod stream {
     }
 
     // ---------------------------------------------------------------------------------
-    // Writer rules (backup-stream.md §2.2)
+    // Writer rules (docs/backup-stream.md §2.2)
     // ---------------------------------------------------------------------------------
 
     #[test]

@@ -33,7 +33,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
 }
 
 /// The tar names of the utility VM boot files that hcsshim backs up before the utility VM
-/// is processed, and the name of each backup (oci-tar-mapping.md §6.4).
+/// is processed, and the name of each backup (docs/oci-tar-mapping.md §6.4).
 const MUTATED_FILES: [(&str, &str); 4] = [
     ("UtilityVM/Files/EFI/Microsoft/Boot/BCD", "bcd.bak"),
     ("UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG", "bcd.log.bak"),

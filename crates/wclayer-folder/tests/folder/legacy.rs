@@ -1,4 +1,4 @@
-//! A transport folder written byte by byte from layer-semantics.md §3 (as one from Windows
+//! A transport folder written byte by byte from docs/layer-semantics.md §3 (as one from Windows
 //! looks: no wclayer metadata), read with hcsshim's legacy reader rules (§6.1, §0.3).
 
 use std::fs::{self, File, FileTimes};

@@ -1,4 +1,4 @@
-//! Integration tests of the transport folder: a folder written by hand from the spec and read
+//! Integration tests of the transport folder: a folder written by hand from docs/layer-semantics.md §3 and read
 //! with hcsshim's legacy rules, round trips from `MemLayer` (fixed layers and random ones),
 //! the on-disk format, and the errors.
 #![allow(
@@ -25,7 +25,7 @@ pub(crate) fn p(s: &str) -> LayerPath {
     LayerPath::parse(s).unwrap()
 }
 
-/// One `WIN32_STREAM_ID` + name + body, encoded by hand from backup-stream.md §1:
+/// One `WIN32_STREAM_ID` + name + body, encoded by hand from docs/backup-stream.md §1:
 /// `u32 id | u32 attributes | u64 size | u32 name bytes | UTF-16LE name | (sparse: i64
 /// offset) | body`.
 pub(crate) fn sub(id: u32, attributes: u32, name: &str, body: &[u8]) -> Vec<u8> {

@@ -1,4 +1,4 @@
-//! What FolderLayerWriter leaves on disk is hcsshim's format (layer-semantics.md §3) plus
+//! What FolderLayerWriter leaves on disk is hcsshim's format (docs/layer-semantics.md §3) plus
 //! the documented `user.wclayer.*` attributes.
 
 use std::fs;

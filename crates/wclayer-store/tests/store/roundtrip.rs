@@ -189,7 +189,7 @@ fn base_layer_round_trip() {
         std::fs::read(root.join("Files/big.bin")).unwrap().len(),
         3 * 1024 * 1024 + 17
     );
-    // The base walk that fed the import does not carry Hives (layer-semantics.md §0.2).
+    // The base walk that fed the import does not carry Hives (docs/layer-semantics.md §0.2).
     assert!(!root.join("Hives").exists());
     // Sparse: the logical size, with holes left as holes.
     let sparse = std::fs::metadata(root.join("Files/sparse.vhd")).unwrap();

@@ -36,7 +36,7 @@ pub(super) const F_GNU_SPARSE: Range<usize> = 386..483;
 pub(super) const F_GNU_REALSIZE: Range<usize> = 483..495;
 
 /// One archive entry after merging its PAX, GNU long-name and sparse headers: the values
-/// Go's `tar.Reader.Next()` returns in a `tar.Header` (oci-tar-mapping.md §6.5).
+/// Go's `tar.Reader.Next()` returns in a `tar.Header` (docs/oci-tar-mapping.md §6.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TarHeader {
     /// The entry's name (`Header.Name`): PAX `path`, GNU long name, sparse real name or the

@@ -2,7 +2,7 @@
 //!
 //! Importing a Windows layer tar must see exactly the header values that Go's
 //! `tar.Reader.Next()` hands hcsshim, because the import is compared with the reference
-//! implementation (oci-tar-mapping.md §6.5). [`ArchiveReader`] wraps any
+//! implementation (docs/oci-tar-mapping.md §6.5). [`ArchiveReader`] wraps any
 //! [`Read`](std::io::Read) and turns the block stream into one [`TarHeader`] per entry:
 //!
 //! ```text
@@ -61,7 +61,7 @@
 //!   is not NUL, and if either does not parse both are dropped and the field is read as a
 //!   pre-Go-1.8 `prefix` instead (Go issue 12594).
 //! - **PAX** `x` records: `path`, `linkpath`, `size`, `mtime`, `atime`, `ctime` (PAX time,
-//!   spec §3), `uid`, `gid`, `uname`, `gname` override the header; an empty value keeps the
+//!   docs/oci-tar-mapping.md §3), `uid`, `gid`, `uname`, `gname` override the header; an empty value keeps the
 //!   header value; a bad number or time is an invalid header. Two `x` headers before one
 //!   entry: the second replaces the first. Every record (empty ones included) is kept in
 //!   [`TarHeader::pax_records`]; GNU sparse 0.0 `GNU.sparse.offset`/`numbytes` pairs appear
@@ -78,7 +78,7 @@
 //!   zero block, or inside the padding after an entry's data. Go also ends silently when the
 //!   input stops right after a PAX or GNU long-name header; so does this reader.
 //!
-//! # Where this reader differs from Go (DECISIONS.md)
+//! # Where this reader differs from Go (docs/compat.md)
 //!
 //! - **Global `g` headers** are applied as POSIX says: their records hold for every later
 //!   entry (a local record of the same key wins; a global record with an empty value deletes

@@ -60,7 +60,7 @@ pub(super) fn go_parse_int(s: &[u8]) -> Option<i64> {
     }
 }
 
-/// Go's `parsePAXTime` (spec §3) on a record value; `None` when it is not a valid time.
+/// Go's `parsePAXTime` (docs/oci-tar-mapping.md §3) on a record value; `None` when it is not a valid time.
 fn parse_pax_time(s: &[u8]) -> Option<UnixTime> {
     crate::pax::parse_pax_time(std::str::from_utf8(s).ok()?).ok()
 }

@@ -313,7 +313,7 @@ impl<R: Read> ArchiveReader<R> {
                 pos: 0,
                 size,
             });
-            // DECISIONS.md: old GNU sparse entries import like PAX sparse ones.
+            // docs/compat.md: old GNU sparse entries import like PAX sparse ones.
             if h.typeflag == b'S' {
                 h.typeflag = b'0';
             }

@@ -1,5 +1,5 @@
 //! The header blocks themselves: Go's `writeUSTARHeader`, `writePAXHeader`, `writeGNUHeader`
-//! and `writeRawFile`, and the field formatting of `strconv.go` (spec §8.1, §8.2, §8.4–§8.6).
+//! and `writeRawFile`, and the field formatting of `strconv.go` (docs/oci-tar-mapping.md §8.1, §8.2, §8.4–§8.6).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use super::{
     TYPE_X_HEADER, USTAR_MAGIC, ZERO_BLOCK, block_padding, field, len_u64,
 };
 
-/// Go's `writeUSTARHeader` (spec §8.5): the name split into prefix and name if needed.
+/// Go's `writeUSTARHeader` (docs/oci-tar-mapping.md §8.5): the name split into prefix and name if needed.
 pub(super) fn ustar_header(h: &Header, typeflag: u8, mtime: UnixTime) -> [u8; BLOCK_SIZE] {
     let (prefix, name) = split_ustar_path(&h.name).unwrap_or(("", &h.name));
     let mut blk = template(
@@ -28,7 +28,7 @@ pub(super) fn ustar_header(h: &Header, typeflag: u8, mtime: UnixTime) -> [u8; BL
     blk.finish(USTAR_MAGIC)
 }
 
-/// Go's `writePAXHeader` (spec §8.4): the `x` (or `g`) entry with the records, then the main
+/// Go's `writePAXHeader` (docs/oci-tar-mapping.md §8.4): the `x` (or `g`) entry with the records, then the main
 /// header with its strings filtered to ASCII.
 pub(super) fn pax_header(
     h: &Header,
@@ -105,7 +105,7 @@ fn raw_file(out: &mut Vec<u8>, name: &str, data: &str, flag: u8, magic: &[u8; 8]
 }
 
 /// The header of [`raw_file`], e.g. the `x` entry: best-effort ASCII name, zero mode, ids
-/// and mtime, and no uname/gname/devmajor/devminor at all (all NUL, spec §8.4).
+/// and mtime, and no uname/gname/devmajor/devminor at all (all NUL, docs/oci-tar-mapping.md §8.4).
 fn raw_file_header(name: &str, data_len: usize, flag: u8, magic: &[u8; 8]) -> [u8; BLOCK_SIZE] {
     let ascii = to_ascii(name);
     let truncated = ascii
@@ -126,7 +126,7 @@ fn raw_file_header(name: &str, data_len: usize, flag: u8, magic: &[u8; 8]) -> [u
 }
 
 /// Go's `templateV7Plus`: the fields shared by the main headers. `filter` is [`to_ascii`] for
-/// PAX (spec §8.2) and the identity otherwise; `number` is [`format_octal`], or
+/// PAX (docs/oci-tar-mapping.md §8.2) and the identity otherwise; `number` is [`format_octal`], or
 /// [`format_numeric`] for GNU.
 fn template(
     h: &Header,
@@ -137,7 +137,7 @@ fn template(
     number: fn(&mut [u8], i64),
 ) -> Block {
     let mut blk = Block::new(typeflag);
-    // Go writes a zero ModTime as the Unix epoch (spec §8.2).
+    // Go writes a zero ModTime as the Unix epoch (docs/oci-tar-mapping.md §8.2).
     let mtime_secs = if mtime.is_go_zero() { 0 } else { mtime.secs };
     format_string(blk.field(field::NAME), filter(name).as_bytes());
     format_string(blk.field(field::LINKNAME), filter(&h.linkname).as_bytes());
@@ -171,7 +171,7 @@ impl Block {
     }
 
     /// Go's `setFormat`: magic and version ([`USTAR_MAGIC`] or [`GNU_MAGIC`]), then the
-    /// checksum as six octal digits, NUL, space (spec §8.6).
+    /// checksum as six octal digits, NUL, space (docs/oci-tar-mapping.md §8.6).
     fn finish(mut self, magic: &[u8; 8]) -> [u8; BLOCK_SIZE] {
         for (d, s) in self.field(field::MAGIC_VERSION).iter_mut().zip(magic) {
             *d = *s;
@@ -197,7 +197,7 @@ impl Block {
 }
 
 /// Go's `formatString`: copy, NUL-terminate when shorter, and when truncated into a field
-/// whose last byte is `/`, put one NUL at the start of that trailing run of `/` (spec §8.2).
+/// whose last byte is `/`, put one NUL at the start of that trailing run of `/` (docs/oci-tar-mapping.md §8.2).
 fn format_string(dst: &mut [u8], s: &[u8]) {
     for (d, c) in dst.iter_mut().zip(s) {
         *d = *c;
@@ -216,7 +216,7 @@ fn format_string(dst: &mut [u8], s: &[u8]) {
 }
 
 /// Go's `formatOctal`: zero-padded octal digits and a NUL; a value that does not fit is
-/// written as zero (spec §8.2).
+/// written as zero (docs/oci-tar-mapping.md §8.2).
 fn format_octal(dst: &mut [u8], x: i64) {
     let x = if fits_octal(dst.len(), x) { x } else { 0 };
     let width = dst.len().saturating_sub(1);
@@ -260,7 +260,7 @@ pub(super) fn fits_octal(width: usize, x: i64) -> bool {
 }
 
 /// Go's `formatPAXRecord`: `"<len> <key>=<value>\n"`, where `<len>` counts itself
-/// (spec §8.4 step 2).
+/// (docs/oci-tar-mapping.md §8.4 step 2).
 fn format_pax_record(key: &str, value: &str) -> String {
     // ' ', '=' and '\n'.
     let n = key.len().saturating_add(value.len()).saturating_add(3);
@@ -321,7 +321,7 @@ mod tests {
             format_pax_record("atime", "1609556646"),
             "20 atime=1609556646\n"
         );
-        // n = 98 → 101 (spec §8.4).
+        // n = 98 → 101 (docs/oci-tar-mapping.md §8.4).
         let v = "x".repeat(98 - 3 - 4);
         let rec = format_pax_record("path", &v);
         assert!(rec.starts_with("101 "), "{rec}");

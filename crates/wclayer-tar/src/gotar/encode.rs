@@ -1,5 +1,5 @@
 //! Go's `Header.allowedFormats`: which format a header gets and which PAX records it needs
-//! (spec §8.3), then the blocks that encode it.
+//! (docs/oci-tar-mapping.md §8.3), then the blocks that encode it.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -138,7 +138,7 @@ fn is_basic_key(key: &str) -> bool {
 }
 
 /// Go's `Writer.WriteHeader` after the initial flush, as pure bytes: decide the format and
-/// the records (spec §8.3), then lay out the blocks (§8.1, §8.4, §8.5).
+/// the records (docs/oci-tar-mapping.md §8.3), then lay out the blocks (§8.1, §8.4, §8.5).
 pub(super) fn encode(h: &Header) -> Result<Encoded, Error> {
     // TypeRegA (0) is promoted as Go does; backuptar's whiteouts arrive with it (§4.7).
     let typeflag = match h.typeflag {
@@ -267,7 +267,7 @@ pub(super) fn encode(h: &Header) -> Result<Encoded, Error> {
     })
 }
 
-/// Go's `validPAXRecord` (spec §8.3).
+/// Go's `validPAXRecord` (docs/oci-tar-mapping.md §8.3).
 fn valid_pax_record(key: &str, value: &str) -> bool {
     if key.is_empty() || key.contains('=') {
         return false;

@@ -19,7 +19,7 @@ pub enum Error {
         /// Data bytes the previous entry still expects.
         remaining: u64,
     },
-    /// The PAX records of one entry exceed 1 MiB (Go's `ErrFieldTooLong`, spec §8.3). As in
+    /// The PAX records of one entry exceed 1 MiB (Go's `ErrFieldTooLong`, docs/oci-tar-mapping.md §8.3). As in
     /// Go this poisons the writer.
     #[error("archive/tar: header field too long")]
     FieldTooLong {

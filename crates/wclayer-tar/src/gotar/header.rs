@@ -6,21 +6,21 @@ use wclayer_backup::UnixTime;
 
 use super::TYPE_REG;
 
-/// Go's `Header.Format`, restricted to the two values backuptar uses (spec §2).
+/// Go's `Header.Format`, restricted to the two values backuptar uses (docs/oci-tar-mapping.md §2).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Format {
     /// Go's `FormatUnknown`: the first of USTAR and PAX that can encode the header. As in Go,
     /// `mod_time` is rounded to whole seconds and `access_time`/`change_time` are ignored.
-    /// backuptar leaves whiteouts unspecified (spec §4.7), which makes them USTAR unless the
+    /// backuptar leaves whiteouts unspecified (docs/oci-tar-mapping.md §4.7), which makes them USTAR unless the
     /// name forces a PAX `path` record.
     #[default]
     Unspecified,
-    /// Go's `FormatPAX`, which backuptar sets on every other entry (spec §2). USTAR is still
+    /// Go's `FormatPAX`, which backuptar sets on every other entry (docs/oci-tar-mapping.md §2). USTAR is still
     /// chosen when nothing needs a PAX record, exactly as Go does.
     Pax,
 }
 
-/// One tar header, field for field Go's `tar.Header` as backuptar fills it (spec §5.1).
+/// One tar header, field for field Go's `tar.Header` as backuptar fills it (docs/oci-tar-mapping.md §5.1).
 ///
 /// [`Header::default`] is Go's zero `Header` except for the typeflag: it is `b'0'` where Go
 /// has `0`, which Go turns into `'0'` anyway (or `'5'` for a name ending in `/`; a typeflag

@@ -1,5 +1,5 @@
 //! A tar writer that produces exactly the bytes Go's `archive/tar` `Writer` produces
-//! (spec oci-tar-mapping.md §8).
+//! (docs/oci-tar-mapping.md §8).
 //!
 //! hcsshim exports a layer through go-winio's `backuptar`, which hands every entry to Go's
 //! `tar.Writer`. An exported layer is known by its digest, so wclayer has to repeat Go's
@@ -8,7 +8,7 @@
 //! `"<len> <key>=<value>\n"` records, the ASCII filtering of names in PAX main headers and the
 //! single NUL written into a truncated name that ends in `/`. No published crate reproduces
 //! these choices (the `tar` crate's `Builder` makes its own), so this module re-implements
-//! `WriteHeader`, `Write` and `Close` by hand from the spec and Go's `writer.go`, `common.go`,
+//! `WriteHeader`, `Write` and `Close` by hand from docs/oci-tar-mapping.md and Go's `writer.go`, `common.go`,
 //! `format.go` and `strconv.go`.
 //!
 //! # How it fits
@@ -72,12 +72,12 @@ const MAX_PAX_RECORDS_LEN: usize = 1 << 20;
 /// Length of the `uname` and `gname` fields (§8.1).
 const USER_NAME_SIZE: usize = 32;
 const ZERO_BLOCK: [u8; BLOCK_SIZE] = [0; BLOCK_SIZE];
-/// Magic and version of USTAR and PAX headers (`ustar\0`, `00`; spec §8.1).
+/// Magic and version of USTAR and PAX headers (`ustar\0`, `00`; docs/oci-tar-mapping.md §8.1).
 const USTAR_MAGIC: &[u8; 8] = b"ustar\x0000";
 /// Magic and version of GNU headers (`ustar `, ` \0`).
 const GNU_MAGIC: &[u8; 8] = b"ustar  \x00";
 
-/// Byte ranges of the header fields (spec §8.1; Go's `headerV7`/`headerUSTAR`).
+/// Byte ranges of the header fields (docs/oci-tar-mapping.md §8.1; Go's `headerV7`/`headerUSTAR`).
 mod field {
     use std::ops::Range;
 

@@ -1,5 +1,5 @@
 //! Names as Go's writer handles them: ASCII filtering, the USTAR prefix split and the
-//! `PaxHeaders.0` name of an extended header (spec §8.2, §8.4, §8.5).
+//! `PaxHeaders.0` name of an extended header (docs/oci-tar-mapping.md §8.2, §8.4, §8.5).
 
 use std::borrow::Cow;
 
@@ -28,7 +28,7 @@ pub(super) fn trim_trailing_slashes(s: &[u8]) -> &[u8] {
     s.get(..end).unwrap_or_default()
 }
 
-/// Go's `splitUSTARPath` (spec §8.5): `(prefix, name)` when a name longer than 100 bytes
+/// Go's `splitUSTARPath` (docs/oci-tar-mapping.md §8.5): `(prefix, name)` when a name longer than 100 bytes
 /// can be split at a `/` into a prefix of at most 155 bytes and a non-empty name of at most
 /// 100 bytes.
 pub(super) fn split_ustar_path(name: &str) -> Option<(&str, &str)> {
@@ -51,7 +51,7 @@ pub(super) fn split_ustar_path(name: &str) -> Option<(&str, &str)> {
     Some((name.get(..i)?, name.get(i.saturating_add(1)..)?))
 }
 
-/// The name of the `x` entry (spec §8.4 step 3): `path.Join(dir, "PaxHeaders.0", file)`.
+/// The name of the `x` entry (docs/oci-tar-mapping.md §8.4 step 3): `path.Join(dir, "PaxHeaders.0", file)`.
 /// The filtering and truncation happen in `block::raw_file_header`.
 pub(super) fn pax_header_path(name: &str) -> String {
     let (dir, file) = match name.rfind('/') {

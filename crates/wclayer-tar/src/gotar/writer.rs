@@ -6,13 +6,13 @@ use std::io::{self, Write};
 use super::encode::encode;
 use super::{Error, Header, ZERO_BLOCK, block_padding, len_u64};
 
-/// Writes a tar archive byte-identical to Go's `tar.Writer` (spec §8).
+/// Writes a tar archive byte-identical to Go's `tar.Writer` (docs/oci-tar-mapping.md §8).
 ///
 /// # Drop behaviour
 ///
 /// Dropping the writer (or calling [`GoTarWriter::into_inner`]) writes nothing more: the
 /// archive has no trailer and the current entry may lack data or padding, just like an
-/// hcsshim export that failed half-way (spec §7). Only [`GoTarWriter::finish`] completes it.
+/// hcsshim export that failed half-way (docs/oci-tar-mapping.md §7). Only [`GoTarWriter::finish`] completes it.
 pub struct GoTarWriter<W: Write> {
     inner: W,
     state: State,
@@ -37,7 +37,7 @@ impl<W: Write> GoTarWriter<W> {
 
     /// Writes the header of the next entry, as Go's `Writer.WriteHeader`: first the padding of
     /// the previous entry's data, then either one USTAR header block, or a PAX extended header
-    /// (`x` block + records, padded) followed by the main header block (spec §8.3–§8.5).
+    /// (`x` block + records, padded) followed by the main header block (docs/oci-tar-mapping.md §8.3–§8.5).
     ///
     /// # Errors
     ///
@@ -52,7 +52,7 @@ impl<W: Write> GoTarWriter<W> {
     }
 
     /// Ends the archive as Go's `Writer.Close`: pads the last entry's data and writes two
-    /// zero blocks, without padding to a 10240-byte record (spec §8.7). Returns the inner
+    /// zero blocks, without padding to a 10240-byte record (docs/oci-tar-mapping.md §8.7). Returns the inner
     /// writer, not flushed.
     ///
     /// # Errors

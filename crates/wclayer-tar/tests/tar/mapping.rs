@@ -1,5 +1,5 @@
 //! The tar mapping end to end: import into the in-memory layer, export again, compare with
-//! the reference (the public vectors, the worked example of oci-tar-mapping.md §9, the
+//! the reference (the public vectors, the worked example of docs/oci-tar-mapping.md §9, the
 //! generator's layers).
 
 use std::io::{self, Read, SeekFrom, Write};
@@ -99,7 +99,7 @@ fn reference_vectors_import_streams_match_the_trace() {
     }
 }
 
-// ---- oci-tar-mapping.md §9, the worked example ------------------------------------------
+// ---- docs/oci-tar-mapping.md §9, the worked example ------------------------------------------
 
 const T0: FileTime = FileTime(132_540_302_451_234_567);
 const T1: FileTime = FileTime(132_540_302_460_000_000);
@@ -141,7 +141,7 @@ fn worked_example() -> MemLayer {
     l.remove(&p("Files\\deleted.txt")).unwrap();
     l.add(&p("Files\\hello.txt"), &info(T0, T1, T1, T1, 0x20))
         .unwrap();
-    // backup-stream.md §7
+    // docs/backup-stream.md §7
     let hello = hex::decode("030000000000000034000000000000000000000001000080140000002400000000000000000000000102000000000005200000002102000001020000000000052000000021020000010000000000000006000000000000000000000068656c6c6f0a04000000000000000100000000000000160000003a007a006f006e0065003a00240044004100540041007a02000000000000001000000000000000000000000000000000030300464f4f0062617200").unwrap();
     l.write_all(&hello).unwrap();
     l.add_link(&p("Files\\link.txt"), &p("Files\\hello.txt"))
@@ -242,7 +242,7 @@ fn generated_layers_convert_to_a_fixed_point() {
         assert!(names.len() > 3, "{}", case.name);
         if case.name == "base" {
             // The base walk: Files and its subtree, then UtilityVM, UtilityVM/Files and its
-            // subtree; nothing of Hives (layer-semantics.md §0.2).
+            // subtree; nothing of Hives (docs/layer-semantics.md §0.2).
             let at = |n: &str| names.iter().position(|x| x == n).unwrap();
             assert_eq!(names[0], "Files");
             assert_eq!(at("UtilityVM") + 1, at("UtilityVM/Files"));
@@ -365,8 +365,8 @@ fn sparse(id: StreamId, attrs: u32, size: u64) -> StreamHeader {
     }
 }
 
-/// backup-stream.md §5.2: the sparse shapes export zero-filled, also with the two-pass
-/// (seekable) reader that makes the pinned go-winio fail (DECISIONS.md: fixed). The layer
+/// docs/backup-stream.md §5.2: the sparse shapes export zero-filled, also with the two-pass
+/// (seekable) reader that makes the pinned go-winio fail (docs/compat.md: fixed). The layer
 /// reports the logical size of a sparse file (docs/compat.md).
 #[test]
 fn sparse_files_export_zero_filled() {

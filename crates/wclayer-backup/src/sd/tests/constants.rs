@@ -1,4 +1,4 @@
-//! The known-good descriptors of ea-reparse-sd.md §3.9 and the walkthroughs of §3.
+//! The known-good descriptors of docs/ea-reparse-sd.md §3.9 and the walkthroughs of §3.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! Tests of the security-descriptor codecs against ea-reparse-sd.md §3 and against
+//! Tests of the security-descriptor codecs against docs/ea-reparse-sd.md §3 and against
 //! descriptors Windows produced (captured by Samba's test suite, see `conditions`), one
 //! module per topic; the helpers and the §3.9 constants several of them use are here.
 

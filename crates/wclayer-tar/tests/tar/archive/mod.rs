@@ -1,5 +1,5 @@
 //! `wclayer_tar::archive`: the streaming tar reader with Go `archive/tar` semantics
-//! (oci-tar-mapping.md §6.5, §3).
+//! (docs/oci-tar-mapping.md §6.5, §3).
 //!
 //! Every archive is read three ways and the results must agree: from a byte slice, behind
 //! `ShortReader` (tiny reads and `Interrupted` errors), and skipping the data instead of

@@ -38,7 +38,7 @@ const VECTORS: [(&str, &[u8], &str); 5] = [
     ),
 ];
 
-/// A PAX time as exact decimal arithmetic sees it (an independent formulation of spec §3:
+/// A PAX time as exact decimal arithmetic sees it (an independent formulation of docs/oci-tar-mapping.md §3:
 /// the value is `integer ± fraction` seconds, floored into seconds and nanoseconds).
 fn expected_pax_time(s: &str) -> UnixTime {
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
@@ -245,7 +245,7 @@ fn vector_details_as_go_reads_them() {
             .find(|(h, _)| h.name == name)
             .unwrap_or_else(|| panic!("no entry {name}"))
     };
-    // A negative fractional PAX mtime: -86400.5 s is 0.5 s into second -86401 (spec §3).
+    // A negative fractional PAX mtime: -86400.5 s is 0.5 s into second -86401 (docs/oci-tar-mapping.md §3).
     let (old, data) = get("Files/old.txt");
     assert_eq!(old.mod_time, t(-86_401, 500_000_000));
     assert_eq!(data, b"from 1969\n");
@@ -416,7 +416,7 @@ fn gnu_sparse_files_written_by_the_tar_crate() {
     let entries = assert_matches_tar_crate(&bytes, "sparse");
     assert_eq!(entries.len(), 1);
     let (h, data) = &entries[0];
-    // Old GNU sparse entries become regular files with their logical size (DECISIONS.md).
+    // Old GNU sparse entries become regular files with their logical size (docs/compat.md).
     assert_eq!((h.typeflag, h.size), (b'0', expected.len() as i64));
     assert!(data == &expected, "sparse data differs");
     if wrote_sparse {

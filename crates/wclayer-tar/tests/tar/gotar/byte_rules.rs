@@ -1,4 +1,4 @@
-//! The byte rules of oci-tar-mapping.md §8: names, prefixes, formats, times, sizes, ids and
+//! The byte rules of docs/oci-tar-mapping.md §8: names, prefixes, formats, times, sizes, ids and
 //! records as Go lays them out.
 
 use wclayer_backup::UnixTime;

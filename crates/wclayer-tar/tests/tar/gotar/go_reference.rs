@@ -33,7 +33,7 @@ fn header_from_entry<R: Read>(entry: &mut tar::Entry<'_, R>) -> Header {
     let name = String::from_utf8(entry.path_bytes().into_owned()).unwrap();
     let base = name.rsplit('/').next().unwrap_or_default();
     if base.starts_with(".wh.") {
-        // backuptar sets only the name of a whiteout (spec §4.7).
+        // backuptar sets only the name of a whiteout (docs/oci-tar-mapping.md §4.7).
         return Header {
             name,
             ..Header::default()

@@ -1,5 +1,5 @@
-//! `gotar::GoTarWriter` against Go's `archive/tar`: the spec's worked example
-//! (oci-tar-mapping.md §9), the reference exports written by Go, a Go-generated digest of edge
+//! `gotar::GoTarWriter` against Go's `archive/tar`: the worked example of docs/oci-tar-mapping.md §9
+//! (docs/oci-tar-mapping.md §9), the reference exports written by Go, a Go-generated digest of edge
 //! cases, the byte rules of §8, the errors, and property tests read back with the `tar` crate.
 
 mod byte_rules;

@@ -1,4 +1,4 @@
-//! The worked example of oci-tar-mapping.md §9: its digest, header table, records and hex
+//! The worked example of docs/oci-tar-mapping.md §9: its digest, header table, records and hex
 //! dumps.
 
 use std::io::{self, Read, Write};
@@ -25,7 +25,7 @@ Ns//SNT/ruT/IPGMTlfREOUt/h9//scUeP4HgUAgGsQzKCZyAAAuAAA=";
 
 /// The §9 headers, in reader order, with their data.
 fn spec_entries() -> Vec<(Header, &'static [u8])> {
-    // FILETIMEs of §9, converted as backuptar does (backup-stream.md §8.2).
+    // FILETIMEs of §9, converted as backuptar does (docs/backup-stream.md §8.2).
     let t0 = FileTime(132_540_302_451_234_567).to_unix();
     let t1 = FileTime(132_540_302_460_000_000).to_unix();
     let entry =
@@ -338,7 +338,7 @@ fn spec_worked_example_hex_dumps() {
     assert_eq!(ours[0x800..0xA00], block_from_dump(0x800, pax)[..]);
 }
 
-/// Data written a few bytes at a time reaches the same archive (STYLE.md habit 1).
+/// Data written a few bytes at a time reaches the same archive (the short-write habit of the codecs).
 #[test]
 fn short_writes_give_the_same_archive() {
     struct Trickle(Vec<u8>);
