@@ -214,3 +214,112 @@ fn hostile_metadata_is_rejected() {
         "{e}"
     );
 }
+
+/// Runs `f` on another thread and fails the test if it has not returned within 20 s: a
+/// reader that blocks on a planted FIFO must show up as a failure, not hang the run.
+fn within_seconds<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(20))
+        .expect("blocked: the reader opened a FIFO and waited for a writer")
+}
+
+/// Reads every entry and stream of the layer directory `name` in `dir`; the first error.
+fn read_all(dir: &std::path::Path, name: &str) -> Result<(), wclayer_layer::Error> {
+    use wclayer_layer::LayerReader;
+    let mut r = DirLayerReader::open(&open_dir(dir), name)?;
+    let mut buf = vec![0u8; 1 << 16];
+    while let Some(e) = r.next()? {
+        if let wclayer_layer::Entry::File { .. } = e {
+            r.link_info()?;
+            while r.read_stream(&mut buf)? > 0 {}
+        }
+    }
+    Ok(())
+}
+
+/// A layer with a content file and a blob (an alternate data stream over 64 KiB).
+fn planted_layer(dir: &std::path::Path) {
+    let mut l = MemLayer::new();
+    add(&mut l, "Files", dir_info(1), &Stream::new());
+    add(
+        &mut l,
+        "Files/victim",
+        file_info(2),
+        &Stream::new().data(b"data").ads("big", &[1u8; 70_000]),
+    );
+    l.close().unwrap();
+    round_trip(&mut l, dir, "layer", &[]);
+}
+
+/// Replaces `rel` in the layer directory with a FIFO.
+fn plant_fifo(layer: &std::path::Path, rel: &str) {
+    let p = layer.join(rel);
+    std::fs::remove_file(&p).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&p)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A FIFO planted anywhere in a layer directory (a content file, a stream file, the
+/// manifest, the records) makes reading fail at once with an error naming what it is and
+/// (for content) the entry, instead of blocking on the open.
+#[test]
+fn fifos_planted_in_a_layer_directory_fail_at_once() {
+    for (rel, want) in [
+        ("Files/victim", "Files\\victim: open content file"),
+        (".wclayer/streams/1.0", "open stream body"),
+        (".wclayer/layer.json", "open .wclayer/layer.json"),
+        (".wclayer/entries.jsonl", "open .wclayer/entries.jsonl"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        planted_layer(tmp.path());
+        plant_fifo(&tmp.path().join("layer"), rel);
+        let dir = tmp.path().to_path_buf();
+        let e = within_seconds(move || read_all(&dir, "layer")).unwrap_err();
+        assert_eq!(e.to_string(), want, "{rel}");
+        let cause = std::error::Error::source(&e)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert_eq!(cause, "a FIFO, not a regular file", "{rel}: {e:?}");
+    }
+}
+
+/// As root: a device node planted as a content file is refused the same way (opened
+/// without blocking, never read).
+#[test]
+fn device_nodes_planted_in_a_layer_directory_are_refused() {
+    if !rustix::process::geteuid().is_root() {
+        // Reported, not passed silently: the CI gate runs as root and requires this test.
+        assert!(
+            std::env::var_os("WCLAYER_TEST_REQUIRE_ROOT").is_none(),
+            "this test needs root, and WCLAYER_TEST_REQUIRE_ROOT is set"
+        );
+        eprintln!("SKIPPED device_nodes_planted_in_a_layer_directory_are_refused: needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    planted_layer(tmp.path());
+    let p = tmp.path().join("layer/Files/victim");
+    std::fs::remove_file(&p).unwrap();
+    // /dev/zero's numbers: a read would never end.
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &p,
+        rustix::fs::FileType::CharacterDevice,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        rustix::fs::makedev(1, 5),
+    )
+    .unwrap();
+    let dir = tmp.path().to_path_buf();
+    let e = within_seconds(move || read_all(&dir, "layer")).unwrap_err();
+    assert_eq!(e.to_string(), "Files\\victim: open content file");
+    assert!(
+        format!("{e:?}").contains("a character device, not a regular file"),
+        "{e:?}"
+    );
+}
