@@ -17,6 +17,9 @@ use crate::names::{self, Rep, WCIDIRS};
 use crate::segments::{Seg, Segments};
 use crate::{Error, tombstones};
 
+/// The error of a backup stream whose pieces (file sizes, recorded lengths) add up past 2^64.
+const TOO_LONG: &str = "backup stream longer than 2^64 bytes";
+
 /// Reads a transport folder (docs/layer-semantics.md §3) as a delta layer.
 ///
 /// **Folders written by [`crate::FolderLayerWriter`]** carry the `user.wclayer.folder`
@@ -226,7 +229,8 @@ fn merge_extra_tombstones(root: &Dir, txt: Vec<LayerPath>) -> Result<Vec<LayerPa
     let payload = meta::decode_payload(&raw).map_err(|r| Error::meta(ATTR, ".", r))?;
     let bytes = meta::read_payload(root, payload, ".", ATTR)?;
     let extras = meta::decode_extra_tombstones(&bytes).map_err(|r| Error::meta(ATTR, ".", r))?;
-    let total = txt.len() + extras.len();
+    // Both are lengths of vectors in memory, so the sum never saturates.
+    let total = txt.len().saturating_add(extras.len());
     let mut slots: Vec<Option<LayerPath>> = vec![None; total];
     for (index, name) in extras {
         let slot = usize::try_from(index)
@@ -512,7 +516,8 @@ impl FolderLayerReader {
             file: Arc::new(file),
             start: 4,
             len: stream_len,
-        }]);
+        }])
+        .ok_or_else(|| Error::bad_file(file_path.clone(), TOO_LONG))?;
         let size = if self.lossless {
             if attrs.is_directory() {
                 0
@@ -576,12 +581,13 @@ impl FolderLayerReader {
                     start: 0,
                     len,
                 };
-                let mut out = split_segs(template, off);
+                let mut out = split_segs(template, off)
+                    .ok_or_else(|| Error::bad_file(p.clone(), TOO_LONG))?;
                 out.insert(1, content);
                 out
             }
         };
-        let mut stream = Segments::new(segs);
+        let mut stream = Segments::new(segs).ok_or_else(|| Error::bad_file(p, TOO_LONG))?;
         let size = if rec.attributes.is_directory() {
             0
         } else {
@@ -640,7 +646,9 @@ impl FolderLayerReader {
                         len: m.size,
                     },
                 ];
-                (m.size, Segments::new(segs))
+                let stream =
+                    Segments::new(segs).ok_or_else(|| Error::bad_file(p.clone(), TOO_LONG))?;
+                (m.size, stream)
             }
         };
         let cur = Current {
@@ -746,8 +754,9 @@ fn times_of(
 }
 
 /// Splits template segments at offset `off` into the part before and the part after; the
-/// caller inserts the content between them (at index 1).
-fn split_segs(template: Vec<Seg>, off: u64) -> Vec<Seg> {
+/// caller inserts the content between them (at index 1). `None` when a file segment ends past
+/// 2^64.
+fn split_segs(template: Vec<Seg>, off: u64) -> Option<Vec<Seg>> {
     let mut before = Vec::new();
     let mut after = Vec::new();
     let mut pos = 0u64;
@@ -772,12 +781,14 @@ fn split_segs(template: Vec<Seg>, off: u64) -> Vec<Seg> {
                 });
                 after.push(Seg::File {
                     file,
-                    start: start + cut,
-                    len: len - cut,
+                    start: start.checked_add(cut)?,
+                    // `cut` is at most `len`.
+                    len: len.saturating_sub(cut),
                 });
             }
         }
-        pos += len;
+        // Past 2^64 every `cut` is 0 whether `pos` saturates or not.
+        pos = pos.saturating_add(len);
     }
     // One segment before, one after: the template is a single piece.
     let before = before
@@ -788,7 +799,7 @@ fn split_segs(template: Vec<Seg>, off: u64) -> Vec<Seg> {
         .into_iter()
         .next()
         .unwrap_or(Seg::Mem(Arc::from(&[][..])));
-    vec![before, after]
+    Some(vec![before, after])
 }
 
 /// The size the reference layer model reports for a non-directory (§6.3, model row): the

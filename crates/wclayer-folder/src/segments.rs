@@ -33,31 +33,47 @@ impl Seg {
 #[derive(Debug, Default)]
 pub(crate) struct Segments {
     segs: Vec<Seg>,
+    /// The total length: fits in a `u64`, as does every file segment's `start + len`
+    /// (checked by [`Segments::new`]), so positions inside the stream never overflow.
+    len: u64,
     pos: u64,
 }
 
 impl Segments {
-    pub(crate) fn new(segs: Vec<Seg>) -> Segments {
-        Segments {
-            segs: segs.into_iter().filter(|s| s.len() > 0).collect(),
-            pos: 0,
+    /// The stream of `segs` back to back; `None` when its length or a file segment's end
+    /// lies past 2^64 (the lengths come from file sizes and metadata records).
+    pub(crate) fn new(segs: Vec<Seg>) -> Option<Segments> {
+        let mut len = 0u64;
+        for seg in &segs {
+            if let Seg::File { start, len, .. } = seg {
+                start.checked_add(*len)?;
+            }
+            len = len.checked_add(seg.len())?;
         }
+        Some(Segments {
+            segs: segs.into_iter().filter(|s| s.len() > 0).collect(),
+            len,
+            pos: 0,
+        })
     }
 
     /// The total length.
     pub(crate) fn len(&self) -> u64 {
-        self.segs.iter().map(Seg::len).sum()
+        self.len
     }
 }
 
 impl Read for Segments {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // `start + len` never passes the total length, and `start <= pos` inside the loop, so
+        // the saturating operations below are exact (see `Segments::len`).
         let mut start = 0u64;
         for seg in &self.segs {
             let len = seg.len();
-            if self.pos < start + len {
-                let within = self.pos - start;
-                let want = usize::try_from(len - within)
+            let end = start.saturating_add(len);
+            if self.pos < end {
+                let within = self.pos.saturating_sub(start);
+                let want = usize::try_from(end.saturating_sub(self.pos))
                     .unwrap_or(usize::MAX)
                     .min(buf.len());
                 let out = buf.get_mut(..want).unwrap_or_default();
@@ -71,7 +87,7 @@ impl Read for Segments {
                         src.len()
                     }
                     Seg::File { file, start: s, .. } => {
-                        let n = file.read_at(out, s + within)?;
+                        let n = file.read_at(out, s.saturating_add(within))?;
                         if n == 0 && want > 0 {
                             // The file shrank under us: the stream cannot be completed.
                             return Err(io::Error::new(
@@ -82,10 +98,10 @@ impl Read for Segments {
                         n
                     }
                 };
-                self.pos += n as u64;
+                self.pos = self.pos.saturating_add(n as u64);
                 return Ok(n);
             }
-            start += len;
+            start = end;
         }
         Ok(0)
     }
@@ -127,7 +143,8 @@ mod tests {
                 start: 0,
                 len: 2,
             },
-        ]);
+        ])
+        .unwrap();
         assert_eq!(s.len(), 7);
         let mut all = Vec::new();
         s.read_to_end(&mut all).unwrap();
@@ -141,5 +158,21 @@ mod tests {
         assert!(s.seek(SeekFrom::Current(-7)).is_err());
         s.seek(SeekFrom::Start(100)).unwrap();
         assert_eq!(s.read(&mut two).unwrap(), 0);
+    }
+
+    #[test]
+    fn lengths_past_u64_are_refused() {
+        let f = Arc::new(tempfile::tempfile().unwrap());
+        let big = |start| Seg::File {
+            file: f.clone(),
+            start,
+            len: u64::MAX / 2 + 1,
+        };
+        assert!(Segments::new(vec![big(0), big(0)]).is_none(), "total");
+        assert!(
+            Segments::new(vec![big(u64::MAX / 2 + 1)]).is_none(),
+            "file end"
+        );
+        assert_eq!(Segments::new(vec![big(0)]).unwrap().len(), u64::MAX / 2 + 1);
     }
 }

@@ -78,18 +78,18 @@ struct Lines<'a, R> {
 impl<R: BufRead> Lines<'_, R> {
     fn next_line(&mut self) -> Result<Option<Vec<u8>>, Error> {
         let mut buf = Vec::new();
-        let limit = (MAX_LINE + 2) as u64; // the line, a CR and the LF
+        const LIMIT: u64 = (MAX_LINE + 2) as u64; // the line, a CR and the LF
         let n = (&mut self.r)
-            .take(limit)
+            .take(LIMIT)
             .read_until(b'\n', &mut buf)
             .map_err(|e| Error::io("read tombstones file", self.path, e))?;
         if n == 0 {
             return Ok(None);
         }
-        self.line += 1;
+        self.line = self.line.saturating_add(1);
         if buf.last() == Some(&b'\n') {
             buf.pop();
-        } else if n as u64 == limit {
+        } else if n as u64 == LIMIT {
             return Err(Error::TombstoneLine {
                 line: self.line,
                 reason: format!("longer than {MAX_LINE} bytes (the path-length limit)"),

@@ -20,6 +20,9 @@ pub const NAME_MAX: usize = 255;
 /// The prefix of derived names.
 pub const DERIVED_PREFIX: &str = ".wclayer-n-";
 
+/// Length of a derived name: the prefix and 32 hex digits (computed at compile time).
+const DERIVED_LEN: usize = DERIVED_PREFIX.len() + 32;
+
 /// Names whose case-insensitive form starts with this are reserved for the tools' own files
 /// and always stored under a derived name.
 const RESERVED_PREFIX: &str = ".wclayer";
@@ -37,7 +40,7 @@ pub fn disk_name(real: &str) -> Cow<'_, str> {
 pub fn disk_name_with_suffix(real: &str, suffix_len: usize) -> Cow<'_, str> {
     if needs_derived_name(real, suffix_len) {
         let digest = Sha256::digest(real.as_bytes());
-        let mut name = String::with_capacity(DERIVED_PREFIX.len() + 32);
+        let mut name = String::with_capacity(DERIVED_LEN);
         name.push_str(DERIVED_PREFIX);
         for b in digest.iter().take(16) {
             let _ = write!(name, "{b:02x}");
@@ -64,7 +67,7 @@ pub fn is_reserved(name: &str) -> bool {
 /// Whether an on-disk name is a derived one.
 #[must_use]
 pub fn is_derived(disk: &str) -> bool {
-    disk.len() == DERIVED_PREFIX.len() + 32
+    disk.len() == DERIVED_LEN
         && disk.starts_with(DERIVED_PREFIX)
         && disk
             .bytes()

@@ -48,6 +48,14 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "reads no untrusted bytes: it writes test layers from fixed, in-memory inputs"
+)]
 
 // The public API and the case catalogue are here. `samples` (the well-formed cases) and
 // `defects` (the malformed and hostile ones) build entries of the `entry` model, which

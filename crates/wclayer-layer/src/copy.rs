@@ -25,7 +25,7 @@ fn copy_stream(
     }
 }
 
-/// What [`copy_layer`] did.
+/// What [`copy_layer`] did. The counts are statistics: they saturate rather than fail.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CopyStats {
     /// Entries added with their stream.
@@ -56,21 +56,22 @@ pub fn copy_layer(r: &mut dyn LayerReader, w: &mut dyn LayerWriter) -> Result<Co
         match entry {
             Entry::Tombstone { name } => {
                 w.remove(&name)?;
-                stats.tombstones += 1;
+                stats.tombstones = stats.tombstones.saturating_add(1);
             }
             Entry::File { name, info, .. } => {
                 let li = r.link_info()?;
                 if li.number_of_links > 1 {
                     if let Some(target) = first_names.get(&li.file_id.file_id) {
                         w.add_link(&name, target)?;
-                        stats.links += 1;
+                        stats.links = stats.links.saturating_add(1);
                         continue;
                     }
                     first_names.insert(li.file_id.file_id, name.clone());
                 }
                 w.add(&name, &info)?;
-                stats.files += 1;
-                stats.stream_bytes += copy_stream(r, w, &mut buf)?;
+                stats.files = stats.files.saturating_add(1);
+                let copied = copy_stream(r, w, &mut buf)?;
+                stats.stream_bytes = stats.stream_bytes.saturating_add(copied);
             }
         }
     }

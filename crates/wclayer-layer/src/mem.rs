@@ -151,13 +151,33 @@ impl LayerWriter for MemLayer {
 
     fn write_stream(&mut self, buf: &[u8]) -> Result<(), Error> {
         let file = self.current.ok_or(Error::NoEntry)?;
+        let n = buf.len() as u64;
+        // Both sums are checked before anything is written, so a failed call leaves the
+        // layer as it was.
+        let len = self.tree.file(file).len.checked_add(n);
+        let spool_len = if self.keep_streams {
+            self.spool_len.checked_add(n)
+        } else {
+            Some(self.spool_len)
+        };
+        let (Some(len), Some(spool_len)) = (len, spool_len) else {
+            let name = self
+                .tree
+                .names_of(file)
+                .next()
+                .map(|node| self.tree.path_of(node));
+            let source = io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                "backup stream longer than 2^64 bytes",
+            );
+            return Err(Error::Io { name, source });
+        };
         if self.keep_streams {
             self.spool.seek(SeekFrom::Start(self.spool_len))?;
             self.spool.write_all(buf)?;
         }
-        let n = buf.len() as u64;
-        self.spool_len += if self.keep_streams { n } else { 0 };
-        self.tree.file_mut(file).len += n;
+        self.spool_len = spool_len;
+        self.tree.file_mut(file).len = len;
         Ok(())
     }
 
@@ -252,7 +272,8 @@ impl LayerReader for MemLayerReader<'_> {
         let f = self.current.ok_or(Error::NoEntry)?;
         Ok(LinkInfo {
             number_of_links: self.layer.tree.links(f),
-            file_id: FileIdInfo::from_u64(0, f.index() as u64 + 1),
+            // File numbers are u32s, so the sum never saturates.
+            file_id: FileIdInfo::from_u64(0, (f.index() as u64).saturating_add(1)),
         })
     }
 
@@ -305,9 +326,13 @@ impl Read for Window<'_> {
         let Some(out) = buf.get_mut(..want).filter(|b| !b.is_empty()) else {
             return Ok(0);
         };
-        self.spool.seek(SeekFrom::Start(self.start + self.pos))?;
+        let at = self.start.checked_add(self.pos).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "stream position past 2^64")
+        })?;
+        self.spool.seek(SeekFrom::Start(at))?;
         let n = self.spool.read(out)?;
-        self.pos += n as u64;
+        // `n` is at most `len - pos`, so the sum stays within `len`.
+        self.pos = self.pos.saturating_add(n as u64);
         Ok(n)
     }
 }

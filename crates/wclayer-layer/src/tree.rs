@@ -281,7 +281,18 @@ impl<F, N> LayerTree<F, N> {
             NodeKind::Implicit => (n.inherited_file != NONE).then_some(FileNo(n.inherited_file)),
         }
     }
+}
 
+/// Payload access
+// These index the tree's tables as a slice index does: every id the tree hands out stays
+// valid (the tables only grow), an id of another tree is a caller bug (documented under
+// "Panics"), and ids never come from a layer's bytes. Returning `Option` would hand every
+// caller an error path that cannot be taken.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "ids come from this tree, whose tables never shrink (see # Panics)"
+)]
+impl<F, N> LayerTree<F, N> {
     /// The node's payload.
     ///
     /// # Panics
@@ -324,7 +335,9 @@ impl<F, N> LayerTree<F, N> {
     pub fn file_mut(&mut self, f: FileNo) -> &mut F {
         &mut self.files[f.index()].payload
     }
+}
 
+impl<F, N> LayerTree<F, N> {
     /// How many names the file has (1 plus its hard links).
     #[must_use]
     pub fn links(&self, f: FileNo) -> u32 {

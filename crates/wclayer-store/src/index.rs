@@ -18,6 +18,9 @@ const MAX_MANIFEST: u64 = 16 << 20;
 /// Largest record line accepted. Inline bodies are at most 64 KiB each, but a sparse file
 /// may have up to 2^20 blocks (the tar reader's limit), about 80 bytes of JSON each.
 const MAX_RECORD: usize = 256 << 20;
+/// How much one read of a record takes: one byte more than a record may have, to tell a
+/// record of exactly `MAX_RECORD` bytes from a longer one.
+const READ_LIMIT: u64 = MAX_RECORD as u64 + 1;
 
 /// Per file: where its record is and what the walk needs without reading it.
 #[derive(Debug, Clone, Copy)]
@@ -95,13 +98,13 @@ impl LayerIndex {
         loop {
             buf.clear();
             let n = (&mut reader)
-                .take(MAX_RECORD as u64 + 1)
+                .take(READ_LIMIT)
                 .read_until(b'\n', &mut buf)
                 .map_err(|e| Error::io_layer("read .wclayer/entries.jsonl", e))?;
             if n == 0 {
                 break;
             }
-            line_no += 1;
+            line_no = line_no.saturating_add(1);
             if n > MAX_RECORD || buf.last() != Some(&b'\n') {
                 return Err(Error::record(line_no, "record too long or not terminated"));
             }
@@ -151,7 +154,9 @@ impl LayerIndex {
                     tree.remove(&name).map_err(bad)?;
                 }
             }
-            offset += n as u64;
+            offset = offset
+                .checked_add(n as u64)
+                .ok_or_else(|| Error::record(line_no, "entries file longer than 2^64 bytes"))?;
         }
         let tombstones = tree.tombstone_count() as u64;
         let files = tree.file_count() as u64;

@@ -23,7 +23,7 @@ pub(crate) fn safe_symlink_target(target: &str, parent_depth: usize) -> Option<S
     let mut names = Vec::new();
     for comp in target.split('\\') {
         match comp {
-            ".." if names.is_empty() => ups += 1,
+            ".." if names.is_empty() => ups = ups.saturating_add(1),
             "" | "." | ".." => return None,
             name if needs_derived_name(name, 0) => return None,
             name => names.push(name),

@@ -381,7 +381,10 @@ impl DirLayerReader {
         };
         let rec: FileRecord = self.index.record(file)?;
         let line = self.index.tree.file(file).line;
-        let mut segs = Vec::with_capacity(rec.streams.len() * 2);
+        // The stream sizes come from the record: their sum is checked, so that every
+        // segment's `start + len` fits in a `u64` (which `read_current` relies on).
+        let too_long = || Error::record(line, "backup stream longer than 2^64 bytes");
+        let mut segs = Vec::with_capacity(rec.streams.len().saturating_mul(2));
         let mut pos = 0u64;
         for s in &rec.streams {
             let header = RawHeader::encode(
@@ -397,7 +400,7 @@ impl DirLayerReader {
                 len: hlen,
                 src: Source::Bytes(header),
             });
-            pos += hlen;
+            pos = pos.checked_add(hlen).ok_or_else(too_long)?;
             if s.size == 0 {
                 continue;
             }
@@ -412,7 +415,12 @@ impl DirLayerReader {
                     }
                     Source::Bytes(b.clone())
                 }
-                Body::Content(off) => Source::Content(*off),
+                Body::Content(off) => {
+                    if off.checked_add(s.size).is_none() {
+                        return Err(Error::record(line, "stream body ends past 2^64 bytes"));
+                    }
+                    Source::Content(*off)
+                }
                 Body::Blob(name) => Source::Blob(name.clone()),
             };
             segs.push(Segment {
@@ -420,7 +428,7 @@ impl DirLayerReader {
                 len: s.size,
                 src,
             });
-            pos = pos.saturating_add(s.size);
+            pos = pos.checked_add(s.size).ok_or_else(too_long)?;
         }
         if let Some(c) = self.current.as_mut() {
             c.segments = Some(segs);
@@ -439,35 +447,38 @@ impl DirLayerReader {
         let Some(segs) = c.segments.as_ref() else {
             return Ok(0);
         };
+        // The segments lie back to back from 0, their total and every content body's end
+        // fit in a `u64` (`build_segments`), so the saturating operations below are exact.
         let pos = c.pos;
-        let idx = segs.partition_point(|s| s.start + s.len <= pos);
+        let idx = segs.partition_point(|s| s.start.saturating_add(s.len) <= pos);
         let Some(seg) = segs.get(idx) else {
             return Ok(0);
         };
-        let within = pos - seg.start;
-        let want = usize::try_from(seg.len - within)
+        let within = pos.saturating_sub(seg.start);
+        let want = usize::try_from(seg.len.saturating_sub(within))
             .unwrap_or(usize::MAX)
             .min(buf.len());
+        let out = buf.get_mut(..want).unwrap_or_default();
         let name = c.name.to_string();
         let n = match &seg.src {
             Source::Bytes(b) => {
                 let from = usize::try_from(within).unwrap_or(usize::MAX);
-                let src = b.get(from..from + want).unwrap_or_default();
-                buf[..src.len()].copy_from_slice(src);
-                src.len()
+                let src = b.get(from..from.saturating_add(want)).unwrap_or_default();
+                let n = src.len();
+                out.get_mut(..n).unwrap_or_default().copy_from_slice(src);
+                n
             }
             Source::Content(off) => {
-                let key = None;
-                let at = off + within;
-                self.read_body(key, at, &mut buf[..want], &name)?
+                let at = off.saturating_add(within);
+                self.read_body(None, at, out, &name)?
             }
             Source::Blob(blob) => {
                 let key = Some(blob.clone());
-                self.read_body(key, within, &mut buf[..want], &name)?
+                self.read_body(key, within, out, &name)?
             }
         };
         if let Some(c) = self.current.as_mut() {
-            c.pos += n as u64;
+            c.pos = c.pos.saturating_add(n as u64);
         }
         Ok(n)
     }

@@ -53,7 +53,8 @@ impl Chunker {
         }
         self.just_interrupted = false;
         let max = u64::try_from(self.max_chunk).unwrap_or(u64::MAX);
-        let chunk = usize::try_from((r >> 8) % max)
+        // `max` is at least 1 (`Chunker::new`).
+        let chunk = usize::try_from((r >> 8).checked_rem(max).unwrap_or(0))
             .unwrap_or(0)
             .saturating_add(1);
         Ok(chunk.min(len))

@@ -1,4 +1,12 @@
 //! Integration tests of `wclayer-backup` (one binary for the crate, house habit 8).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "test code: a panic (unwrap, index, overflow) is a failing test"
+)]
 
 mod stream {
     //! `BackupStreamReader` / `BackupStreamWriter` against the vectors of docs/backup-stream.md,

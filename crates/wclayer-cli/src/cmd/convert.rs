@@ -72,8 +72,12 @@ impl<W> HashingWriter<W> {
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        self.len += n as u64;
+        let written = buf.get(..n).ok_or_else(|| {
+            std::io::Error::other("the output reported more bytes written than it was given")
+        })?;
+        self.hash.update(written);
+        // A count of bytes written, which never comes near 2^64.
+        self.len = self.len.saturating_add(n as u64);
         Ok(n)
     }
 

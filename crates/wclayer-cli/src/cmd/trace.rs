@@ -139,8 +139,14 @@ impl<W: Write> LayerWriter for Tracer<W> {
 
     fn write_stream(&mut self, buf: &[u8]) -> Result<(), Error> {
         let a = self.current.as_mut().ok_or(Error::NoEntry)?;
+        a.len = a.len.checked_add(buf.len() as u64).ok_or_else(|| {
+            let source = io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                "backup stream longer than 2^64 bytes",
+            );
+            Error::io(a.name.as_str(), source)
+        })?;
         a.hash.update(buf);
-        a.len += buf.len() as u64;
         a.scan.feed(buf);
         Ok(())
     }

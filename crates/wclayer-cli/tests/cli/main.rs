@@ -1,4 +1,12 @@
 //! The `wclayer` command as a user runs it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "test code: a panic (unwrap, index, overflow) is a failing test"
+)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,14 @@
 //! with hcsshim's legacy rules, round trips from `MemLayer` (fixed layers and random ones),
 //! the on-disk format, and the errors.
 #![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "test code: a panic (unwrap, index, overflow) is a failing test"
+)]
+#![allow(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
     reason = "test values (names, small buffers, present-day times) fit every cast"

@@ -353,10 +353,12 @@ impl DirLayerWriter {
             .map_err(io::Error::other)
             .and_then(|()| w.write_all(b"\n"))
             .map_err(|e| Error::io_layer("write entries.jsonl", e))?;
-        self.manifest.records += 1;
+        // Counts of records written, which never come near 2^64.
+        let m = &mut self.manifest;
+        m.records = m.records.saturating_add(1);
         match rec {
-            Record::File(_) => self.manifest.files += 1,
-            Record::Tomb { .. } => self.manifest.tombstones += 1,
+            Record::File(_) => m.files = m.files.saturating_add(1),
+            Record::Tomb { .. } => m.tombstones = m.tombstones.saturating_add(1),
             Record::Link { .. } => {}
         }
         Ok(())
