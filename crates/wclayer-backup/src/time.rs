@@ -191,7 +191,10 @@ impl fmt::Display for FileTime {
 
 /// Days since 1601-01-01 → proleptic Gregorian (year, month, day), after Howard Hinnant's
 /// `civil_from_days` (which counts from 0000-03-01, 1970-01-01 being day 719 468).
-#[allow(clippy::arithmetic_side_effects)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "bounded: |days| < 2^35 and every intermediate stays far inside i64"
+)]
 fn civil_from_days(days_since_1601: i64) -> (i64, u32, u32) {
     // 1601-01-01 is 134 774 days before 1970-01-01; inputs are at most ~2.1e10 days.
     let z = days_since_1601 - 134_774 + 719_468;

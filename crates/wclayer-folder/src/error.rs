@@ -146,16 +146,6 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// An entry's backup stream is malformed where the reader must parse it (to find the
-    /// size of its data stream).
-    #[error("{name}: bad backup stream")]
-    Stream {
-        /// The entry.
-        name: String,
-        /// The cause.
-        #[source]
-        source: wclayer_backup::Error,
-    },
     /// The folder to create exists and is not an empty directory.
     #[error("{}: transport folder already exists and is not an empty directory", path.display())]
     NotEmpty {
@@ -216,8 +206,7 @@ impl Error {
             | Error::BadFolderFile { path, .. } => Some(path),
             Error::ReservedName { name, .. }
             | Error::NameNotStorable { name, .. }
-            | Error::LinkAcrossRepresentations { name, .. }
-            | Error::Stream { name, .. } => Some(name),
+            | Error::LinkAcrossRepresentations { name, .. } => Some(name),
             Error::TombstoneLine { .. } => Some("tombstones.txt"),
             _ => None,
         }
@@ -240,8 +229,7 @@ impl Error {
             | Error::Metadata { .. }
             | Error::UnsupportedVersion { .. }
             | Error::ContentChanged { .. }
-            | Error::BadFolderFile { .. }
-            | Error::Stream { .. } => io::ErrorKind::InvalidData,
+            | Error::BadFolderFile { .. } => io::ErrorKind::InvalidData,
             _ => io::ErrorKind::Other,
         }
     }

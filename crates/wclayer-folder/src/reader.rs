@@ -123,9 +123,9 @@ impl FolderLayerReader {
     /// # Security
     /// `path` is opened with the process's ambient authority (symbolic links in it are
     /// followed, as the caller wrote them). Everything inside the folder is opened relative
-    /// to that handle, one component at a time, with `openat2(RESOLVE_BENEATH |
-    /// RESOLVE_NO_SYMLINKS)` and `O_NOFOLLOW`: symbolic links, devices and FIFOs in the
-    /// folder are errors, never followed or read, and nothing outside the folder is opened.
+    /// to that handle through `wclayer_fs` (resolved beneath it, never following a symbolic
+    /// link, files opened without blocking): symbolic links, devices and FIFOs in the folder
+    /// are errors, never followed or read, and nothing outside the folder is opened.
     /// Names are checked to be valid layer names; metadata is length-checked before use.
     ///
     /// # Errors
@@ -808,9 +808,11 @@ fn split_segs(template: Vec<Seg>, off: u64) -> Option<Vec<Seg>> {
 fn model_data_size(stream: &mut Segments, name: &str) -> Result<u64, Error> {
     let result = wclayer_layer::ReportedSize::of_stream(&mut *stream);
     rewind(stream, name)?;
-    result.map_err(|source| Error::Stream {
-        name: name.to_string(),
-        source,
+    result.map_err(|source| {
+        Error::Model(wclayer_layer::Error::Stream {
+            name: name.to_string(),
+            source,
+        })
     })
 }
 
@@ -830,9 +832,11 @@ fn legacy_data_size(stream: &mut Segments, name: &str) -> Result<u64, Error> {
         }
     })();
     rewind(stream, name)?;
-    result.map_err(|source| Error::Stream {
-        name: name.to_string(),
-        source,
+    result.map_err(|source| {
+        Error::Model(wclayer_layer::Error::Stream {
+            name: name.to_string(),
+            source,
+        })
     })
 }
 

@@ -415,13 +415,7 @@ impl FolderLayerWriter {
     /// Creates the real directories of `node` and its parents that exist only in the model
     /// so far, marking each as implicit.
     fn ensure_on_disk(&mut self, node: NodeId) -> Result<(), Error> {
-        let mut chain = Vec::new();
-        let mut n = node;
-        while n != NodeId::ROOT && !*self.tree.node(n) {
-            chain.push(n);
-            n = self.tree.parent(n).unwrap_or(NodeId::ROOT);
-        }
-        for &n in chain.iter().rev() {
+        for n in self.tree.pending_ancestors(node, |on_disk| !on_disk) {
             let path = shown(&self.tree.path_of(n));
             let real = self.tree.name(n).to_owned();
             let disk = dir_disk_name(&real).into_owned();

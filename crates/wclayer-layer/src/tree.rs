@@ -416,6 +416,24 @@ impl<F, N> LayerTree<F, N> {
         parts
     }
 
+    /// `node` and its ancestors up to (without) the first one whose payload is not
+    /// `pending`, or the root, root side first: e.g. the directories of a new entry that a
+    /// writer has not created yet, in the order to create them.
+    pub fn pending_ancestors(&self, node: NodeId, pending: impl Fn(&N) -> bool) -> Vec<NodeId> {
+        let mut chain = Vec::new();
+        let mut n = node;
+        while n != NodeId::ROOT {
+            let Some(nd) = self.n(n) else { break };
+            if !pending(&nd.payload) {
+                break;
+            }
+            chain.push(n);
+            n = NodeId(nd.parent);
+        }
+        chain.reverse();
+        chain
+    }
+
     /// The node's full name, `\`-separated (`""` for the root).
     #[must_use]
     pub fn path_of(&self, id: NodeId) -> String {
@@ -928,6 +946,21 @@ mod tests {
             assert!(t.find(["files", &format!("N{i}")]).is_some());
         }
         assert_eq!(t.children(t.find(["Files"]).unwrap()).count(), 2001);
+    }
+
+    #[test]
+    fn pending_ancestors_root_side_first() {
+        let mut t: LayerTree<(), bool> = LayerTree::new();
+        let a = t.add(&p("Files/a/b/c"), info(0x20), ()).unwrap();
+        let files = t.find(["Files"]).unwrap();
+        *t.node_mut(files) = true;
+        let names: Vec<String> = t
+            .pending_ancestors(a.node, |done| !done)
+            .into_iter()
+            .map(|n| t.path_of(n))
+            .collect();
+        assert_eq!(names, ["Files\\a", "Files\\a\\b", "Files\\a\\b\\c"]);
+        assert!(t.pending_ancestors(files, |done| !done).is_empty());
     }
 
     #[test]

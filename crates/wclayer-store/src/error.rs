@@ -35,15 +35,6 @@ pub enum Error {
     /// An earlier call of this writer failed; the staged layer has been discarded.
     #[error("layer writer failed earlier; its staged layer was discarded")]
     Poisoned,
-    /// An entry's backup stream is malformed.
-    #[error("{entry}: bad backup stream")]
-    Stream {
-        /// The entry.
-        entry: String,
-        /// What is wrong, and where.
-        #[source]
-        source: wclayer_backup::Error,
-    },
     /// The metadata sidecar of a layer directory is missing, corrupt or inconsistent.
     #[error("layer metadata {file}{}: {reason}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
     Metadata {
@@ -111,7 +102,6 @@ impl Error {
     pub fn entry(&self) -> Option<&str> {
         match self {
             Error::Io { entry, .. } => entry.as_deref(),
-            Error::Stream { entry, .. } => Some(entry),
             _ => None,
         }
     }
@@ -123,9 +113,7 @@ impl Error {
             Error::Model(e) => e.io_kind(),
             Error::Io { source, .. } => source.kind(),
             Error::AlreadyExists { .. } => io::ErrorKind::AlreadyExists,
-            Error::Stream { .. } | Error::Metadata { .. } | Error::UnsupportedFormat { .. } => {
-                io::ErrorKind::InvalidData
-            }
+            Error::Metadata { .. } | Error::UnsupportedFormat { .. } => io::ErrorKind::InvalidData,
             Error::InvalidLayerName { .. } => io::ErrorKind::InvalidInput,
             _ => io::ErrorKind::Other,
         }

@@ -30,16 +30,9 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// An entry's backup stream is malformed.
-    #[error("{name}: bad backup stream")]
-    Stream {
-        /// The entry.
-        name: String,
-        /// The cause.
-        #[source]
-        source: wclayer_backup::Error,
-    },
-    /// The layer reader or writer refused an entry.
+    /// The layer reader or writer refused an entry, an entry's backup stream is malformed
+    /// ([`wclayer_layer::Error::Stream`]), or reading or writing failed
+    /// ([`wclayer_layer::Error::Io`]): the layer model's own errors, with the entry.
     #[error(transparent)]
     Layer(#[from] wclayer_layer::Error),
     /// The tar writer refused a header or data.
@@ -50,15 +43,6 @@ pub enum Error {
         /// The cause.
         #[source]
         source: crate::gotar::Error,
-    },
-    /// Reading or writing failed.
-    #[error("{}i/o error", name.as_deref().map(|n| format!("{n}: ")).unwrap_or_default())]
-    Io {
-        /// The entry, if any.
-        name: Option<String>,
-        /// The cause.
-        #[source]
-        source: io::Error,
     },
 }
 
@@ -83,10 +67,15 @@ impl Error {
     }
 
     pub(crate) fn io(name: &str, source: io::Error) -> Error {
-        Error::Io {
-            name: Some(name.to_string()),
+        Error::Layer(wclayer_layer::Error::io(name, source))
+    }
+
+    /// `name`'s backup stream is malformed.
+    pub(crate) fn stream(name: &str, source: wclayer_backup::Error) -> Error {
+        Error::Layer(wclayer_layer::Error::Stream {
+            name: name.to_string(),
             source,
-        }
+        })
     }
 
     /// The tar writer refused the data of entry `name`.
@@ -107,8 +96,8 @@ impl From<wclayer_layer::PathError> for Error {
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         match e {
-            Error::Io { source, .. } => source,
-            other => io::Error::other(other),
+            Error::Layer(l) => l.into(),
+            other => io::Error::new(io::ErrorKind::InvalidData, other),
         }
     }
 }

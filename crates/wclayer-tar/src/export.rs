@@ -101,7 +101,7 @@ pub fn export_tar<W: Write>(r: &mut dyn LayerReader, out: W) -> Result<(W, Expor
 /// The whiteout name of a tombstone: `.wh.` + its last element, in its directory
 /// (`Files\a\b.txt` → `Files/a/.wh.b.txt`, `x` → `.wh.x`).
 #[must_use]
-pub fn whiteout_name(name: &LayerPath) -> String {
+pub(crate) fn whiteout_name(name: &LayerPath) -> String {
     let base = format!("{WHITEOUT_PREFIX}{}", name.file_name());
     match name.parent() {
         Some(dir) => format!("{}/{base}", dir.replace('\\', "/")),
@@ -156,10 +156,7 @@ type EntryStream<'a> = BackupStreamReader<StreamReader<'a, dyn LayerReader + 'a>
 fn stream_failed(br: &mut EntryStream<'_>, tar_name: &str, e: wclayer_backup::Error) -> Error {
     match br.get_mut().take_error() {
         Some(layer) => Error::Layer(layer),
-        None => Error::Stream {
-            name: tar_name.to_string(),
-            source: e,
-        },
+        None => Error::stream(tar_name, e),
     }
 }
 
@@ -175,7 +172,7 @@ fn stream_failed(br: &mut EntryStream<'_>, tar_name: &str, e: wclayer_backup::Er
 /// # Errors
 /// The reference's errors (`unknown stream ID`, `mismatch between file size`, `unsupported
 /// reparse point`, ...), the reader's, and the tar writer's.
-pub fn write_entry<W: Write>(
+pub(crate) fn write_entry<W: Write>(
     t: &mut GoTarWriter<W>,
     r: &mut dyn LayerReader,
     tar_name: &str,

@@ -30,7 +30,7 @@ pub struct ImportStats {
 }
 
 /// The whiteout prefix of OCI layers.
-pub const WHITEOUT_PREFIX: &str = ".wh.";
+pub(crate) const WHITEOUT_PREFIX: &str = ".wh.";
 
 /// The name a whiteout entry removes, or `None` if `tar_name` is not a whiteout.
 ///
@@ -38,7 +38,7 @@ pub const WHITEOUT_PREFIX: &str = ".wh.";
 /// starts with `.wh.`; the removed name is that element without the prefix, joined to the
 /// name's directory and cleaned. `.wh..wh..opq` is not special: it removes `.wh..opq`.
 #[must_use]
-pub fn whiteout_target(tar_name: &str) -> Option<String> {
+pub(crate) fn whiteout_target(tar_name: &str) -> Option<String> {
     let trimmed = tar_name.trim_end_matches('/');
     let (dir, base) = match trimmed.rsplit_once('/') {
         Some((d, b)) => (d, b),
@@ -80,7 +80,7 @@ fn clean_slash(p: &str) -> String {
 ///
 /// # Errors
 /// A bad `MSWINDOWS.fileattr` or `LIBARCHIVE.creationtime` record.
-pub fn file_info_from_header(hdr: &TarHeader) -> Result<(u64, FileBasicInfo), Error> {
+pub(crate) fn file_info_from_header(hdr: &TarHeader) -> Result<(u64, FileBasicInfo), Error> {
     let size = if hdr.typeflag == b'0' {
         u64::try_from(hdr.size).unwrap_or(0)
     } else {
@@ -123,7 +123,7 @@ pub fn file_info_from_header(hdr: &TarHeader) -> Result<(u64, FileBasicInfo), Er
 ///
 /// # Errors
 /// Invalid base64 or SDDL.
-pub fn security_descriptor_from_header(hdr: &TarHeader) -> Result<Vec<u8>, Error> {
+pub(crate) fn security_descriptor_from_header(hdr: &TarHeader) -> Result<Vec<u8>, Error> {
     if let Some(raw) = hdr.record(pax::MSWINDOWS_RAWSD) {
         return pax::decode_base64(raw.as_bytes())
             .map_err(|e| Error::record(&hdr.name, pax::MSWINDOWS_RAWSD, e));
@@ -142,7 +142,7 @@ pub fn security_descriptor_from_header(hdr: &TarHeader) -> Result<Vec<u8>, Error
 ///
 /// # Errors
 /// Invalid base64, or an EA that cannot be encoded (name over 255 bytes, value over 64 KiB).
-pub fn extended_attributes_from_header(hdr: &TarHeader) -> Result<Vec<u8>, Error> {
+pub(crate) fn extended_attributes_from_header(hdr: &TarHeader) -> Result<Vec<u8>, Error> {
     let mut eas: Vec<ExtendedAttribute> = Vec::new();
     for (key, value) in hdr.records() {
         let Some(name) = key.strip_prefix(pax::MSWINDOWS_XATTR_PREFIX) else {
@@ -165,7 +165,7 @@ pub fn extended_attributes_from_header(hdr: &TarHeader) -> Result<Vec<u8>, Error
 ///
 /// # Errors
 /// A target too long for a reparse buffer.
-pub fn reparse_point_from_header(hdr: &TarHeader) -> Result<Vec<u8>, Error> {
+pub(crate) fn reparse_point_from_header(hdr: &TarHeader) -> Result<Vec<u8>, Error> {
     let target = hdr.linkname.replace('/', "\\");
     let is_mount_point = hdr.record(pax::MSWINDOWS_MOUNTPOINT).is_some();
     ReparsePoint::from_target(&target, is_mount_point)
@@ -229,10 +229,7 @@ type EntryStream<'a> = BackupStreamWriter<BufWriter<StreamWriter<'a, dyn LayerWr
 fn stream_failed(bw: &mut EntryStream<'_>, name: &str, e: wclayer_backup::Error) -> Error {
     match bw.get_mut().get_mut().take_error() {
         Some(layer) => Error::Layer(layer),
-        None => Error::Stream {
-            name: name.to_string(),
-            source: e,
-        },
+        None => Error::stream(name, e),
     }
 }
 
@@ -298,10 +295,7 @@ fn write_backup_stream<R: Read>(
     let mut buffered = match bw.finish() {
         Ok(b) => b,
         Err(e) => {
-            return Err(Error::Stream {
-                name: name.to_string(),
-                source: e,
-            });
+            return Err(Error::stream(name, e));
         }
     };
     if let Err(e) = buffered.flush() {

@@ -381,13 +381,7 @@ impl DirLayerWriter {
 
     /// Creates the directories of `node` and its ancestors that are not on disk yet.
     fn ensure_on_disk(&mut self, node: NodeId) -> Result<(), Error> {
-        let mut chain = Vec::new();
-        let mut n = node;
-        while n != NodeId::ROOT && !*self.tree.node(n) {
-            chain.push(n);
-            n = self.tree.parent(n).unwrap_or(NodeId::ROOT);
-        }
-        for &n in chain.iter().rev() {
+        for n in self.tree.pending_ancestors(node, |on_disk| !on_disk) {
             let last = self.disk_last(n);
             let dir = self.parent_dir(n)?;
             if let Err(e) = dir.create_dir(&last) {

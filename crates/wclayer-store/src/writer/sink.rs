@@ -82,10 +82,10 @@ pub(super) struct SinkCtx<'a> {
 /// The store's error for a failed split of `entry`'s stream.
 pub(super) fn split_error(entry: &str, e: SplitError<Error>) -> Error {
     match e {
-        SplitError::Stream(source) => Error::Stream {
-            entry: entry.to_owned(),
+        SplitError::Stream(source) => Error::Model(wclayer_layer::Error::Stream {
+            name: entry.to_owned(),
             source,
-        },
+        }),
         SplitError::Visitor(e) => e,
     }
 }
