@@ -38,13 +38,6 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(
-    test,
-    allow(
-        clippy::arithmetic_side_effects,
-        reason = "unit tests compute expected values with plain arithmetic"
-    )
-)]
 
 mod error;
 mod info;

@@ -28,13 +28,6 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(
-    test,
-    allow(
-        clippy::arithmetic_side_effects,
-        reason = "unit tests compute expected values with plain arithmetic"
-    )
-)]
 
 pub mod archive;
 pub mod export;

@@ -742,8 +742,11 @@ mod tests {
             };
             let digits: String = fraction.chars().chain(std::iter::repeat('0')).take(9).collect();
             let frac = i128::from(digits.parse::<u32>().unwrap());
-            let sign = if whole.starts_with('-') { -1 } else { 1 };
-            let total = i128::from(secs) * 1_000_000_000 + sign * frac;
+            let sign: i128 = if whole.starts_with('-') { -1 } else { 1 };
+            // i128 holds every i64 second count times 1e9 plus a fraction.
+            let total = i128::from(secs)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(sign.saturating_mul(frac));
             let want_secs = total.div_euclid(1_000_000_000);
             let want_nanos = u32::try_from(total.rem_euclid(1_000_000_000)).unwrap();
             // Go wraps below i64::MIN: compare modulo 2^64, which is what `as` does.
@@ -773,7 +776,7 @@ mod tests {
         ) {
             let mut text = encode_base64(&bytes).into_bytes();
             for (at, newline) in breaks {
-                let at = at.index(text.len() + 1);
+                let at = at.index(text.len().saturating_add(1));
                 text.splice(at..at, newline.into_bytes());
             }
             prop_assert_eq!(decode_base64(&text), Ok(bytes));

@@ -270,10 +270,10 @@ mod tests {
 
     /// One PAX record with its length prefix.
     fn rec(k: &str, v: &str) -> Vec<u8> {
-        let n = k.len() + v.len() + 3;
-        let mut len = n + n.to_string().len();
+        let n = k.len().saturating_add(v.len()).saturating_add(3);
+        let mut len = n.saturating_add(n.to_string().len());
         if len.to_string().len() != n.to_string().len() {
-            len = n + len.to_string().len();
+            len = n.saturating_add(len.to_string().len());
         }
         format!("{len} {k}={v}\n").into_bytes()
     }

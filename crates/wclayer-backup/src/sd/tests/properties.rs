@@ -373,7 +373,7 @@ proptest! {
         // paths (conditions, hex forms, GUIDs) that random strings rarely do.
         let mut chars: Vec<char> = d.to_sddl().chars().collect();
         for (at, insert) in edits {
-            let i = at.index(chars.len() + 1);
+            let i = at.index(chars.len().saturating_add(1));
             match insert {
                 Some(c) => chars.insert(i, c),
                 None if i < chars.len() => { chars.remove(i); }
