@@ -57,45 +57,87 @@ fn reference_vectors_convert_byte_identical() {
     }
 }
 
+/// One traced writer call as the layer holds it afterwards: an added name or a hard link
+/// with the length and SHA-256 of its stream, or a tombstone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Held {
+    Entry {
+        name: String,
+        stream_len: u64,
+        stream_sha256: String,
+    },
+    Tombstone(String),
+}
+
 #[test]
 fn reference_vectors_import_streams_match_the_trace() {
-    // Every added entry's stream in the layer has the length and SHA-256 the reference
-    // trace records for it (the CLI test checks the whole trace line by line).
+    // Every call of the reference trace is in the layer: each added name with the length
+    // and SHA-256 the trace records for its stream, each hard link with its target's, each
+    // tombstone; and the layer holds nothing else (the CLI test checks the trace line by
+    // line).
     for case in CASES {
         let trace = std::fs::read_to_string(format!("{DATA}/{case}.trace.jsonl")).unwrap();
-        let mut want: Vec<(String, u64, String)> = Vec::new();
-        for line in trace.lines().filter(|l| l.contains("\"add\"")) {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            let name = v["name"].as_str().unwrap();
-            want.push((
-                LayerPath::parse(name).unwrap().as_str().to_string(),
-                v["stream_len"].as_u64().unwrap(),
-                v["stream_sha256"].as_str().unwrap().to_string(),
-            ));
+        let name_of = |v: &serde_json::Value, key: &str| -> String {
+            LayerPath::parse(v[key].as_str().unwrap())
+                .unwrap()
+                .as_str()
+                .to_string()
+        };
+        let mut want: Vec<Held> = Vec::new();
+        let lines: Vec<serde_json::Value> = trace
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        for v in &lines {
+            match v["op"].as_str().unwrap() {
+                "add" => want.push(Held::Entry {
+                    name: name_of(v, "name"),
+                    stream_len: v["stream_len"].as_u64().unwrap(),
+                    stream_sha256: v["stream_sha256"].as_str().unwrap().to_string(),
+                }),
+                "link" => {
+                    let target = name_of(v, "target");
+                    let added = lines
+                        .iter()
+                        .find(|a| a["op"] == "add" && name_of(a, "name") == target)
+                        .unwrap_or_else(|| panic!("{case}: link target {target} not added"));
+                    want.push(Held::Entry {
+                        name: name_of(v, "name"),
+                        stream_len: added["stream_len"].as_u64().unwrap(),
+                        stream_sha256: added["stream_sha256"].as_str().unwrap().to_string(),
+                    });
+                }
+                "remove" => want.push(Held::Tombstone(name_of(v, "name"))),
+                op => panic!("{case}: unknown trace op {op}"),
+            }
         }
         let mut layer = import(&read(&format!("{DATA}/{case}.tar"))).unwrap();
         layer.set_walk_mode(Some(WalkMode::Delta));
         let mut r = layer.reader().unwrap();
-        let mut seen = 0;
+        let mut got: Vec<Held> = Vec::new();
         while let Some(e) = r.next().unwrap() {
-            if let Entry::File { name, .. } = e {
-                let mut s = Vec::new();
-                r.read_to_end(&mut s).unwrap();
-                if let Some(w) = want.iter().find(|w| w.0 == name.as_str()) {
-                    assert_eq!(
-                        (s.len() as u64, sha256(&s)),
-                        (w.1, w.2.clone()),
-                        "{case} {name}"
-                    );
-                    seen += 1;
+            got.push(match e {
+                Entry::File { name, .. } => {
+                    let mut s = Vec::new();
+                    r.read_to_end(&mut s).unwrap();
+                    Held::Entry {
+                        name: name.as_str().to_string(),
+                        stream_len: s.len() as u64,
+                        stream_sha256: sha256(&s),
+                    }
                 }
-            }
+                Entry::Tombstone { name } => Held::Tombstone(name.as_str().to_string()),
+                other => panic!("{case}: unexpected entry {other:?}"),
+            });
         }
-        assert!(
-            seen > 0 && seen >= want.len() - 1,
-            "{case}: {seen} of {}",
-            want.len()
-        );
+        assert!(!want.is_empty(), "{case}: empty trace");
+        want.sort();
+        got.sort();
+        assert_eq!(got.len(), want.len(), "{case}: {got:#?}\nwant {want:#?}");
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g, w, "{case}");
+        }
     }
 }
 
