@@ -407,18 +407,20 @@ fn sparse(id: StreamId, attrs: u32, size: u64) -> StreamHeader {
     }
 }
 
-/// docs/backup-stream.md §5.2: the sparse shapes export zero-filled, also with the two-pass
-/// (seekable) reader that makes the pinned go-winio fail (docs/compat.md: fixed). The layer
-/// reports the logical size of a sparse file (docs/compat.md).
+/// docs/backup-stream.md §5.2: the sparse shapes export zero-filled, with the two-pass
+/// (seekable) reader that makes the pinned go-winio fail with `unknown stream ID 9`
+/// (docs/compat.md).
 #[test]
-fn sparse_files_export_zero_filled() {
+fn two_pass_export_of_a_sparse_file_zero_fills_its_holes() {
     let several = stream(&[
         (sparse(StreamId::DATA, 8, 0), b""),
         (StreamHeader::sparse_block(0, 2), b"ab"),
         (StreamHeader::sparse_block(10, 2), b"cd"),
         (StreamHeader::sparse_block(16, 0), b""),
     ]);
-    let out = export(&mut one_file_layer(0x220, &several));
+    let mut l = one_file_layer(0x220, &several);
+    assert!(l.reader().unwrap().can_seek_stream(), "a two-pass export");
+    let out = export(&mut l);
     let mut want = b"ab".to_vec();
     want.extend([0; 8]);
     want.extend(b"cd");
@@ -432,18 +434,6 @@ fn sparse_files_export_zero_filled() {
     let out = export(&mut one_file_layer(0x220, &none));
     assert_eq!(body_of(&out, "Files/f"), vec![0; 16]);
 
-    // A zero-length sparse file, with and without a trailing terminator, is an empty file.
-    for s in [
-        stream(&[(sparse(StreamId::DATA, 8, 0), b"")]),
-        stream(&[
-            (sparse(StreamId::DATA, 8, 0), b""),
-            (StreamHeader::sparse_block(0, 0), b""),
-        ]),
-    ] {
-        let out = export(&mut one_file_layer(0x220, &s));
-        assert!(body_of(&out, "Files/f").is_empty());
-    }
-
     // Going back is an error, as in go-winio's copySparse.
     let back = stream(&[
         (sparse(StreamId::DATA, 8, 0), b""),
@@ -455,6 +445,54 @@ fn sparse_files_export_zero_filled() {
     let mut r = l.reader().unwrap();
     let err = export_tar(&mut r, Vec::new()).unwrap_err();
     assert_eq!(err.to_string(), "Files/f: cannot seek back from 6 to 2");
+}
+
+/// A zero-length sparse file, with or without its terminating block (go-winio PR #375), is
+/// an empty file (docs/compat.md).
+#[test]
+fn a_zero_length_sparse_file_may_end_with_its_terminating_block() {
+    for s in [
+        stream(&[(sparse(StreamId::DATA, 8, 0), b"")]),
+        stream(&[
+            (sparse(StreamId::DATA, 8, 0), b""),
+            (StreamHeader::sparse_block(0, 0), b""),
+        ]),
+    ] {
+        let out = export(&mut one_file_layer(0x220, &s));
+        assert!(body_of(&out, "Files/f").is_empty());
+    }
+}
+
+/// The reference reports size 0 for a file whose data is a zero-length sparse stream
+/// followed by sparse blocks, and exports it empty; the in-memory layer reports the logical
+/// size, the terminating block's offset, so the file exports zero-filled (docs/compat.md).
+#[test]
+fn readers_report_the_logical_size_of_a_sparse_file() {
+    let s = stream(&[
+        (sparse(StreamId::DATA, 8, 0), b""),
+        (StreamHeader::sparse_block(4, 3), b"abc"),
+        (StreamHeader::sparse_block(4096, 0), b""),
+    ]);
+    let mut l = one_file_layer(0x220, &s);
+    let mut r = l.reader().unwrap();
+    r.next().unwrap();
+    let Some(Entry::File { size, .. }) = r.next().unwrap() else {
+        panic!("no file");
+    };
+    assert_eq!(size, 4096);
+    drop(r);
+    let out = export(&mut l);
+    let mut ar = ArchiveReader::new(&out[..]);
+    let h = loop {
+        let h = ar.next_entry().unwrap().unwrap();
+        if h.name == "Files/f" {
+            break h;
+        }
+    };
+    assert_eq!(h.size, 4096);
+    let mut want = vec![0u8; 4096];
+    want[4..7].copy_from_slice(b"abc");
+    assert_eq!(body_of(&out, "Files/f"), want);
 }
 
 #[test]
@@ -472,6 +510,14 @@ fn export_errors_use_the_reference_wording() {
             ]),
             0x20,
             "Files/f: unknown stream ID 3 after data",
+        ),
+        (
+            stream(&[
+                (StreamHeader::new(StreamId::DATA, 1), b"x"),
+                (StreamHeader::sparse_block(0, 1), b"y"),
+            ]),
+            0x20,
+            "Files/f: unknown stream ID 9 after data",
         ),
         (
             stream(&[(StreamHeader::new(StreamId::DATA, 3), b"abc")]),
