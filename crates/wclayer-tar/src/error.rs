@@ -35,6 +35,18 @@ pub enum Error {
     /// ([`wclayer_layer::Error::Io`]): the layer model's own errors, with the entry.
     #[error(transparent)]
     Layer(#[from] wclayer_layer::Error),
+    /// A whiteout entry could not be applied: the name it removes is no valid layer name, or
+    /// the layer refused the removal (a base layer, a name below a file, ...).
+    #[error("{name}")]
+    Whiteout {
+        /// The whiteout entry's tar name.
+        name: String,
+        /// The name it removes.
+        target: String,
+        /// Why it was refused.
+        #[source]
+        source: wclayer_layer::Error,
+    },
     /// The tar writer refused a header or data.
     #[error("{name}: cannot write tar entry")]
     Write {

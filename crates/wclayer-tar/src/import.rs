@@ -193,7 +193,13 @@ pub fn import_tar<R: Read>(
     let mut next = archive.next_entry()?;
     while let Some(hdr) = next {
         if let Some(target) = whiteout_target(&hdr.name) {
-            w.remove(&LayerPath::parse(&target)?)?;
+            let whiteout = |source| Error::Whiteout {
+                name: hdr.name.clone(),
+                target: target.clone(),
+                source,
+            };
+            let removed = LayerPath::parse(&target).map_err(|e| whiteout(e.into()))?;
+            w.remove(&removed).map_err(whiteout)?;
             stats.tombstones = stats.tombstones.saturating_add(1);
             next = archive.next_entry()?;
         } else if hdr.typeflag == b'1' {

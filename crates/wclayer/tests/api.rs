@@ -148,42 +148,86 @@ fn spans_of_an_import_carry_hcsshim_names_and_attributes() {
     assert_eq!(import.fields["error"], err);
 }
 
+/// Whether the capture has seen a span named `name`, and whether it is still open: `None`
+/// when no such span was made.
+fn open_span(cap: &Capture, name: &str) -> Option<bool> {
+    let spans = cap.0.lock().unwrap();
+    let mut named = spans.iter().filter(|(_, s)| s.name == name);
+    let (_, s) = named.next()?;
+    assert!(named.next().is_none(), "more than one {name} span");
+    Some(!s.closed)
+}
+
+/// The backup stream of a file holding `body`.
+fn data_stream(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = wclayer::backup::BackupStreamWriter::new(Vec::new());
+    w.write_header(&wclayer::backup::StreamHeader::new(
+        wclayer::backup::StreamId::DATA,
+        body.len() as u64,
+    ))
+    .unwrap();
+    w.write_all(body).unwrap();
+    w.finish().unwrap()
+}
+
 #[test]
 fn writer_and_reader_spans_last_until_close() {
+    const W: &str = "wclayer::new_layer_writer";
+    const R: &str = "wclayer::new_layer_reader";
     let dir = tempfile::tempdir().unwrap();
     let layer = dir.path().join("layer");
-    let (_, spans) = captured(|| {
-        let mut w = wclayer::new_layer_writer(&layer, &[]).unwrap();
-        let p = wclayer::LayerPath::parse("Files").unwrap();
+    let cap = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(cap.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        let file_info = wclayer::FileBasicInfo {
+            file_attributes: wclayer::FileAttributes::ARCHIVE,
+            ..Default::default()
+        };
         let dir_info = wclayer::FileBasicInfo {
             file_attributes: wclayer::FileAttributes::DIRECTORY,
             ..Default::default()
         };
-        w.add(&p, &dir_info).unwrap();
-        tracing::info!("between add and close");
+        let mut w = wclayer::new_layer_writer(&layer, &[]).unwrap();
+        assert_eq!(
+            open_span(&cap, W),
+            Some(true),
+            "open after new_layer_writer"
+        );
+        w.add(&wclayer::LayerPath::parse("Files").unwrap(), &dir_info)
+            .unwrap();
+        assert_eq!(open_span(&cap, W), Some(true), "open after add");
+        w.add(&wclayer::LayerPath::parse("Files/a").unwrap(), &file_info)
+            .unwrap();
+        w.write_stream(&data_stream(b"abc")).unwrap();
+        assert_eq!(open_span(&cap, W), Some(true), "open after write");
         w.close().unwrap();
+        assert_eq!(open_span(&cap, W), Some(false), "closed by close");
+
+        let mut r = wclayer::new_layer_reader(&layer, &[]).unwrap();
+        assert_eq!(
+            open_span(&cap, R),
+            Some(true),
+            "open after new_layer_reader"
+        );
+        assert_eq!(r.next().unwrap().unwrap().name().as_str(), "Files");
+        assert_eq!(open_span(&cap, R), Some(true), "open after next");
+        assert_eq!(r.next().unwrap().unwrap().name().as_str(), "Files\\a");
+        let mut s = Vec::new();
+        std::io::Read::read_to_end(&mut r, &mut s).unwrap();
+        assert_eq!(s, data_stream(b"abc"));
+        assert_eq!(open_span(&cap, R), Some(true), "open after read");
+        assert!(r.next().unwrap().is_none());
+        r.close().unwrap();
+        assert_eq!(open_span(&cap, R), Some(false), "closed by close");
     });
-    let w = spans
-        .iter()
-        .find(|s| s.name == "wclayer::new_layer_writer")
-        .unwrap();
+    let spans = cap.0.lock().unwrap();
+    let w = &spans.iter().find(|(_, s)| s.name == W).unwrap().1;
     assert_eq!(w.fields["path"], s(&layer));
     assert_eq!(w.fields["parentLayerPaths"], "");
-    assert!(w.closed, "the span ends at close");
-
-    let (_, spans) = captured(|| {
-        let mut r = wclayer::new_layer_reader(&layer, &[]).unwrap();
-        let first = r.next().unwrap().unwrap();
-        assert_eq!(first.name().as_str(), "Files");
-        let open = !r.span().is_disabled();
-        r.close().unwrap();
-        open
-    });
-    let r = spans
-        .iter()
-        .find(|s| s.name == "wclayer::new_layer_reader")
-        .unwrap();
-    assert!(r.closed);
+    assert!(!w.fields.contains_key("error"), "{:?}", w.fields);
+    let r = &spans.iter().find(|(_, s)| s.name == R).unwrap().1;
+    assert_eq!(r.fields["path"], s(&layer));
 }
 
 #[test]

@@ -25,10 +25,34 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(a: &Args) -> Result<()> {
-    // As hcsshim's ImportLayerFromTar, create the directories leading to the layer.
-    if let Some(dir) = a.layer.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // As hcsshim's ImportLayerFromTar, create the directories leading to the layer; a
+    // failed import removes again those it created.
+    let created = create_parents(&a.layer)?;
+    let r = import(a);
+    if r.is_err() {
+        for d in created.iter().rev() {
+            // Only while empty: never more than this command made.
+            let _ = std::fs::remove_dir(d);
+        }
     }
+    r
+}
+
+/// Creates the missing directories leading to `layer`; returns them, outermost first.
+fn create_parents(layer: &std::path::Path) -> Result<Vec<PathBuf>> {
+    let Some(dir) = layer.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let missing: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(std::path::Path::to_path_buf)
+        .collect();
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(missing.into_iter().rev().collect())
+}
+
+fn import(a: &Args) -> Result<()> {
     if let Some(folder) = &a.folder {
         wclayer::import_layer(&a.layer, folder, &a.parents).with_context(|| {
             format!(

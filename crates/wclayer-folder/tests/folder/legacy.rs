@@ -308,3 +308,36 @@ fn recycle_bin_file_is_an_entry_and_wcidirs_directories_are_walked() {
     );
     tmp.close().unwrap();
 }
+
+/// An empty line in `tombstones.txt` crashes hcsshim's reader; wclayer skips it (also an
+/// empty CRLF line) and reads every tombstone around it.
+#[test]
+fn empty_lines_in_tombstones_txt_are_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    fs::create_dir_all(root.join("Files/dir")).unwrap();
+    write(&root.join("Files/dir.$wcidirs$"), &transport(0x10, b""));
+    fs::create_dir_all(root.join("Hives")).unwrap();
+    write(&root.join("Hives/System_Delta"), b"x");
+    write(
+        &root.join("tombstones.txt"),
+        b"\xEF\xBB\xBFVersion 1.0\n\n\\first\r\n\r\n\n\\dir\\second\n\n",
+    );
+    let mut r = FolderLayerReader::open(root).unwrap();
+    let labels: Vec<String> = collect(&mut r)
+        .iter()
+        .map(|rec| label(&rec.entry))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "Files",
+            "-Files\\first",
+            "Files\\dir",
+            "-Files\\dir\\second",
+            "Hives",
+            "Hives\\System_Delta"
+        ]
+    );
+    tmp.close().unwrap();
+}

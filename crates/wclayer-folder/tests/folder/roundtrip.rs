@@ -391,3 +391,34 @@ fn long_and_reserved_names_round_trip() {
     l.close().unwrap();
     assert_round_trip(&mut l);
 }
+
+/// The reference reports size 0 for a file whose data is a zero-length sparse stream with
+/// sparse blocks; a transport folder's reader reports the logical size, the terminating
+/// block's offset (docs/compat.md), as the in-memory layer does.
+#[test]
+fn the_reader_reports_the_logical_size_of_a_sparse_file() {
+    let mut stream = sub(1, 8, "", b"");
+    stream.extend(sparse_block(4, b"abc"));
+    stream.extend(sparse_block(4096, b""));
+    let mut l = MemLayer::new();
+    l.add(&p("Files/sparse"), &info(0x220, 1)).unwrap();
+    l.write_all(&stream).unwrap();
+    l.close().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = write_folder(&mut l, tmp.path());
+    let mut r = FolderLayerReader::open(&folder).unwrap();
+    let entry = loop {
+        match r.next().unwrap() {
+            Some(e) if e.name().as_str() == "Files\\sparse" => break e,
+            Some(_) => {}
+            None => panic!("Files\\sparse not read back"),
+        }
+    };
+    let wclayer_layer::Entry::File { size, .. } = entry else {
+        panic!("{entry:?}");
+    };
+    assert_eq!(size, 4096);
+    let mut got = Vec::new();
+    r.read_to_end(&mut got).unwrap();
+    assert_eq!(got, stream);
+}

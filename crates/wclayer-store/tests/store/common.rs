@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use wclayer_backup::reparse::ReparsePoint;
 use wclayer_backup::{
@@ -227,4 +227,58 @@ pub(crate) fn ls(dir: &Path) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// What a test does when it cannot build what it needs (a mount, a device node: root
+/// only): it fails when `WCLAYER_TEST_REQUIRE_ROOT` is set (the CI gate runs as root and
+/// sets it, so that nothing is skipped there), else it reports the skip on stderr and the
+/// caller returns.
+pub(crate) fn cannot_run(test: &str, why: &str) {
+    assert!(
+        std::env::var_os("WCLAYER_TEST_REQUIRE_ROOT").is_none(),
+        "{test}: {why}, and WCLAYER_TEST_REQUIRE_ROOT is set"
+    );
+    eprintln!("SKIPPED {test}: {why}");
+}
+
+/// A file system of its own, mounted on a new temporary directory (root only) and
+/// unmounted when dropped.
+pub(crate) struct Mount {
+    at: PathBuf,
+    // Removed after the unmount (fields drop after `Drop::drop`).
+    _dir: tempfile::TempDir,
+}
+
+impl Mount {
+    /// Mounts a new `fstype` (`tmpfs`, `ramfs`) file system; why not, when that fails.
+    pub(crate) fn new(fstype: &str) -> Result<Mount, String> {
+        if !rustix::process::geteuid().is_root() {
+            return Err(format!("mounting a {fstype} needs root"));
+        }
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let at = dir.path().to_path_buf();
+        match std::process::Command::new("mount")
+            .args(["-t", fstype, "wclayer-test"])
+            .arg(&at)
+            .status()
+        {
+            Ok(s) if s.success() => Ok(Mount { at, _dir: dir }),
+            Ok(s) => Err(format!("mount -t {fstype} failed ({s})")),
+            Err(e) => Err(format!("cannot run mount: {e}")),
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.at
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        // Lazily, so that a failed assertion with a handle still open cannot leave it.
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.at)
+            .status();
+    }
 }

@@ -410,19 +410,45 @@ fn reader_output_is_independent_of_write_chunking() {
     assert!(got == stream.bytes());
 }
 
+/// A temporary directory on another file system than `near`: in a tmpfs of its own (root
+/// only), else in /dev/shm when that is another file system.
+struct FarDir {
+    // Removed before the file system holding it is unmounted (fields drop in order).
+    dir: tempfile::TempDir,
+    _mount: Option<Mount>,
+}
+
+fn far_dir(near: &Path) -> Result<FarDir, String> {
+    let dev = |p: &Path| std::fs::metadata(p).unwrap().dev();
+    match Mount::new("tmpfs") {
+        Ok(m) => Ok(FarDir {
+            dir: tempfile::tempdir_in(m.path()).map_err(|e| e.to_string())?,
+            _mount: Some(m),
+        }),
+        Err(why) => match tempfile::tempdir_in("/dev/shm") {
+            Ok(d) if dev(d.path()) != dev(near) => Ok(FarDir {
+                dir: d,
+                _mount: None,
+            }),
+            _ => Err(format!(
+                "{why}, and /dev/shm is missing or on the same file system"
+            )),
+        },
+    }
+}
+
 #[test]
 fn parents_on_another_file_system_are_copied() {
-    let shm = Path::new("/dev/shm");
-    let Ok(far) = tempfile::tempdir_in(shm) else {
-        eprintln!("skipped: no /dev/shm");
-        return;
-    };
     let near = tempfile::tempdir().unwrap();
+    let far = match far_dir(near.path()) {
+        Ok(f) => f,
+        Err(why) => {
+            return cannot_run("parents_on_another_file_system_are_copied", &why);
+        }
+    };
+    let far = &far.dir;
     let dev = |p: &Path| std::fs::metadata(p).unwrap().dev();
-    if dev(far.path()) == dev(near.path()) {
-        eprintln!("skipped: /dev/shm is on the same file system");
-        return;
-    }
+    assert_ne!(dev(far.path()), dev(near.path()), "one file system");
     base_layer(far.path());
     // A sparse file and a symlink in the far parent, to link to.
     let fd_far = open_dir(far.path());
@@ -523,5 +549,139 @@ fn no_clone_below_an_own_reparse_point() {
     assert!(
         m.file_type().is_file() && m.len() == 0,
         "a placeholder, nothing cloned into it"
+    );
+}
+
+/// The staging directory of the layer `name` being written in `dir`.
+fn staging(dir: &Path, name: &str) -> std::path::PathBuf {
+    let prefix = format!(".{name}.wclayer-staging-");
+    let found: Vec<String> = ls(dir)
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    assert_eq!(found.len(), 1, "{:?}", ls(dir));
+    dir.join(&found[0])
+}
+
+/// hcsshim creates the hard links of a delta layer in `Close`, after the HCS import; a
+/// layer directory creates each at `add_link`, to the parent's file or to its own.
+#[test]
+fn hard_links_of_a_delta_layer_exist_right_after_add_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    base_layer(tmp.path());
+    let fd = open_dir(tmp.path());
+    let parents = vec![ParentLayer::open(&fd, "base").unwrap()];
+    let mut w = DirLayerWriter::create(&fd, "delta", parents, opts()).unwrap();
+    add(&mut w, "Files", dir_info(1), &Stream::new());
+    add(
+        &mut w,
+        "Files/own",
+        file_info(2),
+        &Stream::new().data(b"own"),
+    );
+    let st = staging(tmp.path(), "delta");
+    let base = tmp.path().join("base");
+    assert!(!st.join("Files/to-parent").exists());
+    w.add_link(&p("Files/to-parent"), &p("Files/x")).unwrap();
+    assert_eq!(ino(&st.join("Files/to-parent")), ino(&base.join("Files/x")));
+    assert!(!st.join("Files/to-own").exists());
+    w.add_link(&p("Files/to-own"), &p("Files/own")).unwrap();
+    assert_eq!(ino(&st.join("Files/to-own")), ino(&st.join("Files/own")));
+    w.close().unwrap();
+    let delta = tmp.path().join("delta");
+    assert_eq!(
+        ino(&delta.join("Files/to-parent")),
+        ino(&base.join("Files/x"))
+    );
+    assert_eq!(
+        ino(&delta.join("Files/to-own")),
+        ino(&delta.join("Files/own"))
+    );
+}
+
+/// hcsshim clones the utility VM when its writer sees `UtilityVM`; a layer directory
+/// clones it in `close`, and then puts the directory times back.
+#[test]
+fn the_utility_vm_is_cloned_at_close_before_directory_times_are_put_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    base_layer(tmp.path());
+    let fd = open_dir(tmp.path());
+    let parents = vec![ParentLayer::open(&fd, "base").unwrap()];
+    let mut w = DirLayerWriter::create(&fd, "delta", parents, opts()).unwrap();
+    add(&mut w, "UtilityVM", dir_info(40), &Stream::new());
+    add(&mut w, "UtilityVM/Files", dir_info(41), &Stream::new());
+    add(
+        &mut w,
+        "UtilityVM/Files/Windows",
+        dir_info(42),
+        &Stream::new(),
+    );
+    add(
+        &mut w,
+        "UtilityVM/Files/own.txt",
+        file_info(43),
+        &Stream::new().data(b"own"),
+    );
+    let st = staging(tmp.path(), "delta");
+    assert!(st.join("UtilityVM/Files/own.txt").exists());
+    assert!(
+        !st.join("UtilityVM/Files/Windows/kernel.exe").exists(),
+        "nothing is cloned before close"
+    );
+    assert!(!st.join(BCD).exists(), "nothing is cloned before close");
+    w.close().unwrap();
+    let delta = tmp.path().join("delta");
+    let base = tmp.path().join("base");
+    assert_eq!(
+        ino(&delta.join("UtilityVM/Files/Windows/kernel.exe")),
+        ino(&base.join("UtilityVM/Files/Windows/kernel.exe"))
+    );
+    assert!(delta.join(BCD).exists());
+    // The clone wrote into these directories; their times are the layer's again.
+    for (rel, n) in [
+        ("UtilityVM", 40),
+        ("UtilityVM/Files", 41),
+        ("UtilityVM/Files/Windows", 42),
+    ] {
+        let m = std::fs::metadata(delta.join(rel)).unwrap();
+        assert_eq!(mtime(&m), unix(dir_info(n).last_write_time), "{rel}");
+    }
+}
+
+/// hcsshim means to copy the utility VM's BCD files (they are changed per layer) but its
+/// path bug hard-links them to the parent's; a layer directory copies them, with their
+/// content and times, and hard-links the rest.
+#[test]
+fn the_utility_vm_clone_copies_the_bcd_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    base_layer(tmp.path());
+    let mut l = MemLayer::new();
+    add(&mut l, "UtilityVM", dir_info(1), &Stream::new());
+    l.close().unwrap();
+    round_trip(&mut l, tmp.path(), "delta", &["base"]);
+    let delta = tmp.path().join("delta");
+    let base = tmp.path().join("base");
+    for (i, n) in ["BCD", "BCD.LOG", "BCD.LOG1", "BCD.LOG2"]
+        .iter()
+        .enumerate()
+    {
+        let rel = format!("UtilityVM/Files/EFI/Microsoft/Boot/{n}");
+        assert_ne!(
+            ino(&delta.join(&rel)),
+            ino(&base.join(&rel)),
+            "{n} is a copy"
+        );
+        assert_eq!(std::fs::read(delta.join(&rel)).unwrap(), n.as_bytes());
+        let m = std::fs::metadata(delta.join(&rel)).unwrap();
+        assert_eq!(
+            mtime(&m),
+            unix(file_info(7 + i as u64).last_write_time),
+            "{n} keeps its times"
+        );
+    }
+    assert_eq!(
+        ino(&delta.join("UtilityVM/Files/modified.txt")),
+        ino(&base.join("UtilityVM/Files/modified.txt")),
+        "other files are hard links"
     );
 }

@@ -523,3 +523,26 @@ fn hard_links_to_symlinks_stay_safe() {
     assert!(o.file_type().is_symlink());
     assert_eq!(o.nlink(), 2);
 }
+
+/// The reference reports size 0 for a file whose data is a zero-length sparse stream with
+/// sparse blocks; a layer directory's reader reports the logical size, the terminating
+/// block's offset (docs/compat.md), as the in-memory layer does.
+#[test]
+fn the_reader_reports_the_logical_size_of_a_sparse_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fd = open_dir(tmp.path());
+    let mut w = wclayer_store::DirLayerWriter::create(&fd, "l", vec![], opts()).unwrap();
+    add(&mut w, "Files", dir_info(1), &Stream::new());
+    let stream = Stream::new().sparse(&[(4, b"abc")], 4096);
+    add(&mut w, "Files/sparse", info(0x220, 2), &stream);
+    w.close().unwrap();
+    let mut r = DirLayerReader::open(&fd, "l").unwrap();
+    r.next().unwrap();
+    let Some(Entry::File { name, size, .. }) = r.next().unwrap() else {
+        panic!("no file");
+    };
+    assert_eq!((name.as_str(), size), ("Files\\sparse", 4096));
+    let mut got = Vec::new();
+    r.read_to_end(&mut got).unwrap();
+    assert!(got == stream.bytes(), "the stream is kept as written");
+}

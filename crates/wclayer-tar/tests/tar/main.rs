@@ -9,5 +9,6 @@
 )]
 
 mod archive;
+mod compat;
 mod gotar;
 mod mapping;

@@ -57,45 +57,87 @@ fn reference_vectors_convert_byte_identical() {
     }
 }
 
+/// One traced writer call as the layer holds it afterwards: an added name or a hard link
+/// with the length and SHA-256 of its stream, or a tombstone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Held {
+    Entry {
+        name: String,
+        stream_len: u64,
+        stream_sha256: String,
+    },
+    Tombstone(String),
+}
+
 #[test]
 fn reference_vectors_import_streams_match_the_trace() {
-    // Every added entry's stream in the layer has the length and SHA-256 the reference
-    // trace records for it (the CLI test checks the whole trace line by line).
+    // Every call of the reference trace is in the layer: each added name with the length
+    // and SHA-256 the trace records for its stream, each hard link with its target's, each
+    // tombstone; and the layer holds nothing else (the CLI test checks the trace line by
+    // line).
     for case in CASES {
         let trace = std::fs::read_to_string(format!("{DATA}/{case}.trace.jsonl")).unwrap();
-        let mut want: Vec<(String, u64, String)> = Vec::new();
-        for line in trace.lines().filter(|l| l.contains("\"add\"")) {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            let name = v["name"].as_str().unwrap();
-            want.push((
-                LayerPath::parse(name).unwrap().as_str().to_string(),
-                v["stream_len"].as_u64().unwrap(),
-                v["stream_sha256"].as_str().unwrap().to_string(),
-            ));
+        let name_of = |v: &serde_json::Value, key: &str| -> String {
+            LayerPath::parse(v[key].as_str().unwrap())
+                .unwrap()
+                .as_str()
+                .to_string()
+        };
+        let mut want: Vec<Held> = Vec::new();
+        let lines: Vec<serde_json::Value> = trace
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        for v in &lines {
+            match v["op"].as_str().unwrap() {
+                "add" => want.push(Held::Entry {
+                    name: name_of(v, "name"),
+                    stream_len: v["stream_len"].as_u64().unwrap(),
+                    stream_sha256: v["stream_sha256"].as_str().unwrap().to_string(),
+                }),
+                "link" => {
+                    let target = name_of(v, "target");
+                    let added = lines
+                        .iter()
+                        .find(|a| a["op"] == "add" && name_of(a, "name") == target)
+                        .unwrap_or_else(|| panic!("{case}: link target {target} not added"));
+                    want.push(Held::Entry {
+                        name: name_of(v, "name"),
+                        stream_len: added["stream_len"].as_u64().unwrap(),
+                        stream_sha256: added["stream_sha256"].as_str().unwrap().to_string(),
+                    });
+                }
+                "remove" => want.push(Held::Tombstone(name_of(v, "name"))),
+                op => panic!("{case}: unknown trace op {op}"),
+            }
         }
         let mut layer = import(&read(&format!("{DATA}/{case}.tar"))).unwrap();
         layer.set_walk_mode(Some(WalkMode::Delta));
         let mut r = layer.reader().unwrap();
-        let mut seen = 0;
+        let mut got: Vec<Held> = Vec::new();
         while let Some(e) = r.next().unwrap() {
-            if let Entry::File { name, .. } = e {
-                let mut s = Vec::new();
-                r.read_to_end(&mut s).unwrap();
-                if let Some(w) = want.iter().find(|w| w.0 == name.as_str()) {
-                    assert_eq!(
-                        (s.len() as u64, sha256(&s)),
-                        (w.1, w.2.clone()),
-                        "{case} {name}"
-                    );
-                    seen += 1;
+            got.push(match e {
+                Entry::File { name, .. } => {
+                    let mut s = Vec::new();
+                    r.read_to_end(&mut s).unwrap();
+                    Held::Entry {
+                        name: name.as_str().to_string(),
+                        stream_len: s.len() as u64,
+                        stream_sha256: sha256(&s),
+                    }
                 }
-            }
+                Entry::Tombstone { name } => Held::Tombstone(name.as_str().to_string()),
+                other => panic!("{case}: unexpected entry {other:?}"),
+            });
         }
-        assert!(
-            seen > 0 && seen >= want.len() - 1,
-            "{case}: {seen} of {}",
-            want.len()
-        );
+        assert!(!want.is_empty(), "{case}: empty trace");
+        want.sort();
+        got.sort();
+        assert_eq!(got.len(), want.len(), "{case}: {got:#?}\nwant {want:#?}");
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g, w, "{case}");
+        }
     }
 }
 
@@ -365,18 +407,20 @@ fn sparse(id: StreamId, attrs: u32, size: u64) -> StreamHeader {
     }
 }
 
-/// docs/backup-stream.md §5.2: the sparse shapes export zero-filled, also with the two-pass
-/// (seekable) reader that makes the pinned go-winio fail (docs/compat.md: fixed). The layer
-/// reports the logical size of a sparse file (docs/compat.md).
+/// docs/backup-stream.md §5.2: the sparse shapes export zero-filled, with the two-pass
+/// (seekable) reader that makes the pinned go-winio fail with `unknown stream ID 9`
+/// (docs/compat.md).
 #[test]
-fn sparse_files_export_zero_filled() {
+fn two_pass_export_of_a_sparse_file_zero_fills_its_holes() {
     let several = stream(&[
         (sparse(StreamId::DATA, 8, 0), b""),
         (StreamHeader::sparse_block(0, 2), b"ab"),
         (StreamHeader::sparse_block(10, 2), b"cd"),
         (StreamHeader::sparse_block(16, 0), b""),
     ]);
-    let out = export(&mut one_file_layer(0x220, &several));
+    let mut l = one_file_layer(0x220, &several);
+    assert!(l.reader().unwrap().can_seek_stream(), "a two-pass export");
+    let out = export(&mut l);
     let mut want = b"ab".to_vec();
     want.extend([0; 8]);
     want.extend(b"cd");
@@ -390,18 +434,6 @@ fn sparse_files_export_zero_filled() {
     let out = export(&mut one_file_layer(0x220, &none));
     assert_eq!(body_of(&out, "Files/f"), vec![0; 16]);
 
-    // A zero-length sparse file, with and without a trailing terminator, is an empty file.
-    for s in [
-        stream(&[(sparse(StreamId::DATA, 8, 0), b"")]),
-        stream(&[
-            (sparse(StreamId::DATA, 8, 0), b""),
-            (StreamHeader::sparse_block(0, 0), b""),
-        ]),
-    ] {
-        let out = export(&mut one_file_layer(0x220, &s));
-        assert!(body_of(&out, "Files/f").is_empty());
-    }
-
     // Going back is an error, as in go-winio's copySparse.
     let back = stream(&[
         (sparse(StreamId::DATA, 8, 0), b""),
@@ -413,6 +445,54 @@ fn sparse_files_export_zero_filled() {
     let mut r = l.reader().unwrap();
     let err = export_tar(&mut r, Vec::new()).unwrap_err();
     assert_eq!(err.to_string(), "Files/f: cannot seek back from 6 to 2");
+}
+
+/// A zero-length sparse file, with or without its terminating block (go-winio PR #375), is
+/// an empty file (docs/compat.md).
+#[test]
+fn a_zero_length_sparse_file_may_end_with_its_terminating_block() {
+    for s in [
+        stream(&[(sparse(StreamId::DATA, 8, 0), b"")]),
+        stream(&[
+            (sparse(StreamId::DATA, 8, 0), b""),
+            (StreamHeader::sparse_block(0, 0), b""),
+        ]),
+    ] {
+        let out = export(&mut one_file_layer(0x220, &s));
+        assert!(body_of(&out, "Files/f").is_empty());
+    }
+}
+
+/// The reference reports size 0 for a file whose data is a zero-length sparse stream
+/// followed by sparse blocks, and exports it empty; the in-memory layer reports the logical
+/// size, the terminating block's offset, so the file exports zero-filled (docs/compat.md).
+#[test]
+fn readers_report_the_logical_size_of_a_sparse_file() {
+    let s = stream(&[
+        (sparse(StreamId::DATA, 8, 0), b""),
+        (StreamHeader::sparse_block(4, 3), b"abc"),
+        (StreamHeader::sparse_block(4096, 0), b""),
+    ]);
+    let mut l = one_file_layer(0x220, &s);
+    let mut r = l.reader().unwrap();
+    r.next().unwrap();
+    let Some(Entry::File { size, .. }) = r.next().unwrap() else {
+        panic!("no file");
+    };
+    assert_eq!(size, 4096);
+    drop(r);
+    let out = export(&mut l);
+    let mut ar = ArchiveReader::new(&out[..]);
+    let h = loop {
+        let h = ar.next_entry().unwrap().unwrap();
+        if h.name == "Files/f" {
+            break h;
+        }
+    };
+    assert_eq!(h.size, 4096);
+    let mut want = vec![0u8; 4096];
+    want[4..7].copy_from_slice(b"abc");
+    assert_eq!(body_of(&out, "Files/f"), want);
 }
 
 #[test]
@@ -430,6 +510,14 @@ fn export_errors_use_the_reference_wording() {
             ]),
             0x20,
             "Files/f: unknown stream ID 3 after data",
+        ),
+        (
+            stream(&[
+                (StreamHeader::new(StreamId::DATA, 1), b"x"),
+                (StreamHeader::sparse_block(0, 1), b"y"),
+            ]),
+            0x20,
+            "Files/f: unknown stream ID 9 after data",
         ),
         (
             stream(&[(StreamHeader::new(StreamId::DATA, 3), b"abc")]),

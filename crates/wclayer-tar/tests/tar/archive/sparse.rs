@@ -1,7 +1,7 @@
 //! Sparse files: PAX 0.0, 0.1 and 1.0 and old GNU maps, their validation, their limits,
 //! and data that does not match the map.
 
-use wclayer_tar::archive::{ArchiveOptions, Error};
+use wclayer_tar::archive::{ArchiveOptions, ArchiveReader, Error};
 
 use super::vectors::assert_matches_tar_crate;
 use super::{
@@ -183,6 +183,78 @@ fn old_gnu_sparse_with_extension_headers() {
     tar.header(&h);
     let e = read(&tar.bytes).err();
     assert!(matches!(e, Error::UnexpectedEof { offset: 512, .. }), "{e}");
+}
+
+/// Old GNU sparse entries (typeflag `S`), which the reference imports without their data,
+/// import like PAX sparse entries: regular files whose holes are zeros (docs/compat.md).
+#[test]
+fn old_gnu_sparse_entries_import_as_regular_files_with_zero_filled_holes() {
+    use std::io::Read;
+    use wclayer_backup::{BackupStreamReader, StreamAttributes, StreamId};
+    use wclayer_layer::{Entry, LayerReader, MemLayer, WalkMode};
+
+    let expected = expand(20, &[(2, b"abc"), (10, b"defg")]);
+    let old = old_gnu_sparse(
+        "Files/s",
+        20,
+        &[
+            (2, b"abc".to_vec()),
+            (10, b"defg".to_vec()),
+            (20, Vec::new()),
+        ],
+    );
+    let mut data = b"2\n2\n3\n10\n4\n".to_vec();
+    data.resize(512, 0);
+    data.extend_from_slice(b"abcdefg");
+    let mut pax = Tar::default();
+    pax.pax(
+        b'x',
+        &[
+            ("GNU.sparse.major", "1"),
+            ("GNU.sparse.minor", "0"),
+            ("GNU.sparse.name", "Files/s"),
+            ("GNU.sparse.realsize", "20"),
+        ],
+    )
+    .entry(&Hdr::ustar("GNUSparseFile.0/s", b'0', 519), &data)
+    .file("after", b"!");
+    let mut streams = Vec::new();
+    for (what, bytes) in [("old GNU", old), ("PAX 1.0", pax.end())] {
+        let mut layer = MemLayer::new();
+        wclayer_tar::import_tar(&mut ArchiveReader::new(&bytes[..]), &mut layer)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        layer.set_walk_mode(Some(WalkMode::Delta));
+        let mut r = layer.reader().unwrap();
+        let mut stream = None;
+        while let Some(e) = r.next().unwrap() {
+            if let Entry::File { name, size, .. } = e
+                && name.as_str() == "Files\\s"
+            {
+                assert_eq!(size, 20, "{what}");
+                let mut s = Vec::new();
+                r.read_to_end(&mut s).unwrap();
+                stream = Some(s);
+            }
+        }
+        let stream = stream.unwrap_or_else(|| panic!("{what}: no Files\\s"));
+        // One plain data stream holding the whole file, holes as zeros.
+        let mut br = BackupStreamReader::new(&stream[..]);
+        let h = br.next_header().unwrap().unwrap();
+        assert_eq!(
+            (h.id, h.attributes, h.size),
+            (StreamId::DATA, StreamAttributes(0), 20),
+            "{what}"
+        );
+        let mut body = Vec::new();
+        br.read_to_end(&mut body).unwrap();
+        assert_eq!(body, expected, "{what}");
+        assert!(br.next_header().unwrap().is_none(), "{what}");
+        streams.push(stream);
+    }
+    assert_eq!(
+        streams[0], streams[1],
+        "old GNU and PAX sparse import alike"
+    );
 }
 
 #[test]
