@@ -30,10 +30,47 @@ pub(crate) fn decompress(raw: Box<dyn Read>) -> io::Result<Box<dyn Read>> {
     })
 }
 
+/// Set when a write to standard output met a closed pipe (`wclayer trace x.tar | head`):
+/// the command then ends quietly with success, as Unix tools do.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether standard output was closed by its reader.
+pub(crate) fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Standard output, noting a closed pipe (see [`stdout_closed`]).
+pub(crate) struct Stdout(io::StdoutLock<'static>);
+
+impl Stdout {
+    pub(crate) fn new() -> Stdout {
+        Stdout(io::stdout().lock())
+    }
+
+    fn note(r: io::Result<usize>) -> io::Result<usize> {
+        if let Err(e) = &r
+            && e.kind() == io::ErrorKind::BrokenPipe
+        {
+            STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Stdout::note(self.0.write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Stdout::note(self.0.flush().map(|()| 0)).map(|_| ())
+    }
+}
+
 /// An output file that appears under its name only when [`Output::commit`] is called;
 /// dropped uncommitted (after an error), it leaves nothing behind. `-` is standard output.
 pub(crate) enum Output {
-    Stdout(io::BufWriter<io::Stdout>),
+    Stdout(io::BufWriter<Stdout>),
     File {
         tmp: io::BufWriter<tempfile::NamedTempFile>,
         path: std::path::PathBuf,
@@ -45,7 +82,7 @@ impl Output {
         if path == "-" {
             return Ok(Output::Stdout(io::BufWriter::with_capacity(
                 256 << 10,
-                io::stdout(),
+                Stdout::new(),
             )));
         }
         let path = Path::new(path);

@@ -58,10 +58,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A closed pipe (`wclayer trace x.tar | head`) is not a failure.
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
+            if io::stdout_closed() {
                 return ExitCode::SUCCESS;
             }
             eprintln!("wclayer: error: {e:#}");

@@ -115,6 +115,16 @@ impl<W: Write> BackupStreamWriter<W> {
         Ok(self.inner)
     }
 
+    /// Writes body bytes of the current stream; returns how many (as `Write::write`).
+    ///
+    /// # Errors
+    /// Without writing anything: [`Error::TooManyBytes`] when `buf` holds more bytes than
+    /// the body still owes, [`Error::NoHeader`] before the first header; [`Error::Io`] when
+    /// the inner writer fails.
+    pub fn write_body(&mut self, buf: &[u8]) -> Result<usize, Error> {
+        self.state.write_body(&mut self.inner, buf)
+    }
+
     /// The inner writer.
     pub fn get_ref(&self) -> &W {
         &self.inner
@@ -133,14 +143,10 @@ impl<W: Write> BackupStreamWriter<W> {
 }
 
 impl<W: Write> Write for BackupStreamWriter<W> {
-    /// Writes body bytes of the current stream.
-    ///
-    /// Fails without writing anything when `buf` holds more bytes than the body still owes
-    /// ([`Error::TooManyBytes`], `ErrorKind::InvalidData`) or when no header has been written
-    /// ([`Error::NoHeader`], `ErrorKind::InvalidData`). Either is inside the returned
-    /// `io::Error`; get it back with `io::Error::into_inner` and `downcast`.
+    /// Writes body bytes of the current stream: [`BackupStreamWriter::write_body`], with the
+    /// error as an `io::Error` (`ErrorKind::InvalidData` for the codec's own errors).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.state.write_body(&mut self.inner, buf)
+        Ok(self.state.write_body(&mut self.inner, buf)?)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -268,21 +274,27 @@ impl State {
         }
     }
 
-    fn write_body(&mut self, inner: &mut dyn Write, buf: &[u8]) -> io::Result<usize> {
+    fn write_body(&mut self, inner: &mut dyn Write, buf: &[u8]) -> Result<usize, Error> {
         self.check_usable()?;
         let Some(id) = self.current else {
-            return Err(Error::NoHeader.into());
+            return Err(Error::NoHeader);
         };
         let len = to_u64(buf.len());
         if let Some(excess) = len.checked_sub(self.remaining).filter(|&e| e > 0) {
             // Nothing is written, as in go-winio: a partial write followed by an error would
             // leave the caller unsure how much of `buf` went out.
-            return Err(Error::TooManyBytes { id: id.0, excess }.into());
+            return Err(Error::TooManyBytes { id: id.0, excess });
         }
         if buf.is_empty() {
             return Ok(0);
         }
-        let n = inner.write(buf)?.min(buf.len());
+        let n = inner
+            .write(buf)
+            .map_err(|source| Error::Io {
+                offset: self.offset,
+                source,
+            })?
+            .min(buf.len());
         self.remaining = self.remaining.saturating_sub(to_u64(n));
         self.offset = self.offset.saturating_add(to_u64(n));
         Ok(n)

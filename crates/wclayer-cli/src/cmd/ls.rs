@@ -32,7 +32,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(a: &Args) -> Result<()> {
-    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut out = io::BufWriter::new(crate::io::Stdout::new());
     if std::path::Path::new(&a.layer).is_dir() {
         let mut reader = DirLayerReader::open_ambient(
             std::path::Path::new(&a.layer),

@@ -19,7 +19,7 @@ pub(crate) struct Args {
 
 pub(crate) fn run(a: &Args) -> Result<()> {
     let input = open_input(&a.input)?;
-    let out = io::BufWriter::new(io::stdout().lock());
+    let out = io::BufWriter::new(crate::io::Stdout::new());
     let mut tracer = Tracer {
         out,
         current: None,

@@ -596,3 +596,38 @@ fn a_failed_import_removes_the_parents_it_created() {
     assert_eq!(ls(dir.path()), ["existing"]);
     assert!(ls(&dir.path().join("existing")).is_empty());
 }
+
+/// A reader that closes the pipe early (`wclayer trace x.tar | head -1`) ends the command
+/// quietly with success, as Unix tools end.
+#[test]
+fn a_closed_stdout_pipe_is_no_failure() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("many.tar");
+    let mut b = tar::Builder::new(Vec::new());
+    for i in 0..5000 {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(1);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, format!("Files/f{i}"), &b"x"[..])
+            .unwrap();
+    }
+    std::fs::write(&tar, b.into_inner().unwrap()).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("wclayer");
+    let mut child = std::process::Command::new(bin)
+        .args(["trace", &s(&tar)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("{\"op\":\"add\""), "{first}");
+    // The reader is gone: the trace's next writes meet a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
