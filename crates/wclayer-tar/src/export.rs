@@ -39,7 +39,7 @@ pub struct ExportStats {
 /// Per entry (hcsshim `writeTarFromLayer`): a tombstone becomes a `.wh.` whiteout header; a
 /// file whose link count is above 1 and whose file id was seen before becomes a hard-link
 /// header pointing at the first name; anything else is written from its backup stream
-/// ([`write_entry`]).
+/// (go-winio `WriteTarFileFromBackupStream`, docs/oci-tar-mapping.md §5).
 ///
 /// # Errors
 /// The first error of the reader, of an entry's stream, or of the tar writer. The archive
