@@ -37,15 +37,24 @@ pub(crate) const WHITEOUT_PREFIX: &str = ".wh.";
 /// As hcsshim does: the last element of the `/`-separated name (trailing slashes ignored)
 /// starts with `.wh.`; the removed name is that element without the prefix, joined to the
 /// name's directory and cleaned. `.wh..wh..opq` is not special: it removes `.wh..opq`.
-#[must_use]
-pub(crate) fn whiteout_target(tar_name: &str) -> Option<String> {
+///
+/// # Errors
+/// A whiteout of `.` or `..` (or of nothing), which after cleaning would remove the
+/// whiteout's own directory or its parent (hcsshim's `path.Join` makes `Files/a/.wh..`
+/// remove all of `Files`): no layer writes such an entry, so it is refused.
+pub(crate) fn whiteout_target(tar_name: &str) -> Option<Result<String, &'static str>> {
     let trimmed = tar_name.trim_end_matches('/');
     let (dir, base) = match trimmed.rsplit_once('/') {
         Some((d, b)) => (d, b),
         None => ("", trimmed),
     };
     let rest = base.strip_prefix(WHITEOUT_PREFIX)?;
-    Some(clean_slash(&format!("{dir}/{rest}")))
+    if matches!(rest, "" | "." | "..") {
+        return Some(Err(
+            "a whiteout of `.` or `..` would remove its own directory or its parent",
+        ));
+    }
+    Some(Ok(clean_slash(&format!("{dir}/{rest}"))))
 }
 
 /// Go's `path.Clean` for the parts that matter to names: empty and `.` elements dropped,
@@ -193,6 +202,7 @@ pub fn import_tar<R: Read>(
     let mut next = archive.next_entry()?;
     while let Some(hdr) = next {
         if let Some(target) = whiteout_target(&hdr.name) {
+            let target = target.map_err(|reason| Error::entry(&hdr.name, reason))?;
             let whiteout = |source| Error::Whiteout {
                 name: hdr.name.clone(),
                 target: target.clone(),
@@ -215,6 +225,14 @@ pub fn import_tar<R: Read>(
             next = archive.next_entry()?;
         } else {
             let (size, info) = file_info_from_header(&hdr)?;
+            if size > 0 && info.file_attributes.is_directory() {
+                // A directory holds no data: the layer would keep the bytes in a stream no
+                // export can write (the reference's export fails on it too).
+                return Err(Error::entry(
+                    &hdr.name,
+                    "a regular file with data whose attributes say directory",
+                ));
+            }
             w.add(&LayerPath::parse(&hdr.name)?, &info)?;
             next = write_backup_stream(archive, &hdr, &mut *w)?;
             stats.files = stats.files.saturating_add(1);
@@ -364,7 +382,20 @@ mod tests {
             ("Files/a.wh.b", None),
             ("Files/.wh/x", None),
         ] {
-            assert_eq!(whiteout_target(name).as_deref(), want, "{name}");
+            assert_eq!(
+                whiteout_target(name).map(Result::unwrap).as_deref(),
+                want,
+                "{name}"
+            );
+        }
+        for name in [
+            "Files/a/.wh..",
+            "Files/a/.wh.",
+            "Files/.wh..",
+            ".wh..",
+            "Files/a/.wh../",
+        ] {
+            assert!(matches!(whiteout_target(name), Some(Err(_))), "{name}");
         }
     }
 }
