@@ -7,27 +7,88 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 /// Opens `path` (`-` for standard input) and undoes gzip or zstd compression, detected by
-/// the stream's first bytes, so `.tar`, `.tar.gz` and `.tar.zst` are all accepted.
-pub(crate) fn open_input(path: &str) -> Result<Box<dyn Read>> {
+/// the stream's first bytes, so `.tar`, `.tar.gz` and `.tar.zst` are all accepted. A
+/// compressed input may expand at most `max_ratio` times (see [`RatioGuard`]).
+pub(crate) fn open_input(path: &str, max_ratio: u64) -> Result<Box<dyn Read>> {
     let raw: Box<dyn Read> = if path == "-" {
         Box::new(io::stdin().lock())
     } else {
         Box::new(File::open(path).with_context(|| format!("cannot open {path}"))?)
     };
-    decompress(raw).with_context(|| format!("cannot read {path}"))
+    decompress(raw, max_ratio).with_context(|| format!("cannot read {path}"))
 }
 
-/// Wraps `raw` in the decoder its magic bytes call for.
-pub(crate) fn decompress(raw: Box<dyn Read>) -> io::Result<Box<dyn Read>> {
-    let mut r = BufReader::with_capacity(256 << 10, raw);
+/// Wraps `raw` in the decoder its magic bytes call for, behind a [`RatioGuard`].
+pub(crate) fn decompress(raw: Box<dyn Read>, max_ratio: u64) -> io::Result<Box<dyn Read>> {
+    let consumed = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let counted = Counted {
+        inner: raw,
+        count: consumed.clone(),
+    };
+    let mut r = BufReader::with_capacity(256 << 10, counted);
     let head = r.fill_buf()?;
+    let guard = |inner: Box<dyn Read>| -> Box<dyn Read> {
+        Box::new(RatioGuard {
+            inner,
+            consumed,
+            produced: 0,
+            max_ratio,
+        })
+    };
     Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(r))
+        guard(Box::new(flate2::bufread::MultiGzDecoder::new(r)))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::Decoder::with_buffer(r)?)
+        guard(Box::new(zstd::Decoder::with_buffer(r)?))
     } else {
         Box::new(r)
     })
+}
+
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    count: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get().saturating_add(n as u64));
+        Ok(n)
+    }
+}
+
+/// Decompressed bytes before the ratio is checked: a small input may legitimately expand a
+/// lot (a layer of zeros), and up to this much is harmless.
+const RATIO_FLOOR: u64 = 1 << 30;
+
+/// Stops a decompression bomb: fails once the decompressed output is over 1 GiB and more
+/// than `max_ratio` times the compressed bytes consumed (gzip reaches about 1000:1 on zeros,
+/// zstd far more; real layers compress 2:1 to 5:1).
+struct RatioGuard {
+    inner: Box<dyn Read>,
+    consumed: std::rc::Rc<std::cell::Cell<u64>>,
+    produced: u64,
+    max_ratio: u64,
+}
+
+impl Read for RatioGuard {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.produced = self.produced.saturating_add(n as u64);
+        if self.produced > RATIO_FLOOR
+            && self.produced > self.consumed.get().saturating_mul(self.max_ratio)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the compressed input expands more than {} times (raise --max-ratio to allow it)",
+                    self.max_ratio
+                ),
+            ));
+        }
+        Ok(n)
+    }
 }
 
 /// Set when a write to standard output met a closed pipe (`wclayer trace x.tar | head`):

@@ -10,7 +10,7 @@ use wclayer_backup::{
     StreamHeader, StreamId,
 };
 use wclayer_fs::{Dir, FileType, Metadata, ambient_authority, xattr};
-use wclayer_layer::{Entry, LayerPath, LayerReader, LinkInfo, upcase_key};
+use wclayer_layer::{Budget, Entry, LayerPath, LayerReader, Limits, LinkInfo, upcase_key};
 
 use crate::meta::{self, Payload, StreamRecord};
 use crate::names::{self, Rep, WCIDIRS};
@@ -63,6 +63,8 @@ pub struct FolderLayerReader {
     current: Option<Current>,
     /// The current entry's name, for errors.
     current_name: Option<String>,
+    /// What the folder has claimed so far.
+    budget: Budget,
     /// Legacy folders: the times of `Hives\System_Delta`, once looked up.
     system_delta: Option<FileBasicInfo>,
     closed: bool,
@@ -135,6 +137,15 @@ impl FolderLayerReader {
     /// `tombstones.txt`; [`Error::UnsupportedVersion`] / [`Error::Metadata`] for wclayer
     /// metadata this version cannot read.
     pub fn open(path: &Path) -> Result<FolderLayerReader, Error> {
+        Self::open_limited(path, &Limits::default())
+    }
+
+    /// [`FolderLayerReader::open`] with the given [`Limits`] instead of the defaults: the
+    /// walk fails at the first entry over them ([`wclayer_layer::Error::Limit`]).
+    ///
+    /// # Errors
+    /// As [`FolderLayerReader::open`].
+    pub fn open_limited(path: &Path, limits: &Limits) -> Result<FolderLayerReader, Error> {
         let display = path.display().to_string();
         let root = Dir::open_ambient_dir(path, ambient_authority())
             .map_err(|e| Error::io("open transport folder", display.clone(), e))?;
@@ -190,6 +201,7 @@ impl FolderLayerReader {
             stack: Vec::new(),
             current: None,
             current_name: None,
+            budget: limits.budget(),
             system_delta: None,
             closed: false,
         };
@@ -864,6 +876,7 @@ impl LayerReader for FolderLayerReader {
             match step {
                 Step::Tombstone(name) => {
                     let name = LayerPath::parse(&name)?;
+                    self.budget.entry(name.as_str())?;
                     return Ok(Some(Entry::Tombstone { name }));
                 }
                 Step::Child { name, disk: None } => {
@@ -881,6 +894,10 @@ impl LayerReader for FolderLayerReader {
                     };
                     let parent_path = frame.path.clone();
                     if let Some(e) = self.visit(dir, &parent_path, &name, &disk)? {
+                        if let Entry::File { name, size, .. } = &e {
+                            self.budget.entry(name.as_str())?;
+                            self.budget.bytes(name.as_str(), *size)?;
+                        }
                         return Ok(Some(e));
                     }
                 }

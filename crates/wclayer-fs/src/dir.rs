@@ -425,6 +425,21 @@ impl Dir {
         )?)
     }
 
+    /// Renames `from` to `to`, replacing a file at `to` (`rename(2)`).
+    ///
+    /// # Errors
+    /// When the rename fails (a directory at `to` is not replaced by a file).
+    pub fn rename_replacing(
+        &self,
+        from: impl AsRef<Path>,
+        to_dir: &Dir,
+        to: impl AsRef<Path>,
+    ) -> io::Result<()> {
+        let (fdir, flast) = self.parent_of(from.as_ref())?;
+        let (tdir, tlast) = to_dir.parent_of(to.as_ref())?;
+        Ok(rustix::fs::renameat(fdir, flast, tdir, tlast)?)
+    }
+
     /// Renames the directory `from` to `to`, replacing `to` when it is an empty directory
     /// (the kernel refuses to replace anything else by a directory, atomically).
     ///

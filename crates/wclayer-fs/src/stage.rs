@@ -32,8 +32,10 @@ pub struct StagedDir {
     parent: Dir,
     target: String,
     staging: String,
+    /// The staging directory; its handle holds the staging lock.
     root: Dir,
     done: bool,
+    registered: Option<u64>,
 }
 
 impl StagedDir {
@@ -45,30 +47,18 @@ impl StagedDir {
     pub fn create(parent: &Dir, target: &str) -> io::Result<StagedDir> {
         check_target_name(target)?;
         let parent = parent.try_clone()?;
-        let mut attempt = 0u32;
-        let staging = loop {
-            let name = format!(".{target}{STAGING_INFIX}{}", random_suffix(attempt));
-            match parent.create_dir(&name) {
-                Ok(()) => break name,
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => {
-                    attempt = attempt.saturating_add(1);
-                }
-                Err(e) => return Err(e),
-            }
-        };
-        let root = match parent.open_dir(&staging) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = parent.remove_tree(&staging);
-                return Err(e);
-            }
-        };
+        let (staging, root) = stage(&parent, target, STAGING_INFIX, |p, name| {
+            p.create_dir(name)?;
+            p.open_dir(name)
+        })?;
+        let registered = crate::cleanup::register(&parent, &staging);
         Ok(StagedDir {
             parent,
             target: target.to_owned(),
             staging,
             root,
             done: false,
+            registered,
         })
     }
 
@@ -129,6 +119,7 @@ impl StagedDir {
                 .rename_noreplace(&self.staging, &self.parent, &self.target)?;
         }
         self.done = true;
+        crate::cleanup::unregister(self.registered.take());
         if sync {
             self.parent.sync_all()?;
         }
@@ -142,15 +133,121 @@ impl StagedDir {
     /// When something could not be removed.
     pub fn discard(mut self) -> io::Result<()> {
         self.done = true;
+        crate::cleanup::unregister(self.registered.take());
         self.parent.remove_tree(&self.staging)
     }
 }
 
 impl Drop for StagedDir {
     fn drop(&mut self) {
+        crate::cleanup::unregister(self.registered.take());
         if !self.done {
             // Best effort: whatever made us drop it is the error worth reporting.
             let _ = self.parent.remove_tree(&self.staging);
+        }
+    }
+}
+
+/// Makes a staging name `.TARGET{infix}XXXXXXXXXXXXXXXX` in `parent` with `make` (which
+/// creates it exclusively and opens it) and locks it, after sweeping what dead writers left
+/// there; all under the parent's lock (see `cleanup`).
+fn stage<T: std::os::fd::AsFd>(
+    parent: &Dir,
+    target: &str,
+    infix: &str,
+    make: impl Fn(&Dir, &str) -> io::Result<T>,
+) -> io::Result<(String, T)> {
+    let _lock = crate::cleanup::ParentLock::take(parent)?;
+    crate::cleanup::sweep(parent)?;
+    let mut attempt = 0u32;
+    loop {
+        let name = format!(".{target}{infix}{}", random_suffix(attempt));
+        match make(parent, &name) {
+            Ok(obj) => {
+                if !crate::cleanup::try_lock(&obj)? {
+                    return Err(io::Error::other("a new staging name is locked already"));
+                }
+                return Ok((name, obj));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => {
+                attempt = attempt.saturating_add(1);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A file under construction: created next to its target as
+/// `.TARGET.wclayer-partial-XXXXXXXXXXXXXXXX`, written through [`StagedFile::file`], and put
+/// in place by [`StagedFile::commit`] (replacing a file of the target's name, as an output
+/// file is).
+///
+/// # Drop behaviour
+/// Dropping it without a successful commit removes the partial file. A process killed first
+/// leaves it behind, locked by nobody: the next staging in that directory removes it.
+#[derive(Debug)]
+pub struct StagedFile {
+    parent: Dir,
+    target: String,
+    name: String,
+    file: std::fs::File,
+    done: bool,
+    registered: Option<u64>,
+}
+
+impl StagedFile {
+    /// Starts the file `target` (one plain name) in `parent`.
+    ///
+    /// # Errors
+    /// As [`StagedDir::create`].
+    pub fn create(parent: &Dir, target: &str) -> io::Result<StagedFile> {
+        check_target_name(target)?;
+        let parent = parent.try_clone()?;
+        let (name, file) = stage(&parent, target, crate::cleanup::PARTIAL_INFIX, |p, n| {
+            p.create_file(n)
+        })?;
+        let registered = crate::cleanup::register(&parent, &name);
+        Ok(StagedFile {
+            parent,
+            target: target.to_owned(),
+            name,
+            file,
+            done: false,
+            registered,
+        })
+    }
+
+    /// The file, to write.
+    pub fn file(&mut self) -> &mut std::fs::File {
+        &mut self.file
+    }
+
+    /// Puts the file in place: with `sync`, `fsync` of the file, then a rename over the
+    /// target, then `fsync` of the directory.
+    ///
+    /// # Errors
+    /// When a flush or the rename fails (the partial file is then removed on drop; a failure
+    /// of the last flush leaves the file in place).
+    pub fn commit(mut self, sync: bool) -> io::Result<()> {
+        if sync {
+            self.file.sync_all()?;
+        }
+        self.parent
+            .rename_replacing(&self.name, &self.parent, &self.target)?;
+        self.done = true;
+        crate::cleanup::unregister(self.registered.take());
+        if sync {
+            self.parent.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        crate::cleanup::unregister(self.registered.take());
+        if !self.done {
+            let _ = self.parent.remove_file(&self.name);
         }
     }
 }
@@ -282,6 +379,60 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "a\0b", &"x".repeat(221)] {
             assert!(StagedDir::create(&r, bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn what_killed_writers_left_is_swept_and_live_staging_is_not() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = root(tmp.path());
+        // Left by a killed writer: nobody holds its lock.
+        r.create_dir(".dead.wclayer-staging-0123456789abcdef")
+            .unwrap();
+        r.create_file(".dead.wclayer-staging-0123456789abcdef/f")
+            .unwrap();
+        r.create_file(".out.tar.wclayer-partial-0123456789abcdef")
+            .unwrap();
+        // Not ours: left alone whatever it looks like.
+        r.create_dir(".other.wclayer-staging-xyz").unwrap();
+        let live = StagedDir::create(&r, "live").unwrap();
+        let names = |r: &Dir| {
+            let mut v: Vec<String> = r
+                .entries()
+                .unwrap()
+                .into_iter()
+                .map(|n| n.into_string().unwrap())
+                .collect();
+            v.sort();
+            v
+        };
+        let mut expected = vec![
+            ".other.wclayer-staging-xyz".to_owned(),
+            live.staging_name().to_owned(),
+        ];
+        expected.sort();
+        assert_eq!(names(&r), expected, "stale staging swept");
+        // A second writer (even in this process) does not take the live one for stale.
+        let second = StagedFile::create(&r, "out.tar").unwrap();
+        assert_eq!(names(&r).len(), 3);
+        drop(live);
+        drop(second);
+        assert_eq!(names(&r), [".other.wclayer-staging-xyz"]);
+    }
+
+    #[test]
+    fn staged_files_replace_their_target() {
+        use std::io::Write as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let r = root(tmp.path());
+        std::fs::write(tmp.path().join("out.tar"), b"old").unwrap();
+        let mut f = StagedFile::create(&r, "out.tar").unwrap();
+        f.file().write_all(b"new").unwrap();
+        f.commit(true).unwrap();
+        assert_eq!(std::fs::read(tmp.path().join("out.tar")).unwrap(), b"new");
+        let mut f = StagedFile::create(&r, "out.tar").unwrap();
+        f.file().write_all(b"half").unwrap();
+        drop(f);
+        assert_eq!(r.entries().unwrap(), vec![OsString::from("out.tar")]);
     }
 
     #[test]

@@ -80,10 +80,12 @@ pub enum Error {
         #[source]
         source: wclayer_backup::Error,
     },
-    /// A layer holds more than this crate can index (more than 2^32 names, or a name
-    /// component longer than 64 KiB).
-    #[error("layer has more than {limit} {what}")]
+    /// A layer claims more than a [`crate::Limits`] allows, or more than this crate can
+    /// index (more than 2^32 names, a name component longer than 64 KiB).
+    #[error("{}layer has more than {limit} {what}", name.as_deref().map(|n| format!("{n}: ")).unwrap_or_default())]
     Limit {
+        /// The entry that went over the limit, when one did.
+        name: Option<String>,
         /// What overflowed.
         what: &'static str,
         /// The limit.
@@ -108,6 +110,15 @@ impl Error {
     /// A back end's own error.
     pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Error {
         Error::Backend(Box::new(e))
+    }
+
+    /// What went over a limit and the limit, when this error is [`Error::Limit`].
+    #[must_use]
+    pub fn limit(&self) -> Option<(&'static str, u64)> {
+        match self {
+            Error::Limit { what, limit, .. } => Some((what, *limit)),
+            _ => None,
+        }
     }
 
     /// The kind an [`io::Error`] made from this error has (when it travels through

@@ -47,6 +47,7 @@
 mod copy;
 mod entry;
 mod error;
+mod limits;
 mod mem;
 mod path;
 mod size;
@@ -57,6 +58,7 @@ pub mod walk;
 pub use copy::{CopyStats, copy_layer};
 pub use entry::{Entry, LinkInfo};
 pub use error::Error;
+pub use limits::{Budget, Limits};
 pub use mem::{MemLayer, MemLayerReader};
 pub use path::{LayerPath, MAX_COMPONENT_UNITS, MAX_PATH_UNITS, PathError, upcase_key};
 pub use size::ReportedSize;

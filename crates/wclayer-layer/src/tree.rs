@@ -742,6 +742,7 @@ impl<F, N: Default> LayerTree<F, N> {
     fn store_name(&mut self, name: &str) -> Result<(u32, u16), Error> {
         let at = to_u32(self.arena.len())?;
         let len = u16::try_from(name.len()).map_err(|_| Error::Limit {
+            name: None,
             what: "bytes in one name component",
             limit: u64::from(u16::MAX),
         })?;
@@ -801,6 +802,7 @@ fn to_u32(n: usize) -> Result<u32, Error> {
         .ok()
         .filter(|&v| v != NONE)
         .ok_or(Error::Limit {
+            name: None,
             what: "names in one layer",
             limit: u64::from(NONE),
         })

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use wclayer_fs::Dir;
-use wclayer_layer::{FileNo, LayerPath, LayerTree, NodeId};
+use wclayer_layer::{FileNo, LayerPath, LayerTree, Limits, NodeId};
 
 use crate::Error;
 use crate::format::{ENTRIES_FILE, FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, SIDECAR_DIR};
@@ -83,8 +83,9 @@ pub(crate) fn read_manifest(root: &Dir) -> Result<Manifest, Error> {
 }
 
 impl LayerIndex {
-    /// Loads the layer directory open at `root`.
-    pub(crate) fn load(root: &Dir) -> Result<LayerIndex, Error> {
+    /// Loads the layer directory open at `root`; its records may claim at most `limits`.
+    pub(crate) fn load(root: &Dir, limits: &Limits) -> Result<LayerIndex, Error> {
+        let mut budget = limits.budget();
         let manifest = read_manifest(root)?;
         let path = Path::new(SIDECAR_DIR).join(ENTRIES_FILE);
         let file = root
@@ -110,6 +111,14 @@ impl LayerIndex {
             }
             let rec: Record =
                 serde_json::from_slice(&buf).map_err(|e| Error::record(line_no, e.to_string()))?;
+            let claimed = match &rec {
+                Record::File(r) => Some((r.path.as_str(), r.data_size)),
+                Record::Link { path, .. } | Record::Tomb { path } => Some((path.as_str(), 0)),
+            };
+            if let Some((path, size)) = claimed {
+                budget.entry(path)?;
+                budget.bytes(path, size)?;
+            }
             let bad = |e: wclayer_layer::Error| Error::record(line_no, e.to_string());
             match rec {
                 Record::File(r) => {

@@ -6,7 +6,7 @@ use std::path::Path;
 use wclayer_backup::{FileBasicInfo, FileIdInfo, RawHeader, StreamAttributes, StreamId};
 use wclayer_fs::{AmbientAuthority, Dir, DirCache};
 use wclayer_layer::{
-    Entry, FileNo, LayerPath, LayerReader, LinkInfo, NodeId, Visit, Walk, WalkMode,
+    Entry, FileNo, LayerPath, LayerReader, Limits, LinkInfo, NodeId, Visit, Walk, WalkMode,
 };
 
 use crate::Error;
@@ -207,7 +207,17 @@ impl DirLayerReader {
     /// When its metadata is missing, corrupt or of a newer format, or a base layer has no
     /// `Files` ([`wclayer_layer::Error::NoFiles`] in [`Error::Model`]).
     pub fn from_root(root: Dir) -> Result<Self, Error> {
-        let index = LayerIndex::load(&root)?;
+        Self::from_root_limited(root, &Limits::default())
+    }
+
+    /// [`DirLayerReader::from_root`] with the given [`Limits`] on what its records may
+    /// claim instead of the defaults.
+    ///
+    /// # Errors
+    /// As [`DirLayerReader::from_root`], and [`wclayer_layer::Error::Limit`] (in
+    /// [`Error::Model`]).
+    pub fn from_root_limited(root: Dir, limits: &Limits) -> Result<Self, Error> {
+        let index = LayerIndex::load(&root, limits)?;
         let streams_dir = root.open_dir(Path::new(SIDECAR_DIR).join(STREAMS_DIR)).ok();
         let mut r = DirLayerReader {
             root,

@@ -9,7 +9,7 @@ use wclayer_backup::sd::{Layout, SecurityDescriptor};
 use wclayer_backup::{
     BackupStreamWriter, FileAttributes, FileBasicInfo, FileTime, StreamHeader, StreamId, UnixTime,
 };
-use wclayer_layer::{LayerPath, LayerWriter, StreamWriter};
+use wclayer_layer::{Budget, LayerPath, LayerWriter, Limits, StreamWriter};
 
 use crate::Error;
 use crate::archive::{ArchiveReader, TarHeader};
@@ -198,9 +198,24 @@ pub fn import_tar<R: Read>(
     archive: &mut ArchiveReader<R>,
     w: &mut dyn LayerWriter,
 ) -> Result<ImportStats, Error> {
+    import_tar_limited(archive, w, &Limits::default())
+}
+
+/// [`import_tar`] with the given [`Limits`] instead of the defaults: an entry over them fails
+/// the import (naming it) before its data is written.
+///
+/// # Errors
+/// As [`import_tar`], and [`wclayer_layer::Error::Limit`] (in [`Error::Layer`]).
+pub fn import_tar_limited<R: Read>(
+    archive: &mut ArchiveReader<R>,
+    w: &mut dyn LayerWriter,
+    limits: &Limits,
+) -> Result<ImportStats, Error> {
+    let mut budget = limits.budget();
     let mut stats = ImportStats::default();
     let mut next = archive.next_entry()?;
     while let Some(hdr) = next {
+        budget.entry(&hdr.name)?;
         if let Some(target) = whiteout_target(&hdr.name) {
             let target = target.map_err(|reason| Error::entry(&hdr.name, reason))?;
             let whiteout = |source| Error::Whiteout {
@@ -233,8 +248,9 @@ pub fn import_tar<R: Read>(
                     "a regular file with data whose attributes say directory",
                 ));
             }
+            budget.bytes(&hdr.name, size)?;
             w.add(&LayerPath::parse(&hdr.name)?, &info)?;
-            next = write_backup_stream(archive, &hdr, &mut *w)?;
+            next = write_backup_stream(archive, &hdr, &mut *w, &mut budget)?;
             stats.files = stats.files.saturating_add(1);
             stats.total_size = stats.total_size.saturating_add(size);
         }
@@ -264,6 +280,7 @@ fn write_backup_stream<R: Read>(
     archive: &mut ArchiveReader<R>,
     hdr: &TarHeader,
     w: &mut dyn LayerWriter,
+    budget: &mut Budget,
 ) -> Result<Option<TarHeader>, Error> {
     let name = hdr.name.as_str();
     let mut bw: EntryStream<'_> =
@@ -312,6 +329,7 @@ fn write_backup_stream<R: Read>(
             break Some(ahdr);
         }
         let size = u64::try_from(ahdr.size).unwrap_or(0);
+        budget.bytes(&ahdr.name, size)?;
         bw.write_header(&StreamHeader::alternate_data(stream, size))
             .map_err(|e| stream_failed(&mut bw, &ahdr.name, e))?;
         copy_exact(archive, &mut bw, size, &ahdr.name, &mut buf)?;

@@ -39,4 +39,4 @@ mod error;
 
 pub use error::Error;
 pub use export::{ExportStats, export_tar};
-pub use import::{ImportStats, import_tar};
+pub use import::{ImportStats, import_tar, import_tar_limited};

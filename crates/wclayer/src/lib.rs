@@ -40,7 +40,7 @@ use wclayer_fs::ambient_authority;
 pub use wclayer_folder::{FolderLayerReader, FolderLayerWriter};
 pub use wclayer_layer::{
     CopyStats, Entry, FileAttributes, FileBasicInfo, FileIdInfo, FileTime, LayerPath, LayerReader,
-    LayerWriter, LinkInfo, MemLayer, copy_layer,
+    LayerWriter, Limits, LinkInfo, MemLayer, copy_layer,
 };
 pub use wclayer_store::{DirLayerReader, DirLayerWriter};
 pub use wclayer_tar::archive::ArchiveReader;
@@ -76,6 +76,22 @@ pub enum Error {
     Tar(#[from] wclayer_tar::Error),
 }
 
+impl Error {
+    /// What went over a [`Limits`] and the limit, when the layer claimed too much
+    /// (`"entries"` or `"bytes of file data"`).
+    #[must_use]
+    pub fn exceeded_limit(&self) -> Option<(&'static str, u64)> {
+        match self {
+            Error::Layer(l)
+            | Error::Store(wclayer_store::Error::Model(l))
+            | Error::Folder(wclayer_folder::Error::Model(l))
+            | Error::Tar(wclayer_tar::Error::Layer(l))
+            | Error::Tar(wclayer_tar::Error::Whiteout { source: l, .. }) => l.limit(),
+            _ => None,
+        }
+    }
+}
+
 /// hcsshim joins the parent list with `", "` in its spans.
 fn joined(parents: &[PathBuf]) -> String {
     parents
@@ -101,6 +117,19 @@ fn finish<T, E: std::fmt::Display>(span: &Span, r: Result<T, E>) -> Result<T, E>
 /// When the folder cannot be read, the layer cannot be created (it must not exist), or an
 /// entry is refused. Nothing is left at `path` then.
 pub fn import_layer(path: &Path, import_folder: &Path, parents: &[PathBuf]) -> Result<(), Error> {
+    import_layer_limited(path, import_folder, parents, &Limits::default())
+}
+
+/// [`import_layer`], with `limits` on what the folder may claim instead of the defaults.
+///
+/// # Errors
+/// As [`import_layer`], and [`wclayer_layer::Error::Limit`].
+pub fn import_layer_limited(
+    path: &Path,
+    import_folder: &Path,
+    parents: &[PathBuf],
+    limits: &Limits,
+) -> Result<(), Error> {
     let span = tracing::info_span!(
         "wclayer::import_layer",
         path = %path.display(),
@@ -112,7 +141,7 @@ pub fn import_layer(path: &Path, import_folder: &Path, parents: &[PathBuf]) -> R
     finish(
         &span,
         (|| {
-            let mut r = FolderLayerReader::open(import_folder)?;
+            let mut r = FolderLayerReader::open_limited(import_folder, limits)?;
             let mut w = DirLayerWriter::create_ambient(path, parents, ambient_authority())?;
             copy_layer(&mut r, &mut w)?;
             r.close()?;
@@ -175,6 +204,19 @@ pub fn new_layer_writer(path: &Path, parents: &[PathBuf]) -> Result<Traced<DirLa
 /// # Errors
 /// When the layer cannot be opened.
 pub fn new_layer_reader(path: &Path, parents: &[PathBuf]) -> Result<Traced<DirLayerReader>, Error> {
+    new_layer_reader_limited(path, parents, &Limits::default())
+}
+
+/// [`new_layer_reader`], with `limits` on what the layer directory's records may claim
+/// instead of the defaults.
+///
+/// # Errors
+/// As [`new_layer_reader`], and [`wclayer_layer::Error::Limit`].
+pub fn new_layer_reader_limited(
+    path: &Path,
+    parents: &[PathBuf],
+    limits: &Limits,
+) -> Result<Traced<DirLayerReader>, Error> {
     let span = tracing::info_span!(
         "wclayer::new_layer_reader",
         path = %path.display(),
@@ -183,7 +225,17 @@ pub fn new_layer_reader(path: &Path, parents: &[PathBuf]) -> Result<Traced<DirLa
     );
     let inner = finish(
         &span,
-        span.in_scope(|| DirLayerReader::open_ambient(path, ambient_authority())),
+        span.in_scope(|| -> Result<DirLayerReader, wclayer_store::Error> {
+            let root =
+                wclayer_fs::Dir::open_ambient_dir(path, ambient_authority()).map_err(|e| {
+                    wclayer_store::Error::Io {
+                        op: "open layer directory",
+                        entry: Some(path.display().to_string()),
+                        source: e,
+                    }
+                })?;
+            DirLayerReader::from_root_limited(root, limits)
+        }),
     )?;
     Ok(Traced { inner, span })
 }
@@ -194,24 +246,26 @@ pub fn new_layer_reader(path: &Path, parents: &[PathBuf]) -> Result<Traced<DirLa
 /// # Errors
 /// As [`new_layer_writer`] and [`wclayer_tar::import_tar`]; nothing is left at `path`.
 pub fn import_layer_from_tar(r: impl Read, path: &Path, parents: &[PathBuf]) -> Result<u64, Error> {
-    Ok(import_layer_from_tar_with_stats(r, path, parents)?.total_size)
+    Ok(import_layer_from_tar_with_stats(r, path, parents, &Limits::default())?.total_size)
 }
 
-/// [`import_layer_from_tar`], returning everything the import counted (entries, links,
-/// tombstones, file bytes).
+/// [`import_layer_from_tar`] with `limits` on what the tar may claim instead of the
+/// defaults, returning everything the import counted (entries, links, tombstones, file
+/// bytes).
 ///
 /// # Errors
-/// As [`import_layer_from_tar`].
+/// As [`import_layer_from_tar`], and [`wclayer_layer::Error::Limit`].
 pub fn import_layer_from_tar_with_stats(
     r: impl Read,
     path: &Path,
     parents: &[PathBuf],
+    limits: &Limits,
 ) -> Result<ImportStats, Error> {
     let mut w = new_layer_writer(path, parents)?;
     let span = w.span.clone();
     Ok(finish(
         &span,
-        wclayer_tar::import_tar(&mut ArchiveReader::new(r), &mut w),
+        wclayer_tar::import_tar_limited(&mut ArchiveReader::new(r), &mut w, limits),
     )?)
 }
 
@@ -221,20 +275,22 @@ pub fn import_layer_from_tar_with_stats(
 /// # Errors
 /// As [`new_layer_reader`] and [`wclayer_tar::export_tar`].
 pub fn export_layer_to_tar<W: Write>(w: W, path: &Path, parents: &[PathBuf]) -> Result<W, Error> {
-    Ok(export_layer_to_tar_with_stats(w, path, parents)?.0)
+    Ok(export_layer_to_tar_with_stats(w, path, parents, &Limits::default())?.0)
 }
 
-/// [`export_layer_to_tar`], also returning what the export counted (files, links,
+/// [`export_layer_to_tar`] with `limits` on what the layer directory's records may claim
+/// instead of the defaults, also returning what the export counted (files, links,
 /// whiteouts, stream entries).
 ///
 /// # Errors
-/// As [`export_layer_to_tar`].
+/// As [`export_layer_to_tar`], and [`wclayer_layer::Error::Limit`].
 pub fn export_layer_to_tar_with_stats<W: Write>(
     w: W,
     path: &Path,
     parents: &[PathBuf],
+    limits: &Limits,
 ) -> Result<(W, ExportStats), Error> {
-    let mut r = new_layer_reader(path, parents)?;
+    let mut r = new_layer_reader_limited(path, parents, limits)?;
     let span = r.span.clone();
     let out = finish(&span, wclayer_tar::export_tar(&mut r, w))?;
     r.close()?;

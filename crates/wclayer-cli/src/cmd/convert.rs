@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use wclayer::crates::layer::{LayerReader, MemLayer, WalkMode};
 use wclayer::crates::tar::archive::ArchiveReader;
 
+use crate::cmd::limits::{LimitArgs, with_hint};
 use crate::io::{Output, open_input};
 
 /// Arguments of `wclayer convert`.
@@ -24,13 +25,16 @@ pub(crate) struct Args {
     /// Without `--base` or `--delta`, a layer with whiteouts is a delta layer.
     #[arg(long)]
     delta: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 pub(crate) fn run(a: &Args) -> Result<()> {
-    let input = open_input(&a.input)?;
+    let input = open_input(&a.input, a.limits.max_ratio)?;
     let mut layer = MemLayer::new();
     let mut archive = ArchiveReader::new(input);
-    wclayer::crates::tar::import_tar(&mut archive, &mut layer)
+    wclayer::crates::tar::import_tar_limited(&mut archive, &mut layer, &a.limits.limits())
+        .map_err(|e| with_hint(wclayer::Error::Tar(e)))
         .with_context(|| format!("cannot import {}", a.input))?;
     layer.set_walk_mode(match (a.base, a.delta) {
         (true, _) => Some(WalkMode::Base),

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use sha2::Digest;
 
 use crate::cmd::convert::HashingWriter;
+use crate::cmd::limits::{LimitArgs, with_hint};
 use crate::io::{Output, progress_bar};
 
 /// Arguments of `wclayer export` (as hcsshim's `wclayer export`).
@@ -30,6 +31,8 @@ pub(crate) struct Args {
     /// Compress with zstd.
     #[arg(long)]
     zstd: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 pub(crate) fn run(a: &Args) -> Result<()> {
@@ -85,8 +88,10 @@ fn export_into<W: Write>(w: W, a: &Args) -> Result<(W, String)> {
         inner: HashingWriter::new(w),
         bar: bar.clone(),
     };
-    let (hashing, _stats) = wclayer::export_layer_to_tar_with_stats(hashing, &a.layer, &a.parents)
-        .with_context(|| format!("cannot export {}", a.layer.display()))?;
+    let (hashing, _stats) =
+        wclayer::export_layer_to_tar_with_stats(hashing, &a.layer, &a.parents, &a.limits.limits())
+            .map_err(with_hint)
+            .with_context(|| format!("cannot export {}", a.layer.display()))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

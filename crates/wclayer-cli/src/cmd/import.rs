@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+use crate::cmd::limits::{LimitArgs, with_hint};
 use crate::io::{open_input, progress_reader};
 
 /// Arguments of `wclayer import` (as hcsshim's `wclayer import`).
@@ -22,6 +23,8 @@ pub(crate) struct Args {
     /// Import a transport folder (hcsshim's `ImportLayer` format) instead of a tar.
     #[arg(long, value_name = "FOLDER")]
     folder: Option<PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 pub(crate) fn run(a: &Args) -> Result<()> {
@@ -54,19 +57,23 @@ fn create_parents(layer: &std::path::Path) -> Result<Vec<PathBuf>> {
 
 fn import(a: &Args) -> Result<()> {
     if let Some(folder) = &a.folder {
-        wclayer::import_layer(&a.layer, folder, &a.parents).with_context(|| {
-            format!(
-                "cannot import {} into {}",
-                folder.display(),
-                a.layer.display()
-            )
-        })?;
+        wclayer::import_layer_limited(&a.layer, folder, &a.parents, &a.limits.limits())
+            .map_err(with_hint)
+            .with_context(|| {
+                format!(
+                    "cannot import {} into {}",
+                    folder.display(),
+                    a.layer.display()
+                )
+            })?;
         eprintln!("imported {} into {}", folder.display(), a.layer.display());
         return Ok(());
     }
-    let input = progress_reader(open_input(&a.input)?, "importing");
-    let stats = wclayer::import_layer_from_tar_with_stats(input, &a.layer, &a.parents)
-        .with_context(|| format!("cannot import {} into {}", a.input, a.layer.display()))?;
+    let input = progress_reader(open_input(&a.input, a.limits.max_ratio)?, "importing");
+    let stats =
+        wclayer::import_layer_from_tar_with_stats(input, &a.layer, &a.parents, &a.limits.limits())
+            .map_err(with_hint)
+            .with_context(|| format!("cannot import {} into {}", a.input, a.layer.display()))?;
     eprintln!(
         "imported {} entries, {} hard links, {} tombstones ({} bytes of file data) into {}",
         stats.files,

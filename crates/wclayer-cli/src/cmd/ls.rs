@@ -11,9 +11,9 @@ use wclayer::backup::reparse::ReparsePoint;
 use wclayer::backup::sd::SecurityDescriptor;
 use wclayer::backup::{FileBasicInfo, StreamSummary};
 use wclayer::crates::layer::{Entry, LayerReader, MemLayer, WalkMode};
-use wclayer::crates::store::DirLayerReader;
 use wclayer::crates::tar::archive::ArchiveReader;
 
+use crate::cmd::limits::{LimitArgs, with_hint};
 use crate::io::open_input;
 
 /// Arguments of `wclayer ls`.
@@ -29,24 +29,32 @@ pub(crate) struct Args {
     /// One JSON object per entry and line, with every field.
     #[arg(long, conflicts_with = "long")]
     json: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 pub(crate) fn run(a: &Args) -> Result<()> {
     let mut out = io::BufWriter::new(crate::io::Stdout::new());
     if std::path::Path::new(&a.layer).is_dir() {
-        let mut reader = DirLayerReader::open_ambient(
+        let mut reader = wclayer::new_layer_reader_limited(
             std::path::Path::new(&a.layer),
-            wclayer::crates::fs::ambient_authority(),
+            &[],
+            &a.limits.limits(),
         )
         .with_context(|| format!("cannot open layer {}", a.layer))?;
         list(&mut reader, a, &mut out)?;
         out.flush()?;
         return Ok(());
     }
-    let input = open_input(&a.layer)?;
+    let input = open_input(&a.layer, a.limits.max_ratio)?;
     let mut layer = MemLayer::new();
-    wclayer::crates::tar::import_tar(&mut ArchiveReader::new(input), &mut layer)
-        .with_context(|| format!("cannot read {}", a.layer))?;
+    wclayer::crates::tar::import_tar_limited(
+        &mut ArchiveReader::new(input),
+        &mut layer,
+        &a.limits.limits(),
+    )
+    .map_err(|e| with_hint(wclayer::Error::Tar(e)))
+    .with_context(|| format!("cannot read {}", a.layer))?;
     // Everything the tar holds, Hives and tombstones included, whatever kind of layer it is.
     layer.set_walk_mode(Some(WalkMode::Delta));
     let mut reader = layer.reader()?;

@@ -3,6 +3,7 @@
 pub(crate) mod convert;
 pub(crate) mod export;
 pub(crate) mod import;
+pub(crate) mod limits;
 pub(crate) mod ls;
 pub(crate) mod sample;
 pub(crate) mod sddl;

@@ -8,6 +8,7 @@ use wclayer::backup::{FileBasicInfo, RawHeader, SplitVisitor, StreamId, StreamSp
 use wclayer::crates::layer::{Error, LayerPath, LayerWriter, MemLayer};
 use wclayer::crates::tar::archive::ArchiveReader;
 
+use crate::cmd::limits::{LimitArgs, with_hint};
 use crate::io::open_input;
 
 /// Arguments of `wclayer trace`.
@@ -15,10 +16,12 @@ use crate::io::open_input;
 pub(crate) struct Args {
     /// The layer tar (`.tar`, `.tar.gz` or `.tar.zst`; `-` for standard input).
     input: String,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 pub(crate) fn run(a: &Args) -> Result<()> {
-    let input = open_input(&a.input)?;
+    let input = open_input(&a.input, a.limits.max_ratio)?;
     let out = io::BufWriter::new(crate::io::Stdout::new());
     let mut tracer = Tracer {
         out,
@@ -26,7 +29,8 @@ pub(crate) fn run(a: &Args) -> Result<()> {
         model: MemLayer::without_streams(),
     };
     let mut archive = ArchiveReader::new(input);
-    wclayer::crates::tar::import_tar(&mut archive, &mut tracer)
+    wclayer::crates::tar::import_tar_limited(&mut archive, &mut tracer, &a.limits.limits())
+        .map_err(|e| with_hint(wclayer::Error::Tar(e)))
         .with_context(|| format!("cannot import {}", a.input))?;
     tracer.out.flush()?;
     Ok(())

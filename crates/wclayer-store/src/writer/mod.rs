@@ -513,7 +513,7 @@ impl DirLayerWriter {
                 .parent_dir(node)?
                 .create_file(&last)
                 .map_err(|e| Error::io("create file", &entry, e))?;
-            content = Some(BufWriter::with_capacity(64 << 10, f));
+            content = Some(f);
             *self.tree.node_mut(node) = true;
             Disk::File
         };

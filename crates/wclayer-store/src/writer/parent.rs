@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use wclayer_backup::StreamId;
 use wclayer_backup::reparse::ReparsePoint;
 use wclayer_fs::{AmbientAuthority, Dir, FileType};
-use wclayer_layer::{FileNo, LayerPath, NodeId};
+use wclayer_layer::{FileNo, LayerPath, Limits, NodeId};
 
 use super::{DirLayerWriter, Disk};
 use crate::Error;
@@ -99,7 +99,7 @@ impl ParentLayer {
     /// The loaded index, the root and the streams directory, as separate borrows.
     pub(super) fn parts(&mut self) -> Result<ParentParts<'_>, Error> {
         if self.index.is_none() {
-            self.index = Some(LayerIndex::load(&self.root)?);
+            self.index = Some(LayerIndex::load(&self.root, &Limits::default())?);
             self.streams = self
                 .root
                 .open_dir(Path::new(SIDECAR_DIR).join(STREAMS_DIR))

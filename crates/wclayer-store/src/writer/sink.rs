@@ -3,7 +3,8 @@
 //! streams). The stream arrives cut up by `wclayer_backup::StreamSplitter`.
 
 use std::fs::File;
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileExt;
 
 use wclayer_backup::{RawHeader, SplitError, SplitVisitor, StreamId};
 use wclayer_fs::Dir;
@@ -24,7 +25,7 @@ enum Dest {
 pub(super) struct EntrySink {
     file_no: FileNo,
     /// The entry's own regular file, for data and sparse blocks.
-    content: Option<BufWriter<File>>,
+    content: Option<ContentFile>,
     content_touched: bool,
     /// End of the furthest content written: later sparse blocks must start at or after it,
     /// so nothing already written is overwritten.
@@ -40,10 +41,10 @@ pub(super) struct EntrySink {
 }
 
 impl EntrySink {
-    pub(super) fn new(file_no: FileNo, content: Option<BufWriter<File>>) -> EntrySink {
+    pub(super) fn new(file_no: FileNo, content: Option<File>) -> EntrySink {
         EntrySink {
             file_no,
-            content,
+            content: content.map(ContentFile::new),
             content_touched: false,
             high_water: 0,
             logical_len: 0,
@@ -58,15 +59,102 @@ impl EntrySink {
     /// Flushes the entry's own file and extends it to its logical length (a terminating
     /// sparse block beyond the data leaves a hole).
     pub(super) fn finish_content(&mut self, entry: &str) -> Result<(), Error> {
-        let Some(bw) = self.content.take() else {
+        let Some(c) = self.content.take() else {
             return Ok(());
         };
-        let f = bw
-            .into_inner()
-            .map_err(|e| Error::io("write file data", entry, e.into_error()))?;
-        if self.logical_len > self.high_water {
-            f.set_len(self.logical_len)
-                .map_err(|e| Error::io("set file length", entry, e))?;
+        c.finish(self.logical_len)
+            .map_err(|e| Error::io("write file data", entry, e))
+    }
+}
+
+/// An entry's own file, written at offsets: data as it comes, except that every aligned
+/// block of zeros is skipped and stays a hole, as `tar` leaves the holes of sparse files. A
+/// tar describes a sparse file by its data and holes, but the layer model holds its whole
+/// logical content (zeros included), so a small tar can claim a file of gigabytes: on disk it
+/// takes what its data takes. Reading a hole gives the same zeros.
+struct ContentFile {
+    file: File,
+    /// Data not written yet, which belongs at `buf_at`.
+    buf: Vec<u8>,
+    buf_at: u64,
+    /// Where the next byte goes.
+    pos: u64,
+    /// The furthest offset reached, written or skipped.
+    end: u64,
+}
+
+/// The block size holes are made of: a file system block.
+const BLOCK: u64 = 4096;
+/// Bytes collected before one `pwrite`.
+const WRITE_SIZE: usize = 64 << 10;
+
+impl ContentFile {
+    fn new(file: File) -> ContentFile {
+        ContentFile {
+            file,
+            buf: Vec::with_capacity(WRITE_SIZE),
+            buf_at: 0,
+            pos: 0,
+            end: 0,
+        }
+    }
+
+    fn seek(&mut self, at: u64) -> io::Result<()> {
+        self.flush()?;
+        self.pos = at;
+        self.buf_at = at;
+        Ok(())
+    }
+
+    fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            // The part up to the next block boundary of the file.
+            let to_boundary = BLOCK.saturating_sub(self.pos % BLOCK);
+            let take = usize::try_from(to_boundary)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            let (chunk, rest) = bytes.split_at(take);
+            let next = self
+                .pos
+                .checked_add(take as u64)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "file too long"))?;
+            // OR-ing all bytes vectorises; `all(== 0)` stops early but does not.
+            if take as u64 == BLOCK && chunk.iter().fold(0u8, |a, &b| a | b) == 0 {
+                self.flush()?;
+                self.buf_at = next;
+            } else {
+                if self.buf.is_empty() {
+                    self.buf_at = self.pos;
+                }
+                self.buf.extend_from_slice(chunk);
+                if self.buf.len() >= WRITE_SIZE {
+                    self.pos = next;
+                    self.flush()?;
+                }
+            }
+            self.pos = next;
+            self.end = self.end.max(next);
+            bytes = rest;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.file.write_all_at(&self.buf, self.buf_at)?;
+            self.buf.clear();
+        }
+        self.buf_at = self.pos;
+        Ok(())
+    }
+
+    /// Writes what is pending and makes the file `len` long at least (and as long as the
+    /// furthest data, trailing holes included).
+    fn finish(mut self, len: u64) -> io::Result<()> {
+        self.flush()?;
+        let want = self.end.max(len);
+        if self.file.metadata()?.len() < want {
+            self.file.set_len(want)?;
         }
         Ok(())
     }
@@ -127,7 +215,7 @@ impl SplitVisitor for SinkCtx<'_> {
             if let Some(c) = s.content.as_mut()
                 && size > 0
             {
-                c.seek(SeekFrom::Start(off))
+                c.seek(off)
                     .map_err(|e| Error::io("write file data", entry, e))?;
             }
             (Body::Content(off), Dest::Content)

@@ -5,7 +5,7 @@ use std::os::unix::fs::MetadataExt;
 
 use wclayer_backup::reparse::ReparsePoint;
 use wclayer_layer::{Entry, LayerReader, LayerWriter, MemLayer};
-use wclayer_store::{BodyLocation, DirLayerReader, LayerKind};
+use wclayer_store::{BodyLocation, DirLayerReader, DirLayerWriter, LayerKind};
 
 use crate::common::*;
 
@@ -545,4 +545,52 @@ fn the_reader_reports_the_logical_size_of_a_sparse_file() {
     let mut got = Vec::new();
     r.read_to_end(&mut got).unwrap();
     assert!(got == stream.bytes(), "the stream is kept as written");
+}
+
+/// A file whose data is mostly zeros (a tar's sparse file arrives that way: the layer model
+/// holds its whole content) keeps its zero blocks as holes on disk, and reads back whole.
+#[test]
+fn zero_blocks_stay_holes_on_disk() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let fd = open_dir(tmp.path());
+    let logical: u64 = 64 << 20;
+    let mut w = DirLayerWriter::create(&fd, "l", vec![], opts()).unwrap();
+    w.add(&p("Files"), &dir_info(1)).unwrap();
+    w.add(&p("Files/mostly-holes"), &file_info(2)).unwrap();
+    let header = Stream::new().data(b"");
+    // The DATA header of `logical` bytes, then the body: "head", zeros, "tail".
+    let mut h = header.bytes().to_vec();
+    h[8..16].copy_from_slice(&logical.to_le_bytes());
+    w.write_all(&h).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    w.write_all(b"head").unwrap();
+    let mut left = logical - 8;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64);
+        w.write_all(&zeros[..usize::try_from(n).unwrap()]).unwrap();
+        left -= n;
+    }
+    w.write_all(b"tail").unwrap();
+    w.close().unwrap();
+    let m = std::fs::metadata(tmp.path().join("l/Files/mostly-holes")).unwrap();
+    assert_eq!(m.len(), logical);
+    assert!(
+        m.blocks() * 512 < 1 << 20,
+        "{} bytes allocated",
+        m.blocks() * 512
+    );
+    let mut r = DirLayerReader::open(&fd, "l").unwrap();
+    r.next().unwrap();
+    let Some(Entry::File { size, .. }) = r.next().unwrap() else {
+        panic!()
+    };
+    assert_eq!(size, logical);
+    let mut all = Vec::new();
+    r.read_to_end(&mut all).unwrap();
+    assert_eq!(all.len() as u64, h.len() as u64 + logical);
+    let body = &all[h.len()..];
+    assert_eq!(&body[..4], b"head");
+    assert_eq!(&body[body.len() - 4..], b"tail");
+    assert!(body[4..body.len() - 4].iter().all(|&b| b == 0));
 }
