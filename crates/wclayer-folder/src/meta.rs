@@ -355,15 +355,22 @@ pub(crate) fn open_blob(
     Ok(f)
 }
 
-/// Reads a whole payload (for small-by-nature payloads such as the tombstone list).
+/// Reads a whole payload (for small-by-nature payloads such as the tombstone list) of at
+/// most `max` bytes: a larger one is refused before anything is read.
 pub(crate) fn read_payload(
     root: &Dir,
     payload: Payload,
     owner: &str,
     attr: &'static str,
+    max: u64,
 ) -> Result<Vec<u8>, Error> {
     match payload {
         Payload::Inline(b) => Ok(b),
+        Payload::Sidecar { len, .. } if len > max => Err(Error::meta(
+            attr,
+            owner,
+            format!("sidecar of {len} bytes, more than the {max} this attribute may have"),
+        )),
         Payload::Sidecar { blob, len } => {
             let f = open_blob(root, blob, len, owner, attr)?;
             let mut out = Vec::new();

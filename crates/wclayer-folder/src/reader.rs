@@ -165,9 +165,13 @@ impl FolderLayerReader {
         let file = root
             .open_file(names::TOMBSTONES_TXT)
             .map_err(|e| Error::io("open tombstones file", names::TOMBSTONES_TXT, e))?;
-        let mut list = tombstones::parse(BufReader::new(file), names::TOMBSTONES_TXT)?;
+        let mut list = tombstones::parse(
+            BufReader::new(file),
+            names::TOMBSTONES_TXT,
+            limits.max_entries,
+        )?;
         if lossless {
-            list = merge_extra_tombstones(&root, list)?;
+            list = merge_extra_tombstones(&root, list, limits.max_entries)?;
         }
         let mut groups: HashMap<String, Vec<String>> = HashMap::new();
         let mut virtual_dirs: HashMap<String, HashMap<String, String>> = HashMap::new();
@@ -231,16 +235,30 @@ impl FolderLayerReader {
 }
 
 /// Puts the tombstones kept in `user.wclayer.tombstones` back into `remove` order among
-/// those of `tombstones.txt`.
-fn merge_extra_tombstones(root: &Dir, txt: Vec<LayerPath>) -> Result<Vec<LayerPath>, Error> {
+/// those of `tombstones.txt`; at most `max_entries` tombstones in all.
+fn merge_extra_tombstones(
+    root: &Dir,
+    txt: Vec<LayerPath>,
+    max_entries: u64,
+) -> Result<Vec<LayerPath>, Error> {
     const ATTR: &str = meta::XATTR_TOMBSTONES;
+    /// Most bytes of the extra tombstones' list read into memory: 12 bytes and a name each,
+    /// for the few tombstones `tombstones.txt` cannot hold.
+    const MAX_EXTRAS: u64 = 64 << 20;
     let raw = xattr::get(root, ATTR).map_err(|e| Error::io("read extended attribute", ".", e))?;
     let Some(raw) = raw else {
         return Ok(txt);
     };
     let payload = meta::decode_payload(&raw).map_err(|r| Error::meta(ATTR, ".", r))?;
-    let bytes = meta::read_payload(root, payload, ".", ATTR)?;
+    let bytes = meta::read_payload(root, payload, ".", ATTR, MAX_EXTRAS)?;
     let extras = meta::decode_extra_tombstones(&bytes).map_err(|r| Error::meta(ATTR, ".", r))?;
+    if (txt.len() as u64).saturating_add(extras.len() as u64) > max_entries {
+        return Err(Error::Model(wclayer_layer::Error::Limit {
+            name: None,
+            what: "entries",
+            limit: max_entries,
+        }));
+    }
     // Both are lengths of vectors in memory, so the sum never saturates.
     let total = txt.len().saturating_add(extras.len());
     let mut slots: Vec<Option<LayerPath>> = vec![None; total];

@@ -25,8 +25,14 @@ const MAX_LINE: usize = 3 * MAX_PATH_UNITS + 1;
 ///   Windows path; a line whose cleaned path leaves `Files` or names `Files` itself, or
 ///   that is no valid layer name (`:`, NUL, too long), is an error naming the line.
 ///
-/// Returns the tombstones as layer names (`Files\…`), in file order.
-pub(crate) fn parse(r: impl BufRead, path: &str) -> Result<Vec<LayerPath>, Error> {
+/// Returns the tombstones as layer names (`Files\…`), in file order. More than
+/// `max_entries` tombstones is [`wclayer_layer::Error::Limit`] naming the first one over:
+/// the list is held in memory, so its length is bounded before it grows.
+pub(crate) fn parse(
+    r: impl BufRead,
+    path: &str,
+    max_entries: u64,
+) -> Result<Vec<LayerPath>, Error> {
     let mut lines = Lines { r, line: 0, path };
     match lines.next_line()? {
         Some(first) if first == HEADER => {}
@@ -61,6 +67,13 @@ pub(crate) fn parse(r: impl BufRead, path: &str) -> Result<Vec<LayerPath>, Error
         }
         if name.parent().is_none() {
             return Err(err("names Files itself".into()));
+        }
+        if out.len() as u64 >= max_entries {
+            return Err(Error::Model(wclayer_layer::Error::Limit {
+                name: Some(name.to_string()),
+                what: "entries",
+                limit: max_entries,
+            }));
         }
         out.push(name);
     }
@@ -137,7 +150,8 @@ mod tests {
     use super::*;
 
     fn names(input: &[u8]) -> Result<Vec<String>, Error> {
-        parse(input, "tombstones.txt").map(|v| v.iter().map(ToString::to_string).collect())
+        parse(input, "tombstones.txt", u64::MAX)
+            .map(|v| v.iter().map(ToString::to_string).collect())
     }
 
     #[test]

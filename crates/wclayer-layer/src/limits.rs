@@ -41,6 +41,20 @@ impl Limits {
         }
     }
 
+    /// These limits with at most `n` entries.
+    #[must_use]
+    pub fn with_max_entries(mut self, n: u64) -> Limits {
+        self.max_entries = n;
+        self
+    }
+
+    /// These limits with at most `n` bytes of file data.
+    #[must_use]
+    pub fn with_max_size(mut self, n: u64) -> Limits {
+        self.max_size = n;
+        self
+    }
+
     /// A budget counting against these limits.
     #[must_use]
     pub fn budget(&self) -> Budget {

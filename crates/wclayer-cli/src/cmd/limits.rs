@@ -23,10 +23,9 @@ pub(crate) struct LimitArgs {
 impl LimitArgs {
     /// The layer limits.
     pub(crate) fn limits(&self) -> Limits {
-        let mut l = Limits::default();
-        l.max_entries = self.max_entries;
-        l.max_size = self.max_size;
-        l
+        Limits::default()
+            .with_max_entries(self.max_entries)
+            .with_max_size(self.max_size)
     }
 }
 

@@ -349,3 +349,51 @@ fn tampered_folders() {
     ));
     tmp.close().unwrap();
 }
+
+/// Finding: a tombstone sidecar claiming 2 GiB (sparse, so it costs nothing on disk) was read
+/// whole into memory before it was refused. Its size is checked against a bound before
+/// anything is read, and the tombstone list may not hold more than the entry limit.
+#[test]
+fn tombstone_metadata_is_bounded_before_it_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = folder_with_tombstones(tmp.path(), b"\xef\xbb\xbfVersion 1.0\n\\a\n\\b\n\\c\n");
+    let root = fs::File::open(&f).unwrap();
+    rustix::fs::fsetxattr(
+        &root,
+        "user.wclayer.folder",
+        b"1",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    let sidecars = f.join("wclayer-sidecar.$wcidirs$.$wcidirs$");
+    fs::create_dir(&sidecars).unwrap();
+    let big = 2u64 << 30;
+    fs::File::create(sidecars.join("0.$wcidirs$"))
+        .unwrap()
+        .set_len(big)
+        .unwrap();
+    let mut attr = vec![1u8];
+    attr.extend_from_slice(&0u64.to_le_bytes());
+    attr.extend_from_slice(&big.to_le_bytes());
+    rustix::fs::fsetxattr(
+        &root,
+        "user.wclayer.tombstones",
+        &attr,
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    let e = FolderLayerReader::open(&f).unwrap_err();
+    assert_eq!(
+        chain(&e),
+        ".: invalid user.wclayer.tombstones metadata: sidecar of 2147483648 bytes, more than \
+         the 67108864 this attribute may have"
+    );
+
+    // Three tombstones where two entries are allowed: refused at the third, at open.
+    rustix::fs::fremovexattr(&root, "user.wclayer.tombstones").unwrap();
+    let limits = wclayer_layer::Limits::default().with_max_entries(2);
+    let e = FolderLayerReader::open_limited(&f, &limits).unwrap_err();
+    assert_eq!(e.to_string(), "Files\\c: layer has more than 2 entries");
+    assert!(FolderLayerReader::open(&f).is_ok());
+    tmp.close().unwrap();
+}

@@ -225,7 +225,8 @@ impl DirLayerWriter {
             let parent = self.tree.parent(node).unwrap_or(NodeId::ROOT);
             self.ensure_on_disk(parent)?;
             let (disk, copied) = self.import_object(proot, &src, &rec, node, false)?;
-            let streams = self.import_blobs(pstreams, &rec, added.file)?;
+            let entry = self.tree.path_of(node);
+            let streams = self.import_blobs(pstreams, &rec, added.file, &entry)?;
             *self.tree.file_mut(added.file) = disk;
             *self.tree.node_mut(node) = true;
             if copied {
@@ -308,10 +309,23 @@ impl DirLayerWriter {
                         }
                         Ok((Disk::Symlink { windows_target: wt }, !linked))
                     }
-                    _ => {
+                    // A relative link that would not be safe at its new place: kept as its
+                    // record only, over an empty file (as the importer keeps any link it
+                    // will not make).
+                    (None, Some(_)) => {
                         dst.create_file(&dst_last).map_err(io_err("create file"))?;
                         Ok((Disk::File, true))
                     }
+                    // The importer makes a symbolic link only for a relative symbolic link
+                    // record: anything else is a tampered parent.
+                    (_, None) => Err(Error::io(
+                        "link parent layer file",
+                        entry.clone(),
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "parent layer holds a symbolic link where its record has none",
+                        ),
+                    )),
                 }
             }
             FileType::File => {
@@ -341,12 +355,14 @@ impl DirLayerWriter {
     }
 
     /// Links (or copies) a parent record's blob files into this layer under file `f`'s
-    /// names; returns the record's streams with the new names.
+    /// names, for the entry `entry` of this layer (errors name it); returns the record's
+    /// streams with the new names.
     pub(super) fn import_blobs(
         &mut self,
         pstreams: Option<&Dir>,
         rec: &FileRecord,
         f: FileNo,
+        entry: &str,
     ) -> Result<Vec<StreamRecord>, Error> {
         let mut out = Vec::with_capacity(rec.streams.len());
         let mut k = 0u32;
@@ -363,14 +379,14 @@ impl DirLayerWriter {
                 let src_dir = pstreams.ok_or_else(|| {
                     Error::io(
                         "open parent layer streams",
-                        rec.path.clone(),
+                        entry.to_owned(),
                         io::ErrorKind::NotFound.into(),
                     )
                 })?;
                 let new = format!("{}.{k}", f.index());
                 k = k.saturating_add(1);
                 let err = |op| {
-                    let entry = rec.path.clone();
+                    let entry = entry.to_owned();
                     move |e| Error::io(op, entry, e)
                 };
                 let linked = try_link(src_dir, name, &self.streams_dir, &new)

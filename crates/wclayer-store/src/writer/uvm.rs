@@ -100,7 +100,7 @@ impl DirLayerWriter {
                 {
                     let rec = idx.record(sf)?;
                     let (_, f) = self.tree.inherit(&path, rec.info.into(), Disk::Directory)?;
-                    let streams = self.import_blobs(pstreams, &rec, f)?;
+                    let streams = self.import_blobs(pstreams, &rec, f, &rec.path)?;
                     self.write_clone_record(o, f, &rec, streams)?;
                     clone_dirs.push((o, rec.info.into()));
                 }
@@ -115,7 +115,7 @@ impl DirLayerWriter {
                         let (node, f) =
                             self.tree.inherit(&path, rec.info.into(), Disk::Directory)?;
                         self.ensure_on_disk(node)?;
-                        let streams = self.import_blobs(pstreams, &rec, f)?;
+                        let streams = self.import_blobs(pstreams, &rec, f, &rec.path)?;
                         self.write_clone_record(node, f, &rec, streams)?;
                         clone_dirs.push((node, rec.info.into()));
                         node
@@ -149,7 +149,7 @@ impl DirLayerWriter {
             let rec = idx.record(sf)?;
             let (node, f) = self.tree.inherit(&path, rec.info.into(), Disk::File)?;
             let (disk, copied) = self.import_object(proot, &src, &rec, node, bcd)?;
-            let streams = self.import_blobs(pstreams, &rec, f)?;
+            let streams = self.import_blobs(pstreams, &rec, f, &rec.path)?;
             *self.tree.file_mut(f) = disk;
             *self.tree.node_mut(node) = true;
             if copied {

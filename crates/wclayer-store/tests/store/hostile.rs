@@ -321,3 +321,83 @@ fn device_nodes_planted_in_a_layer_directory_are_refused() {
         "{e:?}"
     );
 }
+
+/// What a tampered parent layer may hold in place of its objects.
+#[derive(Clone, Copy, Debug)]
+enum Plant {
+    Fifo,
+    SymlinkOut,
+    Device,
+}
+
+/// Replaces `rel` in the layer directory with `what`.
+fn plant(layer: &std::path::Path, rel: &str, what: Plant) {
+    let p = layer.join(rel);
+    std::fs::remove_file(&p).unwrap();
+    match what {
+        Plant::Fifo => rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &p,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap(),
+        Plant::SymlinkOut => std::os::unix::fs::symlink("/etc/passwd", &p).unwrap(),
+        Plant::Device => rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &p,
+            rustix::fs::FileType::CharacterDevice,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            rustix::fs::makedev(1, 5),
+        )
+        .unwrap(),
+    }
+}
+
+/// Finding: a delta import brought whatever a parent layer's objects were into the new
+/// layer. A hard link to a parent's file whose content file or stream file was replaced by
+/// a FIFO, a device node or a symbolic link pointing out is refused, naming the entry, and
+/// the new layer is not made: new layers hold only regular files, directories and safe
+/// relative symbolic links whatever their parents hold.
+#[test]
+fn tampered_parent_objects_never_enter_a_delta() {
+    let root = rustix::process::geteuid().is_root();
+    let mut cases = vec![
+        ("Files/victim", Plant::Fifo),
+        ("Files/victim", Plant::SymlinkOut),
+        (".wclayer/streams/1.0", Plant::Fifo),
+        (".wclayer/streams/1.0", Plant::SymlinkOut),
+    ];
+    if root {
+        cases.push(("Files/victim", Plant::Device));
+        cases.push((".wclayer/streams/1.0", Plant::Device));
+    } else {
+        cannot_run(
+            "tampered_parent_objects_never_enter_a_delta (device nodes)",
+            "making a device node needs root",
+        );
+    }
+    for (rel, what) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        planted_layer(tmp.path());
+        std::fs::rename(tmp.path().join("layer"), tmp.path().join("base")).unwrap();
+        plant(&tmp.path().join("base"), rel, what);
+        let fd = open_dir(tmp.path());
+        let dir = tmp.path().to_path_buf();
+        let e = within_seconds(move || {
+            let fd = open_dir(&dir);
+            let parents = vec![wclayer_store::ParentLayer::open(&fd, "base").unwrap()];
+            let mut w = DirLayerWriter::create(&fd, "delta", parents, opts()).unwrap();
+            add(&mut w, "Files", dir_info(1), &Stream::new());
+            let r = w.add_link(&p("Files/copy"), &p("Files/victim"));
+            let r = r.and_then(|()| w.close());
+            r.map_err(|e| e.to_string())
+        })
+        .map(|()| format!("{rel} {what:?}: tampered parent accepted"))
+        .unwrap_err();
+        assert!(e.starts_with("Files\\copy: "), "{rel} {what:?}: {e}");
+        assert_eq!(ls(tmp.path()), ["base"], "{rel} {what:?}: {e}");
+        drop(fd);
+    }
+}
