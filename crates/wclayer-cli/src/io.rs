@@ -5,6 +5,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use wclayer::crates::fs::{Dir, StagedFile, ambient_authority};
 
 /// Opens `path` (`-` for standard input) and undoes gzip or zstd compression, detected by
 /// the stream's first bytes, so `.tar`, `.tar.gz` and `.tar.zst` are all accepted. A
@@ -129,11 +130,13 @@ impl Write for Stdout {
 }
 
 /// An output file that appears under its name only when [`Output::commit`] is called;
-/// dropped uncommitted (after an error), it leaves nothing behind. `-` is standard output.
+/// dropped uncommitted (after an error), it leaves nothing behind, and a signal or a kill
+/// leaves nothing the next run does not sweep (a `wclayer_fs::StagedFile`,
+/// docs/security.md §5). `-` is standard output.
 pub(crate) enum Output {
     Stdout(io::BufWriter<Stdout>),
     File {
-        tmp: io::BufWriter<tempfile::NamedTempFile>,
+        w: io::BufWriter<StagedFile>,
         path: std::path::PathBuf,
     },
 }
@@ -151,14 +154,15 @@ impl Output {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        // 0666 before the umask, as any file a command creates (tempfile's default is 0600).
-        let tmp = tempfile::Builder::new()
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-            .prefix(".wclayer-")
-            .tempfile_in(dir)
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .with_context(|| format!("{}: not a file name", path.display()))?;
+        let staged = Dir::open_ambient_dir(dir, ambient_authority())
+            .and_then(|d| StagedFile::create(&d, name))
             .with_context(|| format!("cannot create a file in {}", dir.display()))?;
         Ok(Output::File {
-            tmp: io::BufWriter::with_capacity(256 << 10, tmp),
+            w: io::BufWriter::with_capacity(256 << 10, staged),
             path: path.to_path_buf(),
         })
     }
@@ -166,12 +170,11 @@ impl Output {
     pub(crate) fn commit(self) -> Result<()> {
         match self {
             Output::Stdout(mut w) => w.flush().context("cannot write standard output"),
-            Output::File { tmp, path } => {
-                let tmp = tmp.into_inner().map_err(io::IntoInnerError::into_error)?;
-                tmp.as_file().sync_all()?;
-                tmp.persist(&path)
-                    .with_context(|| format!("cannot create {}", path.display()))?;
-                Ok(())
+            Output::File { w, path } => {
+                let staged = w.into_inner().map_err(io::IntoInnerError::into_error)?;
+                staged
+                    .commit(true)
+                    .with_context(|| format!("cannot create {}", path.display()))
             }
         }
     }
@@ -181,14 +184,14 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Output::Stdout(w) => w.write(buf),
-            Output::File { tmp, .. } => tmp.write(buf),
+            Output::File { w, .. } => w.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Output::Stdout(w) => w.flush(),
-            Output::File { tmp, .. } => tmp.flush(),
+            Output::File { w, .. } => w.flush(),
         }
     }
 }

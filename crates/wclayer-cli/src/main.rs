@@ -7,6 +7,7 @@
 mod cmd;
 mod io;
 mod logging;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _logging = logging::init(cli.log_level.as_deref());
+    signals::install();
     let result = match cli.command {
         Command::Import(a) => cmd::import::run(&a),
         Command::Export(a) => cmd::export::run(&a),
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Sample(a) => cmd::sample::run(&a),
         Command::Ls(a) => cmd::ls::run(&a),
     };
+    signals::ending();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -31,41 +31,62 @@ pub const PARTIAL_INFIX: &str = ".wclayer-partial-";
 static REGISTRY: Mutex<Vec<(u64, Dir, OsString)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
+fn registry() -> std::sync::MutexGuard<'static, Vec<(u64, Dir, OsString)>> {
+    REGISTRY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Records a staged name; returns the id to unregister it with.
 pub(crate) fn register(parent: &Dir, name: &str) -> Option<u64> {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let parent = parent.try_clone().ok()?;
-    let mut reg = REGISTRY
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    reg.push((id, parent, OsString::from(name)));
+    registry().push((id, parent, OsString::from(name)));
     Some(id)
 }
 
-/// Forgets a staged name (committed, or removed by its owner).
+/// Forgets a staged name (removed by its owner).
 pub(crate) fn unregister(id: Option<u64>) {
     let Some(id) = id else { return };
-    let mut reg = REGISTRY
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    reg.retain(|(i, _, _)| *i != id);
+    registry().retain(|(i, _, _)| *i != id);
+}
+
+/// Commits a staged name: runs `rename` (which puts it under its final name) and forgets it,
+/// unless [`remove_registered`] has taken it. Both hold the registry's lock, so a removal by
+/// a signal handler and a commit never interleave: the final name gets the whole staged
+/// object or nothing.
+///
+/// # Errors
+/// The error of `rename` (the name stays registered), or an error saying the process is
+/// being stopped when the staged object was removed already.
+pub(crate) fn commit<T>(id: Option<u64>, rename: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    let mut reg = registry();
+    let Some(id) = id else {
+        return rename();
+    };
+    let Some(pos) = reg.iter().position(|(i, _, _)| *i == id) else {
+        return Err(io::Error::other(
+            "stopped by a signal: the staged output was removed",
+        ));
+    };
+    let out = rename()?;
+    reg.swap_remove(pos);
+    Ok(out)
 }
 
 /// Removes everything this process has staged and not committed: for a signal handler that
-/// is about to end the process (destructors will not run). Best effort; returns how many
-/// names it removed.
+/// is about to end the process (destructors will not run). Holds the registry's lock until
+/// it is done, so no commit happens meanwhile ([`commit`]) and no new staging is registered.
+/// Best effort; returns how many names it removed. What it could not remove (a writer kept
+/// adding to it) is locked by nobody once the process has ended, and the next staging in
+/// that directory sweeps it.
 pub fn remove_registered() -> usize {
-    let entries = {
-        let mut reg = REGISTRY
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        std::mem::take(&mut *reg)
-    };
+    let mut reg = registry();
     let mut removed = 0usize;
-    for (_, parent, name) in entries {
+    for (_, parent, name) in reg.drain(..) {
         // The writer may still be adding to a staging directory; a few rounds get what it
         // added meanwhile.
-        for _ in 0..3 {
+        for _ in 0..8 {
             if parent.remove_tree(&name).is_ok() {
                 removed = removed.saturating_add(1);
                 break;

@@ -111,15 +111,17 @@ impl StagedDir {
         if sync {
             self.root.sync_fs()?;
         }
-        if replace_empty {
-            self.parent
-                .rename_over_empty_dir(&self.staging, &self.parent, &self.target)?;
-        } else {
-            self.parent
-                .rename_noreplace(&self.staging, &self.parent, &self.target)?;
-        }
+        crate::cleanup::commit(self.registered, || {
+            if replace_empty {
+                self.parent
+                    .rename_over_empty_dir(&self.staging, &self.parent, &self.target)
+            } else {
+                self.parent
+                    .rename_noreplace(&self.staging, &self.parent, &self.target)
+            }
+        })?;
+        self.registered = None;
         self.done = true;
-        crate::cleanup::unregister(self.registered.take());
         if sync {
             self.parent.sync_all()?;
         }
@@ -232,14 +234,26 @@ impl StagedFile {
         if sync {
             self.file.sync_all()?;
         }
-        self.parent
-            .rename_replacing(&self.name, &self.parent, &self.target)?;
+        crate::cleanup::commit(self.registered, || {
+            self.parent
+                .rename_replacing(&self.name, &self.parent, &self.target)
+        })?;
+        self.registered = None;
         self.done = true;
-        crate::cleanup::unregister(self.registered.take());
         if sync {
             self.parent.sync_all()?;
         }
         Ok(())
+    }
+}
+
+impl io::Write for StagedFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
     }
 }
 

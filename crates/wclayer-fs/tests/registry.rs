@@ -39,4 +39,13 @@ fn remove_registered_takes_what_is_staged_and_leaves_what_is_committed() {
     drop(file);
     assert_eq!(names(&r), ["done.tar", "unrelated"]);
     assert_eq!(cleanup::remove_registered(), 0);
+
+    // A commit after the handler's removal fails: the final name never gets a partial
+    // object.
+    let late = StagedDir::create(&r, "late").unwrap();
+    late.root().create_file("half").unwrap();
+    assert_eq!(cleanup::remove_registered(), 1);
+    let e = late.commit(false).unwrap_err();
+    assert!(e.to_string().contains("stopped by a signal"), "{e}");
+    assert_eq!(names(&r), ["done.tar", "unrelated"]);
 }

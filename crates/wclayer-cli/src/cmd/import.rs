@@ -31,6 +31,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     // As hcsshim's ImportLayerFromTar, create the directories leading to the layer; a
     // failed import removes again those it created.
     let created = create_parents(&a.layer)?;
+    crate::signals::created_dirs(&created);
     let r = import(a);
     if r.is_err() {
         for d in created.iter().rev() {
