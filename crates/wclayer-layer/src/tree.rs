@@ -71,27 +71,34 @@ pub struct Added {
 /// "No node / no tombstone" in the packed links below.
 const NONE: u32 = u32::MAX;
 
+/// One name. Kept small (32 bytes with a one-byte payload): a layer may have a million
+/// names, and what only a few nodes need (tombstones, inherited files) lives in side tables.
 #[derive(Clone, Debug)]
 struct Node<N> {
     parent: u32,
     /// The component as first spelled, in the name arena.
     name_at: u32,
     name_len: u16,
-    depth: u32,
+    /// Components in the name; a layer name has at most 16 384 (32 767 UTF-16 units).
+    depth: u16,
     first_child: u32,
     next_sibling: u32,
-    /// The next node with the same (parent, folded-name hash): collisions of the index.
-    next_same_key: u32,
     /// The next name of the same file (hard links), in the order they were bound.
     next_link: u32,
-    kind: NodeKind,
+    /// The file the name is bound to, [`NONE`] for an implicit directory.
+    file: u32,
     inherited: bool,
-    /// For an implicit directory that is not inherited: the file the parent layer has under
-    /// this name (set by [`LayerTree::inherit`]).
-    inherited_file: u32,
-    first_tomb: u32,
-    last_tomb: u32,
     payload: N,
+}
+
+impl<N> Node<N> {
+    fn kind(&self) -> NodeKind {
+        if self.file == NONE {
+            NodeKind::Implicit
+        } else {
+            NodeKind::Added(FileNo(self.file))
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -153,9 +160,14 @@ pub struct LayerTree<F, N = ()> {
     tombs: Vec<Tomb>,
     /// Every node and tombstone name, back to back.
     arena: String,
-    /// (parent, hash of the folded name) → the first node with that key.
-    index: HashMap<(u32, u64), u32>,
+    /// Every node but the root, by the hash of (parent, folded name): 4 bytes a slot.
+    index: hashbrown::HashTable<u32>,
     hasher: std::collections::hash_map::RandomState,
+    /// Per directory with tombstones: its first and last tombstone.
+    tomb_lists: HashMap<u32, (u32, u32)>,
+    /// Per implicit directory of the layer itself that a parent layer has with metadata: the
+    /// file it inherited (set by [`LayerTree::inherit`]).
+    inherited_files: HashMap<u32, u32>,
 }
 
 impl<F, N: Default> Default for LayerTree<F, N> {
@@ -187,20 +199,18 @@ impl<F, N: Default> LayerTree<F, N> {
                 depth: 0,
                 first_child: NONE,
                 next_sibling: NONE,
-                next_same_key: NONE,
                 next_link: NONE,
-                kind: NodeKind::Implicit,
+                file: NONE,
                 inherited: false,
-                inherited_file: NONE,
-                first_tomb: NONE,
-                last_tomb: NONE,
                 payload: N::default(),
             }],
             files: Vec::new(),
             tombs: Vec::new(),
             arena: String::new(),
-            index: HashMap::new(),
+            index: hashbrown::HashTable::new(),
             hasher: std::collections::hash_map::RandomState::new(),
+            tomb_lists: HashMap::new(),
+            inherited_files: HashMap::new(),
         }
     }
 }
@@ -230,10 +240,7 @@ impl<F, N> LayerTree<F, N> {
     }
 
     fn arena_str(&self, at: u32, len: u16) -> &str {
-        let start = at as usize;
-        self.arena
-            .get(start..start.saturating_add(usize::from(len)))
-            .unwrap_or("")
+        arena_str(&self.arena, at, len)
     }
 
     /// The directory holding `id`; `None` for the root.
@@ -247,13 +254,13 @@ impl<F, N> LayerTree<F, N> {
     /// How many components the node's name has (0 for the root, 1 for `Files`).
     #[must_use]
     pub fn depth(&self, id: NodeId) -> usize {
-        self.n(id).map_or(0, |n| n.depth as usize)
+        self.n(id).map_or(0, |n| usize::from(n.depth))
     }
 
     /// What the node is.
     #[must_use]
     pub fn kind(&self, id: NodeId) -> NodeKind {
-        self.n(id).map_or(NodeKind::Implicit, |n| n.kind)
+        self.n(id).map_or(NodeKind::Implicit, Node::kind)
     }
 
     /// Whether the node is inherited: part of the layer's tree but not of its entries.
@@ -275,10 +282,9 @@ impl<F, N> LayerTree<F, N> {
     /// or for an implicit directory the file it inherited.
     #[must_use]
     pub fn merged_file(&self, id: NodeId) -> Option<FileNo> {
-        let n = self.n(id)?;
-        match n.kind {
+        match self.n(id)?.kind() {
             NodeKind::Added(f) => Some(f),
-            NodeKind::Implicit => (n.inherited_file != NONE).then_some(FileNo(n.inherited_file)),
+            NodeKind::Implicit => self.inherited_files.get(&id.0).map(|f| FileNo(*f)),
         }
     }
 }
@@ -363,16 +369,15 @@ impl<F, N> LayerTree<F, N> {
     /// The child of `dir` named `name` (case-insensitively), inherited or not.
     #[must_use]
     pub fn child(&self, dir: NodeId, name: &str) -> Option<NodeId> {
-        let key = (dir.0, self.hash_name(name));
-        let mut at = *self.index.get(&key)?;
-        while at != NONE {
-            let n = self.nodes.get(at as usize)?;
-            if n.parent == dir.0 && same_folded(self.arena_str(n.name_at, n.name_len), name) {
-                return Some(NodeId(at));
-            }
-            at = n.next_same_key;
-        }
-        None
+        let hash = key_hash(&self.hasher, dir.0, name);
+        self.index
+            .find(hash, |&at| {
+                self.nodes.get(at as usize).is_some_and(|n| {
+                    n.parent == dir.0
+                        && same_folded(arena_str(&self.arena, n.name_at, n.name_len), name)
+                })
+            })
+            .map(|&at| NodeId(at))
     }
 
     /// The children of `dir`, in no particular order, inherited ones included.
@@ -442,7 +447,7 @@ impl<F, N> LayerTree<F, N> {
 
     /// The names removed directly below `dir`, as spelled, in `remove` order.
     pub fn tombstones(&self, dir: NodeId) -> impl Iterator<Item = &str> + '_ {
-        let first = self.n(dir).map_or(NONE, |n| n.first_tomb);
+        let first = self.tomb_lists.get(&dir.0).map_or(NONE, |l| l.0);
         std::iter::successors(self.tombs.get(first as usize), |t| {
             self.tombs.get(t.next as usize)
         })
@@ -469,14 +474,25 @@ impl<F, N> LayerTree<F, N> {
     pub fn walk(&self, mode: WalkMode) -> Result<Walk, Error> {
         Walk::new(self, mode)
     }
+}
 
-    fn hash_name(&self, name: &str) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        for c in name.chars() {
-            h.write_u32(u32::from(fold_char(c)));
-        }
-        h.finish()
+/// A name component in the arena (`""` out of range).
+fn arena_str(arena: &str, at: u32, len: u16) -> &str {
+    let start = at as usize;
+    arena
+        .get(start..start.saturating_add(usize::from(len)))
+        .unwrap_or("")
+}
+
+/// The index's hash of a child `name` of directory `parent`: equal for names that fold to
+/// the same name.
+fn key_hash(hasher: &std::collections::hash_map::RandomState, parent: u32, name: &str) -> u64 {
+    let mut h = hasher.build_hasher();
+    h.write_u32(parent);
+    for c in name.chars() {
+        h.write_u32(u32::from(fold_char(c)));
     }
+    h.finish()
 }
 
 /// The model's rules
@@ -505,7 +521,7 @@ impl<F, N: Default> LayerTree<F, N> {
         let (node, promoted) = match existing {
             Some(n) => {
                 if let Some(nd) = self.nodes.get_mut(n.index()) {
-                    nd.kind = NodeKind::Added(file);
+                    nd.file = file.0;
                 }
                 (n, true)
             }
@@ -526,7 +542,7 @@ impl<F, N: Default> LayerTree<F, N> {
     /// may); the model's error otherwise.
     fn check_promotable(&self, n: NodeId, name: &LayerPath, is_dir: bool) -> Result<(), Error> {
         let node = self.n(n).ok_or(Error::Closed)?;
-        match node.kind {
+        match node.kind() {
             NodeKind::Implicit if !node.inherited && is_dir => Ok(()),
             NodeKind::Implicit if !node.inherited => Err(Error::NotADirectory {
                 name: name.original().to_string(),
@@ -597,17 +613,16 @@ impl<F, N: Default> LayerTree<F, N> {
             name_len,
             next: NONE,
         });
-        if let Some(d) = self.nodes.get(dir.index()).map(|d| d.last_tomb) {
-            if d == NONE {
-                if let Some(nd) = self.nodes.get_mut(dir.index()) {
-                    nd.first_tomb = t;
+        match self.tomb_lists.get_mut(&dir.0) {
+            Some(list) => {
+                if let Some(prev) = self.tombs.get_mut(list.1 as usize) {
+                    prev.next = t;
                 }
-            } else if let Some(prev) = self.tombs.get_mut(d as usize) {
-                prev.next = t;
+                list.1 = t;
             }
-        }
-        if let Some(nd) = self.nodes.get_mut(dir.index()) {
-            nd.last_tomb = t;
+            None => {
+                self.tomb_lists.insert(dir.0, (t, t));
+            }
         }
         Ok(dir)
     }
@@ -629,7 +644,7 @@ impl<F, N: Default> LayerTree<F, N> {
         let existing = self.child(dir, name.file_name());
         if let Some(n) = existing {
             let node = self.n(n).ok_or(Error::Closed)?;
-            if node.kind != NodeKind::Implicit || node.inherited || node.inherited_file != NONE {
+            if node.file != NONE || node.inherited || self.inherited_files.contains_key(&n.0) {
                 return Err(Error::Duplicate {
                     name: name.original().to_string(),
                     first: self.path_of(n),
@@ -639,9 +654,7 @@ impl<F, N: Default> LayerTree<F, N> {
         let file = self.new_file(info, payload)?;
         let node = match existing {
             Some(n) => {
-                if let Some(nd) = self.nodes.get_mut(n.index()) {
-                    nd.inherited_file = file.0;
-                }
+                self.inherited_files.insert(n.0, file.0);
                 n
             }
             None => self.new_node(dir, name.file_name(), NodeKind::Added(file), true)?,
@@ -759,8 +772,20 @@ impl<F, N: Default> LayerTree<F, N> {
     ) -> Result<NodeId, Error> {
         let id = to_u32(self.nodes.len())?;
         let (name_at, name_len) = self.store_name(name)?;
-        let key = (dir.0, self.hash_name(name));
-        let next_same_key = self.index.insert(key, id).unwrap_or(NONE);
+        let hash = key_hash(&self.hasher, dir.0, name);
+        let LayerTree {
+            index,
+            nodes,
+            arena,
+            hasher,
+            ..
+        } = self;
+        // Growing the table rehashes every node from its parent and name.
+        index.insert_unique(hash, id, |&at| {
+            nodes.get(at as usize).map_or(0, |n| {
+                key_hash(hasher, n.parent, arena_str(arena, n.name_at, n.name_len))
+            })
+        });
         let (depth, next_sibling) = match self.nodes.get_mut(dir.index()) {
             Some(p) => {
                 let next = p.first_child;
@@ -776,13 +801,12 @@ impl<F, N: Default> LayerTree<F, N> {
             depth,
             first_child: NONE,
             next_sibling,
-            next_same_key,
             next_link: NONE,
-            kind,
+            file: match kind {
+                NodeKind::Added(f) => f.0,
+                NodeKind::Implicit => NONE,
+            },
             inherited,
-            inherited_file: NONE,
-            first_tomb: NONE,
-            last_tomb: NONE,
             payload: N::default(),
         });
         Ok(NodeId(id))

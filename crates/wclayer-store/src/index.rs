@@ -25,11 +25,13 @@ const READ_LIMIT: u64 = MAX_RECORD as u64 + 1;
 /// Per file: where its record is and what the walk needs without reading it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct IndexFile {
-    /// Byte offset and length of the record's line in `entries.jsonl`.
+    /// Byte offset and length of the record's line in `entries.jsonl` (a record is at most
+    /// `MAX_RECORD` bytes).
     pub offset: u64,
-    pub len: usize,
-    /// 1-based line number, for errors.
-    pub line: u64,
+    pub len: u32,
+    /// 1-based line number, for errors (a layer has fewer than 2^32 records: the tree
+    /// numbers its names with `u32`).
+    pub line: u32,
     pub data_size: u64,
 }
 
@@ -128,8 +130,10 @@ impl LayerIndex {
                     let name = parse(&r.path, line_no)?;
                     let entry = IndexFile {
                         offset,
-                        len: n,
-                        line: line_no,
+                        len: u32::try_from(n)
+                            .map_err(|_| Error::record(line_no, "record too long"))?,
+                        line: u32::try_from(line_no)
+                            .map_err(|_| Error::record(line_no, "too many records"))?,
                         data_size: r.data_size,
                     };
                     let info = r.info.into();
@@ -192,14 +196,19 @@ impl LayerIndex {
     /// Reads the record of `file` again.
     pub(crate) fn record(&mut self, file: FileNo) -> Result<FileRecord, Error> {
         let entry = *self.tree.file(file);
-        let mut buf = vec![0u8; entry.len];
+        let mut buf = vec![0u8; entry.len as usize];
         self.records
             .seek(SeekFrom::Start(entry.offset))
             .and_then(|_| self.records.read_exact(&mut buf))
             .map_err(|e| Error::io_layer("read .wclayer/entries.jsonl", e))?;
-        match serde_json::from_slice(&buf).map_err(|e| Error::record(entry.line, e.to_string()))? {
+        match serde_json::from_slice(&buf)
+            .map_err(|e| Error::record(u64::from(entry.line), e.to_string()))?
+        {
             Record::File(r) => Ok(r),
-            _ => Err(Error::record(entry.line, "expected a file record")),
+            _ => Err(Error::record(
+                u64::from(entry.line),
+                "expected a file record",
+            )),
         }
     }
 

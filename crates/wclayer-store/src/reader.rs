@@ -390,7 +390,7 @@ impl DirLayerReader {
             return Ok(());
         };
         let rec: FileRecord = self.index.record(file)?;
-        let line = self.index.tree.file(file).line;
+        let line = u64::from(self.index.tree.file(file).line);
         // The stream sizes come from the record: their sum is checked, so that every
         // segment's `start + len` fits in a `u64` (which `read_current` relies on).
         let too_long = || Error::record(line, "backup stream longer than 2^64 bytes");

@@ -51,10 +51,9 @@ pub(crate) enum Disk {
     Directory,
     /// A regular file: file data, or an empty placeholder for a reparse point.
     File,
-    /// A symbolic link made from this Windows symbolic-link target.
-    Symlink {
-        windows_target: String,
-    },
+    /// A symbolic link made from a Windows symbolic-link target: the target's index in the
+    /// writer's `symlink_targets` (so that a file's payload stays 8 bytes).
+    Symlink(u32),
     /// A reparse point whose object is created when its stream is complete.
     Pending,
 }
@@ -123,6 +122,8 @@ pub struct DirLayerWriter {
     parents: Vec<ParentLayer>,
     opts: WriterOptions,
     tree: Tree,
+    /// The Windows targets of the symbolic links made ([`Disk::Symlink`]).
+    symlink_targets: Vec<String>,
     /// Nodes of added directories, in `add` order, for the times re-applied at close.
     dirs: Vec<NodeId>,
     current: Option<Current>,
@@ -193,6 +194,7 @@ impl DirLayerWriter {
             parents,
             opts,
             tree: Tree::new(),
+            symlink_targets: Vec::new(),
             dirs: Vec::new(),
             current: None,
             dir_cache: DirCache::new(wclayer_fs::names::disk_name),
@@ -476,7 +478,7 @@ impl DirLayerWriter {
             (Some(lt), Some(wt)) => {
                 dir.symlink(lt.as_ref(), &last)
                     .map_err(|e| Error::io("create symbolic link", name, e))?;
-                Ok(Disk::Symlink { windows_target: wt })
+                Ok(self.symlink_disk(wt))
             }
             _ => {
                 dir.create_file(&last)
@@ -572,13 +574,28 @@ impl DirLayerWriter {
         r
     }
 
+    /// Records a symbolic link made from the Windows target `wt`.
+    pub(super) fn symlink_disk(&mut self, wt: String) -> Disk {
+        let at = u32::try_from(self.symlink_targets.len()).unwrap_or(u32::MAX);
+        self.symlink_targets.push(wt);
+        Disk::Symlink(at)
+    }
+
+    /// The Windows target of a symbolic link made.
+    fn symlink_target(&self, d: &Disk) -> Option<&str> {
+        match d {
+            Disk::Symlink(at) => self.symlink_targets.get(*at as usize).map(String::as_str),
+            _ => None,
+        }
+    }
+
     fn link_in_layer(&mut self, name: &LayerPath, target: &LayerPath) -> Result<(), Error> {
         let (node, f) = self.tree.add_link(name, target)?;
         let parent = self.tree.parent(node).unwrap_or(NodeId::ROOT);
         self.ensure_on_disk(parent)?;
-        if let Disk::Symlink { windows_target } = self.tree.file(f).clone() {
+        if let Some(windows_target) = self.symlink_target(self.tree.file(f)) {
             let depth = self.tree.depth(node).saturating_sub(1);
-            if safe_symlink_target(&windows_target, depth).is_none() {
+            if safe_symlink_target(windows_target, depth).is_none() {
                 // The link's target would point elsewhere (possibly out of the layer) from
                 // the new name's directory: the whole group becomes a placeholder file.
                 self.symlink_group_to_placeholder(f, node)?;

@@ -307,7 +307,7 @@ impl DirLayerWriter {
                             dst.symlink(want.as_ref(), &dst_last)
                                 .map_err(io_err("create symbolic link"))?;
                         }
-                        Ok((Disk::Symlink { windows_target: wt }, !linked))
+                        Ok((self.symlink_disk(wt), !linked))
                     }
                     // A relative link that would not be safe at its new place: kept as its
                     // record only, over an empty file (as the importer keeps any link it
