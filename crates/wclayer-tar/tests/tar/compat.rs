@@ -744,3 +744,59 @@ fn the_opaque_whiteout_marker_removes_a_file_named_wh_opq() {
         ["Files", "Files/d", "Files/d/.wh..wh..opq"]
     );
 }
+
+/// Finding: `Files/a/.wh..` removed all of `Files` (hcsshim's `path.Join` cleans
+/// `Files/a/..` to `Files`). A whiteout of `.`, `..` or nothing is refused, naming the
+/// entry, before anything is removed.
+#[test]
+fn whiteouts_of_dot_and_dotdot_are_refused() {
+    for name in [
+        "Files/a/.wh..",
+        "Files/a/.wh...",
+        "Files/.wh..",
+        "Files/a/.wh.",
+    ] {
+        let tar = Tar::new()
+            .dir("Files")
+            .dir("Files/a")
+            .file("Files/a/keep", b"x", &[])
+            .file(name, b"", &[])
+            .bytes();
+        let e = import(&tar).map(|_| ()).unwrap_err();
+        assert!(
+            e.to_string().starts_with(&format!("{name}: ")),
+            "{name}: {e}"
+        );
+    }
+    // `.wh...` is the whiteout of `..`; `.wh....` of `...`, an ordinary (if odd) name.
+    let tar = Tar::new()
+        .dir("Files")
+        .file("Files/.wh....", b"", &[])
+        .bytes();
+    let mut layer = import(&tar).unwrap();
+    let names: Vec<String> = walk(&mut layer).into_iter().map(|(n, _, _)| n).collect();
+    assert_eq!(names, ["Files", "-Files\\..."]);
+}
+
+/// Finding: a regular file with data whose `MSWINDOWS.fileattr` says DIRECTORY imported as
+/// a directory, its data kept where no export could write it. It is refused at import,
+/// naming the entry; without data it is a directory, as hcsshim makes it.
+#[test]
+fn regular_files_with_data_and_the_directory_attribute_are_refused() {
+    let tar = Tar::new()
+        .dir("Files")
+        .file("Files/odd", b"data", &[("MSWINDOWS.fileattr", "16")])
+        .bytes();
+    let e = import(&tar).map(|_| ()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Files/odd: a regular file with data whose attributes say directory"
+    );
+    let tar = Tar::new()
+        .dir("Files")
+        .file("Files/odd", b"", &[("MSWINDOWS.fileattr", "16")])
+        .bytes();
+    let mut layer = import(&tar).unwrap();
+    let names: Vec<String> = walk(&mut layer).into_iter().map(|(n, _, _)| n).collect();
+    assert_eq!(names, ["Files", "Files\\odd"]);
+}
