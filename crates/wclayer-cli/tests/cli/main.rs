@@ -10,6 +10,7 @@
 
 mod convert;
 mod digests;
+mod hostile;
 mod layers;
 #[cfg(feature = "otel")]
 mod otel;
