@@ -457,8 +457,9 @@ pub(crate) fn cases() -> Vec<TamperCase> {
                 },
             ],
             "Hives\\System_Delta",
-            "a plain file's stream template points at a 2 GiB sidecar (a hole): it must be \
-             refused before it is read",
+            "a plain file's stream template points at a 2 GiB sidecar of zeros (a hole), \
+             which is no backup stream: refused at once, naming the entry, without the \
+             sidecar being read whole",
         ),
         (
             "folder-version-unknown",
