@@ -792,6 +792,8 @@ fn run_rows(what: &str, rows: &[Row<'_>]) {
     let root = rustix::process::geteuid().is_root();
     let mut report = String::new();
     let mut failed = 0;
+    // Every run's directory stays until the end of the test.
+    let mut dirs = Vec::new();
     for row in rows {
         if let Some(why) = row.known
             && !run_known()
@@ -826,21 +828,29 @@ fn run_rows(what: &str, rows: &[Row<'_>]) {
                 writeln!(report, "    {line}").unwrap();
             }
         }
-        remove_tree(dir);
+        dirs.push(dir);
     }
+    remove_trees(dirs);
     assert!(failed == 0, "{what}: {failed} rows failed\n{report}");
 }
 
 /// Removes a run directory, also one holding a tree deeper than `PATH_MAX` allows to name
 /// (`rm` walks it relative to open directories).
 fn remove_tree(d: RunDir) {
+    remove_trees(vec![d]);
+}
+
+/// [`remove_tree`] for many.
+fn remove_trees(dirs: Vec<RunDir>) {
+    if dirs.is_empty() {
+        return;
+    }
     let status = Command::new("rm")
         .arg("-rf")
-        .arg(d.root.path())
+        .args(dirs.iter().map(|d| d.root.path()))
         .status()
         .unwrap();
     assert!(status.success());
-    drop(d);
 }
 
 /// What a test does when it cannot run a row (a device node needs root): it fails when
