@@ -18,7 +18,7 @@ fn build(items: Vec<Item>) -> io::Result<Vec<u8>> {
 }
 
 /// A small well-formed archive, `Files` plus `extra`.
-fn with_files(extra: Vec<Ent>) -> io::Result<Vec<u8>> {
+pub(crate) fn with_files(extra: Vec<Ent>) -> io::Result<Vec<u8>> {
     let mut items = vec![Item::Win(Ent::dir("Files"))];
     items.extend(extra.into_iter().map(Item::Win));
     build(items)

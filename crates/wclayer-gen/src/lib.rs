@@ -19,6 +19,15 @@
 //!   absolute and drive-qualified names, writes through symlinks and mount points, hard links
 //!   out of the layer); an import into a layer directory must refuse them and write nothing
 //!   outside the layer.
+//! * [`hostile_archives`] is the larger hostile suite ([`HostileArchive`]): names, whiteouts,
+//!   escapes, archives cut at every structural position, lying and repeated headers, sparse
+//!   files claiming GiBs and TiBs, entry counts, deep nesting and compressed bombs, each with
+//!   the outcome a correct importer must have ([`Expect`]). Bombs are streamed
+//!   ([`write_bomb`]), never held in memory.
+//! * [`tamper_cases`] are the inputs that are no tar: layer directories, parent layers and
+//!   transport folders made from [`hostile_base`] and [`hostile_delta`] and then changed on
+//!   disk ([`Tamper`]: FIFOs, device nodes, symbolic links pointing out, lying records,
+//!   oversized sidecars).
 //!
 //! The bytes are written with the `tar` crate (plus hand-formatted PAX record blocks), on
 //! purpose a different producer than the project's Go-compatible writer: records come in
@@ -59,16 +68,28 @@
 
 // The public API and the case catalogue are here. `samples` (the well-formed cases) and
 // `defects` (the malformed and hostile ones) build entries of the `entry` model, which
-// `writer` turns into tar bytes; `writer` and `entry` know nothing of the cases.
+// `writer` turns into tar bytes; `writer` and `entry` know nothing of the cases. The hostile
+// suite: `hostile` (names, whiteouts, escapes, limits), `structure` (truncations, lying and
+// repeated headers) and `sparse` also use `raw`, which assembles archives block by block
+// where a defect lies below the entry model; `bombs` streams compressed archives; `tamper`
+// holds the recipes of the inputs that are no tar.
+mod bombs;
 mod defects;
 mod entry;
+mod hostile;
+mod raw;
 mod samples;
+mod sparse;
+mod structure;
+mod tamper;
 mod writer;
 
 #[cfg(test)]
 mod tests;
 
 use std::io::{self, Write};
+
+pub use tamper::{Tamper, TamperCase, TamperTarget};
 
 // ---------------------------------------------------------------------------------------------
 // Public constants
@@ -297,4 +318,192 @@ pub fn malformed_cases() -> Vec<Malformed> {
 /// Only on a bug in this generator, as for [`malformed_cases`].
 pub fn hostile_cases() -> Vec<Malformed> {
     defects::build_hostile().expect("in-memory archive generation cannot fail")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hostile suite
+// ---------------------------------------------------------------------------------------------
+
+/// What part of an importer a [`HostileArchive`] attacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Class {
+    /// Names that leave the layer or are no layer name: `..` anywhere, absolute, drive, UNC
+    /// and device names, `\` separators, NUL, `:` outside a stream name, the empty name
+    /// (docs/layer-semantics.md §0.1, §7.2).
+    Names,
+    /// Whiteouts of `.` or `..`, whiteouts that climb out, and whiteouts (the opaque marker
+    /// included) beneath a symbolic link or mount point.
+    Whiteouts,
+    /// Entries, hard links and alternate data streams written through symbolic links and
+    /// mount points (also in another letter case and through link chains), hard links
+    /// pointing out, and links whose targets escape (kept as data, never followed).
+    Escapes,
+    /// The block structure: archives cut at every structural position, lying PAX `size`
+    /// records and size fields, malformed PAX records, repeated PAX and GNU long-name headers,
+    /// duplicates (docs/oci-tar-mapping.md §6.5).
+    Structure,
+    /// Sparse files: invalid maps, and archives of a few KiB that claim 8 GiB or 1 TiB.
+    Sparse,
+    /// Limits and shapes: entry counts, deep nesting, data in an entry whose attributes say
+    /// directory.
+    Limits,
+    /// Compressed archives that expand by a huge ratio.
+    Bombs,
+}
+
+/// What a correct importer does with a [`HostileArchive`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The import fails, its error naming `entry` (the tar name as the archive spells it; for
+    /// a defect inside an extension header, that header's name; for a truncation between
+    /// entries, the last entry read), and no layer is made.
+    Refused {
+        /// The name the error must mention.
+        entry: &'static str,
+    },
+    /// The import succeeds: Go's `archive/tar` accepts the archive too (for example an
+    /// archive that ends inside the padding after its last entry), or the case checks that a
+    /// limit is not too tight.
+    Accepted,
+}
+
+/// Limits a case must be run with where the defaults are not what it needs (`None`: the
+/// default). The defaults are those of `wclayer_layer::Limits` and of the command line
+/// (`--max-ratio` 1000).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaseLimits {
+    /// Most entries (`--max-entries`).
+    pub max_entries: Option<u64>,
+    /// Most bytes of file data (`--max-size`).
+    pub max_size: Option<u64>,
+    /// Most bytes a compressed input may expand to per compressed byte (`--max-ratio`).
+    pub max_ratio: Option<u64>,
+}
+
+/// A compression format of [`write_bomb`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// gzip (RFC 1952), which reaches about 1030:1 on zeros.
+    Gzip,
+    /// zstd (RFC 8878), which reaches more than 30 000:1 on zeros.
+    Zstd,
+}
+
+/// The input of a [`HostileArchive`].
+#[derive(Clone, PartialEq, Eq)]
+pub enum HostileInput {
+    /// An archive held in memory.
+    Tar(Vec<u8>),
+    /// A compressed archive of `zeros` bytes of file data, streamed by [`write_bomb`].
+    Bomb {
+        /// How it is compressed.
+        compression: Compression,
+        /// Size of the one file of zeros it holds.
+        zeros: u64,
+    },
+}
+
+impl HostileInput {
+    /// Writes the input to `out` (a bomb is generated while it is written).
+    ///
+    /// # Errors
+    /// Any error of `out`.
+    pub fn write_to(&self, mut out: impl Write) -> io::Result<()> {
+        match self {
+            HostileInput::Tar(bytes) => out.write_all(bytes),
+            HostileInput::Bomb { compression, zeros } => write_bomb(*compression, *zeros, out),
+        }
+    }
+}
+
+impl std::fmt::Debug for HostileInput {
+    // Archive bytes are noise in a failing assertion; show their length instead.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostileInput::Tar(b) => write!(f, "Tar(<{} bytes>)", b.len()),
+            HostileInput::Bomb { compression, zeros } => {
+                write!(f, "Bomb({compression:?}, {zeros} bytes of zeros)")
+            }
+        }
+    }
+}
+
+/// One case of the hostile suite; see [`hostile_archives`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostileArchive {
+    /// Short identifier, unique within [`hostile_archives`].
+    pub name: &'static str,
+    /// What it attacks.
+    pub class: Class,
+    /// [`LayerKind::Delta`]: import it over a parent layer made from [`hostile_base`] (the
+    /// case has whiteouts, which a base layer refuses before anything else is checked).
+    pub kind: LayerKind,
+    /// What a correct import does.
+    pub expect: Expect,
+    /// Limits to run it with.
+    pub limits: CaseLimits,
+    /// The archive.
+    pub input: HostileInput,
+    /// What is wrong with it (and, for accepted ones, why accepting is right), in a sentence
+    /// or two.
+    pub what: &'static str,
+}
+
+/// The hostile suite: archives that attack an importer, each with the outcome a correct one
+/// has. Every class of [`Class`] is present; the archives are deterministic and small, except
+/// `deep-nesting` (5 000 nested directories, about 30 MB) and the bombs, which are streamed.
+///
+/// Where the archive structure decides (truncations, repeated headers), the outcome is that of
+/// Go's `archive/tar` reader as docs/oci-tar-mapping.md §6.5 describes it: an archive that ends
+/// cleanly where a header would start, inside the padding after an entry's data, after one
+/// zero block, or right after a PAX or GNU long-name header is accepted; one that ends inside
+/// a header block, a PAX or long-name body, an entry's data or the second zero block is
+/// refused. Two PAX headers in a row: the second wins; a GNU long name beats a PAX `path`.
+///
+/// # Panics
+///
+/// Only on a bug in this generator, as for [`malformed_cases`].
+pub fn hostile_archives() -> Vec<HostileArchive> {
+    let mut all = hostile::build().expect("in-memory archive generation cannot fail");
+    all.extend(structure::build().expect("in-memory archive generation cannot fail"));
+    all.extend(sparse::build().expect("in-memory archive generation cannot fail"));
+    all.extend(bombs::cases());
+    all
+}
+
+/// The base layer the [`LayerKind::Delta`] cases of [`hostile_archives`] are imported over,
+/// and the one [`tamper_cases`] start from: `Files`, `Files/a`, `Files/dir/inner.txt`, and
+/// `Files/victim.txt` with a 70 000-byte alternate data stream `:big` (so that a layer
+/// directory keeps it in a stream file of its own).
+pub fn hostile_base() -> Vec<u8> {
+    tamper::base().expect("in-memory archive generation cannot fail")
+}
+
+/// The delta layer of [`TamperTarget::ParentLayer`] and [`TamperTarget::TransportFolder`]
+/// cases: hard links `Files/link.txt` to the parent's `Files/victim.txt` and
+/// `Files/inner-link.txt` to its `Files/dir/inner.txt`, a new file, a whiteout of
+/// `Files/a/gone.txt` and a registry hive delta `Hives/System_Delta`.
+pub fn hostile_delta() -> Vec<u8> {
+    tamper::delta().expect("in-memory archive generation cannot fail")
+}
+
+/// The inputs of the hostile suite that are no tar: finished layer directories, parent
+/// layers and transport folders, changed on disk by [`TamperCase::steps`]. See [`Tamper`] for
+/// how a step is applied and [`TamperTarget`] for what is built first and which command
+/// reads it.
+pub fn tamper_cases() -> Vec<TamperCase> {
+    tamper::cases()
+}
+
+/// Streams a compressed layer archive to `out`: `Files`, then `Files/zeros.bin` holding
+/// `zeros` zero bytes, then the end-of-archive marker. Generation costs almost nothing
+/// whatever `zeros` is (gzip: one compressed mebibyte of zeros repeated, each piece ending in
+/// a full flush; zstd: run-length blocks), so an 8 GiB bomb is written in well under a second
+/// and is about 8 MiB (gzip) or 260 KiB (zstd). The streams are valid: a decoder checks the
+/// gzip CRC and length and gets the whole archive back.
+///
+/// # Errors
+/// Any error of `out`.
+pub fn write_bomb(compression: Compression, zeros: u64, out: impl Write) -> io::Result<()> {
+    bombs::write(compression, zeros, out)
 }

@@ -755,3 +755,197 @@ fn hostile_cases_contain_their_defects() {
         }
     }
 }
+
+#[test]
+fn hostile_archives_are_named_deterministic_and_readable_up_to_their_defect() {
+    let all = hostile_archives();
+    let names: HashSet<&str> = all.iter().map(|a| a.name).collect();
+    assert_eq!(names.len(), all.len());
+    assert!(all.len() >= 45, "{}", all.len());
+    for class in [
+        Class::Names,
+        Class::Whiteouts,
+        Class::Escapes,
+        Class::Structure,
+        Class::Sparse,
+        Class::Limits,
+        Class::Bombs,
+    ] {
+        assert!(all.iter().any(|a| a.class == class), "{class:?}");
+    }
+    let again = hostile_archives();
+    for (a, b) in all.iter().zip(&again) {
+        assert_eq!(a, b, "{} is not deterministic", a.name);
+        assert!(!a.what.is_empty());
+        let HostileInput::Tar(bytes) = &a.input else {
+            assert_eq!(a.class, Class::Bombs);
+            continue;
+        };
+        // Every refused entry is spelled in the archive (the empty name excepted).
+        if let Expect::Refused { entry } = a.expect
+            && a.name != "name-empty"
+        {
+            assert!(contains(bytes, entry.as_bytes()), "{}: {entry}", a.name);
+        }
+        // Whiteout cases are delta layers; nothing else needs a parent.
+        assert_eq!(
+            a.kind == LayerKind::Delta,
+            a.class == Class::Whiteouts,
+            "{}",
+            a.name
+        );
+    }
+}
+
+#[test]
+fn truncations_are_prefixes_of_one_archive() {
+    let all = hostile_archives();
+    let get = |n: &str| match &all.iter().find(|a| a.name == n).expect(n).input {
+        HostileInput::Tar(b) => b.clone(),
+        HostileInput::Bomb { .. } => panic!("{n}"),
+    };
+    let whole = get("truncated-after-one-zero-block");
+    for n in [
+        "truncated-inside-pax-header-block",
+        "truncated-inside-pax-records",
+        "truncated-between-pax-and-entry",
+        "truncated-inside-main-header",
+        "truncated-after-main-header",
+        "truncated-inside-body",
+        "truncated-inside-padding",
+        "truncated-inside-stream-body",
+        "truncated-without-end-marker",
+        "truncated-inside-first-zero-block",
+        "truncated-inside-second-zero-block",
+    ] {
+        let cut = get(n);
+        assert!(whole.starts_with(&cut) || cut.starts_with(&whole), "{n}");
+    }
+    // Cut exactly where the main header of Files/victim.bin starts, after its PAX header.
+    let cut = get("truncated-between-pax-and-entry");
+    let main = crate::raw::header_at(&whole, "Files/victim.bin").expect("victim");
+    assert_eq!(cut.len(), main);
+    assert_eq!(
+        crate::raw::header_at(&whole, "PaxHeaders/victim.bin").expect("its PAX header"),
+        main - 1024
+    );
+    let padded = read(&get("truncated-without-end-marker"));
+    assert_eq!(
+        padded.last().map(|s| s.name.as_str()),
+        Some("Files/after.txt")
+    );
+}
+
+#[test]
+fn sparse_cases_claim_what_they_say() {
+    let all = hostile_archives();
+    for (name, size) in [
+        ("sparse-pax-8gib", 8u64 << 30),
+        ("sparse-old-gnu-8gib", 8 << 30),
+        ("sparse-pax-1tib", 1 << 40),
+        ("sparse-old-gnu-1tib", 1 << 40),
+    ] {
+        let a = all.iter().find(|a| a.name == name).expect(name);
+        let HostileInput::Tar(bytes) = &a.input else {
+            panic!("{name}")
+        };
+        assert!(bytes.len() <= 6 * 1024, "{name}: {} bytes", bytes.len());
+        let text = String::from_utf8_lossy(bytes);
+        if name.contains("pax") {
+            assert!(
+                text.contains(&format!("GNU.sparse.realsize={size}\n")),
+                "{name}"
+            );
+        } else {
+            // Old GNU: typeflag S, the real size in base-256 at offset 483.
+            let at = bytes
+                .chunks(512)
+                .position(|b| b[156] == b'S')
+                .expect("an S header")
+                * 512;
+            let field = &bytes[at + 483..at + 495];
+            assert_eq!(field[0], 0x80);
+            let v = field[4..]
+                .iter()
+                .fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+            assert_eq!(v, size, "{name}");
+        }
+    }
+}
+
+/// Decodes a small bomb of each kind and compares it with the archive it stands for.
+#[test]
+fn bombs_decode_to_the_archive_they_stand_for() {
+    for zeros in [0u64, 1, 511, 512, (3 << 20) + 100] {
+        let mut want = crate::bombs::prefix(zeros).expect("prefix");
+        let padded = zeros.div_ceil(512) * 512 + 1024;
+        want.resize(want.len() + usize::try_from(padded).expect("small"), 0);
+        let seen = read(&want);
+        assert_eq!(seen.last().map(|s| s.size), Some(zeros));
+        for compression in [Compression::Gzip, Compression::Zstd] {
+            let mut packed = Vec::new();
+            write_bomb(compression, zeros, &mut packed).expect("written");
+            let mut got = Vec::new();
+            match compression {
+                Compression::Gzip => {
+                    flate2::read::GzDecoder::new(&packed[..])
+                        .read_to_end(&mut got)
+                        .expect("valid gzip");
+                }
+                Compression::Zstd => {
+                    zstd::stream::read::Decoder::new(&packed[..])
+                        .expect("decoder")
+                        .read_to_end(&mut got)
+                        .expect("valid zstd");
+                }
+            }
+            assert!(got == want, "{compression:?} of {zeros} zeros");
+        }
+    }
+    // The real ones: 8 GiB in a few MiB, written at once.
+    let mut sink = Counter(0);
+    write_bomb(Compression::Zstd, 8 << 30, &mut sink).expect("written");
+    assert!(sink.0 < 300 << 10, "{}", sink.0);
+    let mut sink = Counter(0);
+    write_bomb(Compression::Gzip, 8 << 30, &mut sink).expect("written");
+    assert!(sink.0 < 9 << 20, "{}", sink.0);
+}
+
+/// Counts what is written.
+struct Counter(u64);
+
+impl io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn tamper_cases_are_named_and_need_root_only_for_device_nodes() {
+    let all = tamper_cases();
+    let names: HashSet<&str> = all.iter().map(|t| t.name).collect();
+    assert_eq!(names.len(), all.len());
+    assert!(all.len() >= 15);
+    for t in &all {
+        assert!(!t.steps.is_empty() && !t.bad_entry.is_empty() && !t.what.is_empty());
+        let device = t.steps.iter().any(|s| matches!(s, Tamper::ZeroDevice(_)));
+        assert_eq!(t.root_only, device, "{}", t.name);
+    }
+    // The base and delta layers they start from read back as written.
+    let base = read(&hostile_base());
+    assert!(
+        base.iter()
+            .any(|s| s.name == "Files/victim.txt:big" && s.size == 70_000)
+    );
+    let delta = read(&hostile_delta());
+    let link = find(&delta, "Files/link.txt");
+    assert_eq!(
+        (link.flag, link.link.as_deref()),
+        (b'1', Some("Files/victim.txt"))
+    );
+}

@@ -10,6 +10,7 @@
 
 mod convert;
 mod digests;
+mod hostile;
 mod interrupt;
 mod layers;
 #[cfg(feature = "otel")]

@@ -30,10 +30,18 @@ pub enum Error {
         what: &'static str,
     },
     /// A header block or a header field is invalid (Go: `archive/tar: invalid tar header`).
-    #[error("invalid tar header at offset {offset}{}: {reason}", in_entry(.entry))]
+    #[error(
+        "invalid tar header at offset {offset}{}{}: {reason}",
+        in_entry(.entry),
+        after_entry(.after)
+    )]
     InvalidHeader {
-        /// The entry, if known.
+        /// The entry, if known. For a block that fails to parse, the name its name field
+        /// holds, which cannot be trusted when the block is no header at all (data where a
+        /// header should be, after an entry whose size lied).
         entry: Option<String>,
+        /// For a block that fails to parse: the entry read before it, if any.
+        after: Option<String>,
         /// Archive offset of the header block.
         offset: u64,
         /// What is wrong.
@@ -178,6 +186,14 @@ fn in_entry(entry: &Option<String>) -> String {
     entry
         .as_deref()
         .map(|e| format!(" (entry {e:?})"))
+        .unwrap_or_default()
+}
+
+/// `" after entry \"NAME\""` for messages, or nothing.
+fn after_entry(after: &Option<String>) -> String {
+    after
+        .as_deref()
+        .map(|e| format!(" after entry {e:?}"))
         .unwrap_or_default()
 }
 

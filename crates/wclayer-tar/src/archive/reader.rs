@@ -189,8 +189,17 @@ impl<R: Read> ArchiveReader<R> {
             let Some(blk) = self.read_header_block()? else {
                 return Ok(None);
             };
+            // A block that fails to parse may be no header at all (data, after an entry
+            // whose size lied): its name field is then noise, so the error also names the
+            // entry read before it.
+            let previous = self.context.take();
             self.context = pending_name(&pending, &blk);
-            let parsed = parse_header(&blk).map_err(|reason| self.invalid(block_offset, reason))?;
+            let parsed = parse_header(&blk).map_err(|reason| Error::InvalidHeader {
+                entry: self.context.clone(),
+                after: previous,
+                offset: block_offset,
+                reason,
+            })?;
 
             // Go's first `handleRegularFile`: the stored size of this header's body.
             self.physical_remaining = self.data_len(parsed.typeflag, parsed.size, block_offset)?;
@@ -520,6 +529,7 @@ impl<R: Read> ArchiveReader<R> {
     pub(super) fn invalid(&self, offset: u64, reason: &'static str) -> Error {
         Error::InvalidHeader {
             entry: self.context.clone(),
+            after: None,
             offset,
             reason,
         }

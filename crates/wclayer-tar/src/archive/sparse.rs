@@ -160,6 +160,8 @@ impl<R: Read> ArchiveReader<R> {
         let name = get(SPARSE_NAME);
         if !name.is_empty() {
             h.name = name.to_vec();
+            // Errors reading the map name the file by its real name, as later ones do.
+            self.context = Some(String::from_utf8_lossy(name).into_owned());
         }
         let (key, size) = match get(SPARSE_SIZE) {
             b"" => (SPARSE_REALSIZE, get(SPARSE_REALSIZE)),

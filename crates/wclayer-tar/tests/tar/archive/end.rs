@@ -48,6 +48,41 @@ fn end_of_archive_as_go_sees_it() {
     assert!(read(b"").ok().is_empty());
 }
 
+/// Finding: after an entry whose PAX `size` is smaller than its data, the reader meets data
+/// where the next header should be; the error named only that data (the "name" field of a
+/// block that is no header). It names the entry read before the block too.
+#[test]
+fn a_block_that_is_no_header_is_reported_after_the_entry_before_it() {
+    let mut tar = Tar::default();
+    tar.pax(b'x', &[("size", "3")])
+        .entry(&Hdr::ustar("Files/liar.txt", b'0', 700), &[b'd'; 700]);
+    let e = read(&tar.end()).err();
+    assert!(
+        matches!(
+            &e,
+            Error::InvalidHeader {
+                offset: 2048,
+                reason: "checksum mismatch",
+                after: Some(a),
+                ..
+            } if a == "Files/liar.txt"
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("after entry \"Files/liar.txt\""),
+        "{e}"
+    );
+    // The first block of an archive has nothing before it.
+    let mut bad = Hdr::ustar("a", b'0', 0).bytes();
+    bad[0] ^= 1;
+    let e = read(&bad).err();
+    assert!(
+        matches!(e, Error::InvalidHeader { after: None, .. }),
+        "{e:?}"
+    );
+}
+
 /// Where each truncation point of a layout falls.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Cut {

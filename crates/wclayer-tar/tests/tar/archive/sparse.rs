@@ -336,6 +336,30 @@ fn invalid_sparse_maps_are_invalid_headers() {
     }
 }
 
+/// Finding: an archive cut inside a PAX 1.0 map was reported under the stored name
+/// (`GNUSparseFile.0/...`), while every later error names the file by `GNU.sparse.name`.
+#[test]
+fn errors_reading_a_pax_1_0_map_name_the_real_name() {
+    let mut tar = Tar::default();
+    tar.pax(
+        b'x',
+        &[
+            ("GNU.sparse.major", "1"),
+            ("GNU.sparse.minor", "0"),
+            ("GNU.sparse.name", "Files/real.bin"),
+            ("GNU.sparse.realsize", "10"),
+        ],
+    )
+    .entry(
+        &Hdr::ustar("Files/GNUSparseFile.0/real.bin", b'0', 512),
+        b"1\n0\n",
+    );
+    let cut = &tar.bytes[..1024 + 512 + 3];
+    let e = read(cut).err();
+    assert!(matches!(e, Error::UnexpectedEof { .. }), "{e}");
+    assert_eq!(e.entry(), Some("Files/real.bin"), "{e}");
+}
+
 #[test]
 fn sparse_data_must_match_the_map() {
     let build = |stored: &[u8]| {
