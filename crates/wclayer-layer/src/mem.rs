@@ -5,6 +5,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use tempfile::SpooledTempFile;
 use wclayer_backup::{FileBasicInfo, FileIdInfo};
 
+use crate::sparse::SparseWriter;
 use crate::tree::{FileNo, LayerTree};
 use crate::walk::{Visit, Walk, WalkMode};
 use crate::{Entry, Error, LayerPath, LayerReader, LayerWriter, LinkInfo, ReportedSize};
@@ -31,7 +32,9 @@ struct Spooled {
 /// Dropping the layer frees its memory and deletes the spool file.
 pub struct MemLayer {
     tree: LayerTree<Spooled>,
-    spool: SpooledTempFile,
+    /// The stream bytes, back to back; blocks of zeros stay holes (a sparse file of
+    /// gigabytes costs what its data costs, docs/security.md §4).
+    spool: SparseWriter<SpooledTempFile>,
     spool_len: u64,
     /// The file whose stream `write` appends to.
     current: Option<FileNo>,
@@ -64,7 +67,7 @@ impl MemLayer {
     pub fn new() -> MemLayer {
         MemLayer {
             tree: LayerTree::new(),
-            spool: SpooledTempFile::new(SPOOL_IN_MEMORY),
+            spool: SparseWriter::new(SpooledTempFile::new(SPOOL_IN_MEMORY)),
             spool_len: 0,
             current: None,
             walk: None,
@@ -107,6 +110,7 @@ impl MemLayer {
     /// [`Error::NoFiles`] for a base walk of a layer without `Files`.
     pub fn reader(&mut self) -> Result<MemLayerReader<'_>, Error> {
         self.current = None;
+        self.settle_spool()?;
         let walk = self.tree.walk(self.walk_mode())?;
         Ok(MemLayerReader {
             layer: self,
@@ -115,6 +119,17 @@ impl MemLayer {
             pos: 0,
             closed: false,
         })
+    }
+
+    /// Writes what the spool has pending and extends it over its trailing holes, so that
+    /// every stream reads back whole.
+    fn settle_spool(&mut self) -> io::Result<()> {
+        self.spool.flush()?;
+        let file = self.spool.get_mut();
+        if file.seek(SeekFrom::End(0))? < self.spool_len {
+            file.set_len(self.spool_len)?;
+        }
+        Ok(())
     }
 
     fn check_open(&mut self) -> Result<(), Error> {
@@ -173,7 +188,7 @@ impl LayerWriter for MemLayer {
             return Err(Error::Io { name, source });
         };
         if self.keep_streams {
-            self.spool.seek(SeekFrom::Start(self.spool_len))?;
+            // Streams are appended: the spool's position is `spool_len`.
             self.spool.write_all(buf)?;
         }
         self.spool_len = spool_len;
@@ -184,7 +199,7 @@ impl LayerWriter for MemLayer {
     fn close(&mut self) -> Result<(), Error> {
         self.current = None;
         self.closed = true;
-        self.spool.flush()?;
+        self.settle_spool()?;
         Ok(())
     }
 }
@@ -196,7 +211,7 @@ impl Write for MemLayer {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.spool.flush()
+        self.settle_spool()
     }
 }
 
@@ -220,7 +235,7 @@ impl MemLayerReader<'_> {
             _ => Spooled::default(),
         };
         Window {
-            spool: &mut self.layer.spool,
+            spool: self.layer.spool.get_mut(),
             start: spooled.start,
             len: spooled.len,
             pos: self.pos,

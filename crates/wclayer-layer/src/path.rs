@@ -26,9 +26,10 @@ pub struct LayerPath {
     original: Option<Box<str>>,
 }
 
-/// Why a name is not a valid [`LayerPath`].
+/// Why a name is not a valid [`LayerPath`]. Shown as `NAME: invalid layer path: REASON`, an
+/// empty name as `""`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{name}: invalid layer path: {reason}")]
+#[error("{}: invalid layer path: {reason}", if name.is_empty() { "\"\"" } else { name })]
 pub struct PathError {
     /// The name as given.
     pub name: String,

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use wclayer_backup::{StreamAttributes, StreamId};
 use wclayer_fs::Dir;
 use wclayer_layer::{FileNo, LayerPath, LayerTree, Limits, NodeId};
 
@@ -128,6 +129,36 @@ impl LayerIndex {
                         return Err(Error::record(line_no, "file numbers out of sequence"));
                     }
                     let name = parse(&r.path, line_no)?;
+                    // The size readers report is the record's own: it must be what its
+                    // streams make (one rule, wclayer_layer::ReportedSize).
+                    let mut reported = wclayer_layer::ReportedSize::default();
+                    for st in &r.streams {
+                        if let crate::meta::Body::Blob(blob) = &st.body
+                            && !crate::names::valid_blob_name(blob)
+                        {
+                            return Err(Error::record(
+                                line_no,
+                                format!("{}: invalid blob name {blob:?}", r.path),
+                            ));
+                        }
+                        reported.header(
+                            StreamId(st.id),
+                            StreamAttributes(st.attributes),
+                            st.size,
+                            st.offset.unwrap_or(0),
+                        );
+                    }
+                    if reported.value() != r.data_size {
+                        return Err(Error::record(
+                            line_no,
+                            format!(
+                                "{}: data_size {} differs from the {} bytes its streams hold",
+                                r.path,
+                                r.data_size,
+                                reported.value()
+                            ),
+                        ));
+                    }
                     let entry = IndexFile {
                         offset,
                         len: u32::try_from(n)

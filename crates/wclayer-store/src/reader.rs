@@ -323,7 +323,7 @@ impl DirLayerReader {
                 _ => continue,
             };
             if slot.is_none() {
-                *slot = self.small_body(&s.body, s.size)?;
+                *slot = self.small_body(&s.body, s.size, &rec.path)?;
             }
         }
         if let Some(eas) = &d.extended_attributes
@@ -351,28 +351,34 @@ impl DirLayerReader {
     }
 
     /// The body of a small stream (security descriptor, EAs, reparse buffer).
-    fn small_body(&mut self, body: &Body, size: u64) -> Result<Option<Vec<u8>>, Error> {
+    fn small_body(
+        &mut self,
+        body: &Body,
+        size: u64,
+        entry: &str,
+    ) -> Result<Option<Vec<u8>>, Error> {
         match body {
             Body::Inline(b) => Ok(Some(b.clone())),
             Body::Blob(name) if size <= 16 * INLINE_MAX => {
-                let mut f = self.open_blob(name)?;
+                let mut f = self.open_blob(name, entry)?;
                 let mut out = Vec::new();
                 (&mut f)
                     .take(size)
                     .read_to_end(&mut out)
-                    .map_err(|e| Error::io_layer("read stream body", e))?;
+                    .map_err(|e| Error::io("read stream body", entry, e))?;
                 Ok(Some(out))
             }
             _ => Ok(None),
         }
     }
 
-    fn open_blob(&self, name: &str) -> Result<std::fs::File, Error> {
+    /// Opens the stream file `name` of the entry `entry` (errors name the entry).
+    fn open_blob(&self, name: &str, entry: &str) -> Result<std::fs::File, Error> {
         if !valid_blob_name(name) {
             return Err(Error::Metadata {
                 file: crate::format::ENTRIES_FILE,
                 line: None,
-                reason: format!("invalid blob name {name:?}"),
+                reason: format!("{entry}: invalid blob name {name:?}"),
             });
         }
         let dir = self.streams_dir.as_ref().ok_or_else(|| {
@@ -382,7 +388,7 @@ impl DirLayerReader {
             )
         })?;
         dir.open_file(name)
-            .map_err(|e| Error::io_layer("open stream body", e))
+            .map_err(|e| Error::io("open stream body", entry, e))
     }
 
     fn build_segments(&mut self) -> Result<(), Error> {
@@ -510,7 +516,7 @@ impl DirLayerReader {
             .is_some_and(|c| c.open.as_ref().is_none_or(|(k, _)| *k != key));
         if reopen {
             let file = match &key {
-                Some(blob) => self.open_blob(blob)?,
+                Some(blob) => self.open_blob(blob, entry)?,
                 None => {
                     let node = self.current.as_ref().map_or(NodeId::ROOT, |c| c.node);
                     let tree = &self.index.tree;

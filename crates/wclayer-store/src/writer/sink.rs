@@ -4,11 +4,10 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::FileExt;
 
 use wclayer_backup::{RawHeader, SplitError, SplitVisitor, StreamId};
 use wclayer_fs::Dir;
-use wclayer_layer::{FileNo, ReportedSize};
+use wclayer_layer::{FileNo, ReportedSize, SparseWriter};
 
 use crate::Error;
 use crate::format::{INLINE_MAX, MAX_CONTENT_OFFSET};
@@ -67,94 +66,31 @@ impl EntrySink {
     }
 }
 
-/// An entry's own file, written at offsets: data as it comes, except that every aligned
-/// block of zeros is skipped and stays a hole, as `tar` leaves the holes of sparse files. A
-/// tar describes a sparse file by its data and holes, but the layer model holds its whole
-/// logical content (zeros included), so a small tar can claim a file of gigabytes: on disk it
-/// takes what its data takes. Reading a hole gives the same zeros.
-struct ContentFile {
-    file: File,
-    /// Data not written yet, which belongs at `buf_at`.
-    buf: Vec<u8>,
-    buf_at: u64,
-    /// Where the next byte goes.
-    pos: u64,
-    /// The furthest offset reached, written or skipped.
-    end: u64,
-}
-
-/// The block size holes are made of: a file system block.
-const BLOCK: u64 = 4096;
-/// Bytes collected before one `pwrite`.
-const WRITE_SIZE: usize = 64 << 10;
+/// An entry's own file, written at offsets through [`SparseWriter`]: every aligned block of
+/// zeros stays a hole (docs/security.md §4), so a small tar claiming a sparse file of
+/// gigabytes takes on disk what its data takes.
+struct ContentFile(SparseWriter<File>);
 
 impl ContentFile {
     fn new(file: File) -> ContentFile {
-        ContentFile {
-            file,
-            buf: Vec::with_capacity(WRITE_SIZE),
-            buf_at: 0,
-            pos: 0,
-            end: 0,
-        }
+        ContentFile(SparseWriter::new(file))
     }
 
     fn seek(&mut self, at: u64) -> io::Result<()> {
-        self.flush()?;
-        self.pos = at;
-        self.buf_at = at;
-        Ok(())
+        self.0.seek(at)
     }
 
-    fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
-        while !bytes.is_empty() {
-            // The part up to the next block boundary of the file.
-            let to_boundary = BLOCK.saturating_sub(self.pos % BLOCK);
-            let take = usize::try_from(to_boundary)
-                .unwrap_or(usize::MAX)
-                .min(bytes.len());
-            let (chunk, rest) = bytes.split_at(take);
-            let next = self
-                .pos
-                .checked_add(take as u64)
-                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "file too long"))?;
-            // OR-ing all bytes vectorises; `all(== 0)` stops early but does not.
-            if take as u64 == BLOCK && chunk.iter().fold(0u8, |a, &b| a | b) == 0 {
-                self.flush()?;
-                self.buf_at = next;
-            } else {
-                if self.buf.is_empty() {
-                    self.buf_at = self.pos;
-                }
-                self.buf.extend_from_slice(chunk);
-                if self.buf.len() >= WRITE_SIZE {
-                    self.pos = next;
-                    self.flush()?;
-                }
-            }
-            self.pos = next;
-            self.end = self.end.max(next);
-            bytes = rest;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            self.file.write_all_at(&self.buf, self.buf_at)?;
-            self.buf.clear();
-        }
-        self.buf_at = self.pos;
-        Ok(())
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.0.write_all(bytes)
     }
 
     /// Writes what is pending and makes the file `len` long at least (and as long as the
     /// furthest data, trailing holes included).
-    fn finish(mut self, len: u64) -> io::Result<()> {
-        self.flush()?;
-        let want = self.end.max(len);
-        if self.file.metadata()?.len() < want {
-            self.file.set_len(want)?;
+    fn finish(self, len: u64) -> io::Result<()> {
+        let want = self.0.end().max(len);
+        let file = self.0.into_inner()?;
+        if file.metadata()?.len() < want {
+            file.set_len(want)?;
         }
         Ok(())
     }

@@ -272,7 +272,7 @@ fn plant_fifo(layer: &std::path::Path, rel: &str) {
 fn fifos_planted_in_a_layer_directory_fail_at_once() {
     for (rel, want) in [
         ("Files/victim", "Files\\victim: open content file"),
-        (".wclayer/streams/1.0", "open stream body"),
+        (".wclayer/streams/1.0", "Files\\victim: open stream body"),
         (".wclayer/layer.json", "open .wclayer/layer.json"),
         (".wclayer/entries.jsonl", "open .wclayer/entries.jsonl"),
     ] {
