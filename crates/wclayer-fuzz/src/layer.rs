@@ -2,9 +2,11 @@
 //! input, and tar imports into layer directories.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, SeekFrom};
-use std::os::unix::fs::{MetadataExt, symlink};
+use std::io::{self, SeekFrom, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -203,7 +205,12 @@ fn unescape(raw: &[u8]) -> Vec<u8> {
 
 /// Creates what one line of the files section says, below `root`. Failures are ignored:
 /// the input may ask for anything.
-fn plant(root: &Path, line: &[u8]) {
+///
+/// Everything goes through `wclayer_fs::Dir`: paths are resolved beneath the layer
+/// directory without following symbolic links, and files are created exclusively, so that
+/// a link planted by an earlier line never leads a later one out of the layer, and a FIFO
+/// planted earlier is never opened (which would block).
+fn plant(root: &Dir, line: &[u8]) {
     let mut parts = line.splitn(3, |&b| b == b' ');
     let (Some(kind), Some(path)) = (parts.next(), parts.next()) else {
         return;
@@ -212,16 +219,22 @@ fn plant(root: &Path, line: &[u8]) {
     let Some(rel) = planted_path(path) else {
         return;
     };
-    let at = root.join(&rel);
-    if let Some(parent) = at.parent() {
-        let _ = fs::create_dir_all(parent);
+    let mut prefix = PathBuf::new();
+    let parents: Vec<Component<'_>> = rel
+        .parent()
+        .map_or(Vec::new(), |p| p.components().collect());
+    for c in parents {
+        prefix.push(c);
+        let _ = root.create_dir(&prefix);
     }
     match kind {
         b"d" => {
-            let _ = fs::create_dir_all(&at);
+            let _ = root.create_dir(&rel);
         }
         b"f" => {
-            let _ = fs::write(&at, unescape(arg));
+            if let Ok(mut f) = root.create_file(&rel) {
+                let _ = f.write_all(&unescape(arg));
+            }
         }
         b"s" => {
             let size = std::str::from_utf8(arg)
@@ -229,23 +242,31 @@ fn plant(root: &Path, line: &[u8]) {
                 .and_then(|s| s.parse::<u64>().ok())
                 .unwrap_or(0)
                 .min(MAX_PLANTED_SIZE);
-            if let Ok(f) = fs::File::create(&at) {
+            if let Ok(f) = root.create_file(&rel) {
                 let _ = f.set_len(size);
             }
         }
         b"l" => {
-            if let Ok(target) = std::str::from_utf8(arg) {
-                let _ = symlink(target, &at);
-            }
+            let _ = root.symlink(OsStr::from_bytes(arg), &rel);
         }
         b"p" => {
-            let _ = rustix::fs::mknodat(
-                rustix::fs::CWD,
-                &at,
-                rustix::fs::FileType::Fifo,
-                rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
-                0,
-            );
+            let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+                return;
+            };
+            let dir = if parent.as_os_str().is_empty() {
+                root.try_clone()
+            } else {
+                root.open_dir(parent)
+            };
+            if let Ok(dir) = dir {
+                let _ = rustix::fs::mknodat(
+                    &dir,
+                    name,
+                    rustix::fs::FileType::Fifo,
+                    rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+                    0,
+                );
+            }
         }
         _ => {}
     }
@@ -283,11 +304,11 @@ pub fn layer_sidecar(data: &[u8]) {
     fs::write(sidecar.join("entries.jsonl"), records).expect("entries.jsonl");
     fs::create_dir(tmp.path().join("outside")).expect("outside");
     fs::write(tmp.path().join("outside").join("canary"), CANARY).expect("the canary");
+    let dir = Dir::open_ambient_dir(&root, ambient_authority()).expect("the layer directory");
     for line in files.unwrap_or_default().split(|&b| b == b'\n') {
-        plant(&root, line);
+        plant(&dir, line);
     }
 
-    let dir = Dir::open_ambient_dir(&root, ambient_authority()).expect("the layer directory");
     let Ok(mut r) = DirLayerReader::from_root(dir) else {
         return;
     };

@@ -930,6 +930,12 @@ fn sidecar_seeds(tars: &[LayerTar]) -> Seeds {
         ),
         ("sparse", "s Files/a.txt 48\ns .wclayer/streams/1.0 4096"),
         ("fifo", "p Files/a.txt\np .wclayer/streams/1.0"),
+        // Lines that must neither block (a file written over a FIFO) nor lead out of the
+        // layer directory (a file written through a planted link).
+        (
+            "planted-over-fifo-and-through-link",
+            "p Files/a.txt\nf Files/a.txt x\nl Files/out ../../outside\nf Files/out/escape x\nl .wclayer/streams/1.0 /\ns .wclayer/streams/1.0/x 1",
+        ),
     ] {
         let mut input = small.as_bytes().to_vec();
         input.extend_from_slice(files.as_bytes());
