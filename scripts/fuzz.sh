@@ -70,6 +70,8 @@ else
     trap 'rm -rf "$work"' EXIT
 fi
 
+# A panic's message and stack trace in the log of the target that found it.
+export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 if [ -n "${FUZZ_TMPDIR:-}" ]; then
     export TMPDIR=$FUZZ_TMPDIR
 elif [ -d /dev/shm ] && [ -w /dev/shm ]; then
