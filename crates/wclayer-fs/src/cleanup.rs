@@ -76,7 +76,7 @@ pub(crate) fn commit<T>(id: Option<u64>, rename: impl FnOnce() -> io::Result<T>)
 
 /// Removes everything this process has staged and not committed: for a signal handler that
 /// is about to end the process (destructors will not run). Holds the registry's lock until
-/// it is done, so no commit happens meanwhile ([`commit`]) and no new staging is registered.
+/// it is done, so no commit happens meanwhile (see `commit`) and no new staging is registered.
 /// Best effort; returns how many names it removed. What it could not remove (a writer kept
 /// adding to it) is locked by nobody once the process has ended, and the next staging in
 /// that directory sweeps it.
