@@ -9,7 +9,7 @@
 //!   attributes, and contents that compress like a Windows image. [`generate`] streams the
 //!   tar: the tree is modelled in memory, contents never are. The output is a pure
 //!   function of (profile, scale, seed).
-//! * A runner (`wclayer-bench run`) that times `wclayer import` and `wclayer export` against GNU tar,
+//! * A runner ([`run`]) that times `wclayer import` and `wclayer export` against GNU tar,
 //!   gzip and pigz doing the same work, interleaved, in fresh destinations, and prints the
 //!   ratios with their spread, the CPU time, the peak RSS and the output sizes.
 #![forbid(unsafe_code)]
@@ -31,7 +31,7 @@ mod layer;
 mod names;
 pub mod profile;
 mod rng;
-
+pub mod run;
 mod sd;
 pub mod stats;
 mod tarball;
