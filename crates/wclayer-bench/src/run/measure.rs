@@ -23,20 +23,23 @@ pub(crate) struct Sample {
     pub(crate) wall: f64,
     /// User + system CPU seconds of the command and its children (GNU time's `%U + %S`).
     pub(crate) cpu: Option<f64>,
+    /// The system part of `cpu` (GNU time's `%S`).
+    pub(crate) sys: Option<f64>,
     /// The largest resident set of any of its processes, in KiB (GNU time's `%M`).
     pub(crate) rss_kib: Option<u64>,
 }
 
 /// Parses the last line GNU time wrote with `-f '%e %U %S %M'` (earlier lines, such as
-/// "Command exited with non-zero status", are skipped).
-pub(crate) fn parse_time_output(text: &str) -> Option<(f64, u64)> {
+/// "Command exited with non-zero status", are skipped): user + system seconds, system
+/// seconds, peak RSS in KiB.
+pub(crate) fn parse_time_output(text: &str) -> Option<(f64, f64, u64)> {
     let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
     let mut f = line.split_whitespace();
     let _elapsed: f64 = f.next()?.parse().ok()?;
     let user: f64 = f.next()?.parse().ok()?;
     let sys: f64 = f.next()?.parse().ok()?;
     let rss: u64 = f.next()?.parse().ok()?;
-    Some((user + sys, rss))
+    Some((user + sys, sys, rss))
 }
 
 /// The last lines of a log, for an error message.
@@ -94,17 +97,22 @@ pub(crate) fn run(argv: &[OsString], time: Option<&Path>, log: &Path) -> anyhow:
             tail(log)
         );
     }
-    let (cpu, rss_kib) = match time {
+    let (cpu, sys, rss_kib) = match time {
         Some(_) => {
             let text = std::fs::read_to_string(&timing)
                 .with_context(|| format!("GNU time wrote no {}", timing.display()))?;
-            let (cpu, rss) = parse_time_output(&text)
+            let (cpu, sys, rss) = parse_time_output(&text)
                 .with_context(|| format!("cannot read GNU time's output {text:?}"))?;
-            (Some(cpu), Some(rss))
+            (Some(cpu), Some(sys), Some(rss))
         }
-        None => (None, None),
+        None => (None, None, None),
     };
-    Ok(Sample { wall, cpu, rss_kib })
+    Ok(Sample {
+        wall,
+        cpu,
+        sys,
+        rss_kib,
+    })
 }
 
 #[cfg(test)]
@@ -113,12 +121,13 @@ mod tests {
 
     #[test]
     fn reads_the_last_line_of_gnu_time() {
-        let (cpu, rss) = parse_time_output("1.52 0.40 0.21 12345\n").unwrap();
+        let (cpu, sys, rss) = parse_time_output("1.52 0.40 0.21 12345\n").unwrap();
         assert!((cpu - 0.61).abs() < 1e-9);
+        assert!((sys - 0.21).abs() < 1e-9);
         assert_eq!(rss, 12345);
         assert_eq!(
             parse_time_output("Command exited with non-zero status 2\n0.01 0.00 0.00 2048\n"),
-            Some((0.0, 2048))
+            Some((0.0, 0.0, 2048))
         );
         assert_eq!(parse_time_output(""), None);
         assert_eq!(parse_time_output("x y z w\n"), None);

@@ -71,6 +71,10 @@ fn cpus(side: &Side) -> Vec<f64> {
     side.samples.iter().filter_map(|s| s.cpu).collect()
 }
 
+fn syss(side: &Side) -> Vec<f64> {
+    side.samples.iter().filter_map(|s| s.sys).collect()
+}
+
 fn peak_mib(side: &Side) -> Option<f64> {
     side.samples
         .iter()
@@ -101,6 +105,8 @@ struct Figures {
     rounds: Option<(f64, f64)>,
     w_cpu: Option<f64>,
     p_cpu: Option<f64>,
+    w_sys: Option<f64>,
+    p_sys: Option<f64>,
     w_rss: Option<f64>,
     p_rss: Option<f64>,
     w_size: Option<f64>,
@@ -117,6 +123,8 @@ fn figures(o: &Outcome) -> Figures {
         rounds: spread(&round_ratios(o)),
         w_cpu: median(&cpus(&o.wclayer)),
         p_cpu: median(&cpus(&o.peer)),
+        w_sys: median(&syss(&o.wclayer)),
+        p_sys: median(&syss(&o.peer)),
         w_rss: peak_mib(&o.wclayer),
         p_rss: peak_mib(&o.peer),
         w_size: median(&sizes(&o.wclayer)),
@@ -177,10 +185,12 @@ pub(crate) fn item(o: &Outcome) {
         opt(f.rounds.map(|r| r.1), 3),
     );
     println!(
-        "   CPU time (median, user+sys): wclayer {} s, peer {} s; peak RSS (largest of the \
-         rounds): wclayer {} MiB, peer {} MiB",
+        "   CPU time (median, user+sys): wclayer {} s (sys {} s), peer {} s (sys {} s); peak RSS \
+         (largest of the rounds): wclayer {} MiB, peer {} MiB",
         opt(f.w_cpu, 2),
+        opt(f.w_sys, 2),
         opt(f.p_cpu, 2),
+        opt(f.p_sys, 2),
         opt(f.w_rss, 1),
         opt(f.p_rss, 1)
     );
