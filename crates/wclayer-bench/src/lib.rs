@@ -7,8 +7,9 @@
 //!   Windows metadata in PAX records, a WinSxS store hard-linked into the live directories,
 //!   UtilityVM files hard-linked into `Files/`, junctions, alternate data streams, extended
 //!   attributes, and contents that compress like a Windows image. [`generate`] streams the
-//!   tar: the tree is modelled in memory, contents never are. The output is a pure
-//!   function of (profile, scale, seed).
+//!   tar: the tree is modelled in memory, file contents are windows of 20 MiB of generated
+//!   pools, the layer itself is never held. The output is a pure function of (profile,
+//!   scale, seed).
 //! * A runner ([`run`]) that times `wclayer import` and `wclayer export` against GNU tar,
 //!   gzip and pigz doing the same work, interleaved, in fresh destinations, and prints the
 //!   ratios with their spread, the CPU time, the peak RSS and the output sizes.
