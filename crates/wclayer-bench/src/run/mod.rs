@@ -62,7 +62,8 @@ impl Work {
         }
     }
 
-    /// The goal: the largest ratio of wclayer's wall time to the peer's (docs/performance.md, "The comparisons").
+    /// The goal: the largest ratio of wclayer's wall time to the peer's
+    /// (docs/performance.md, "The comparisons").
     pub fn goal(self) -> f64 {
         match self {
             Work::Import => 0.8,
@@ -77,7 +78,8 @@ impl Work {
     }
 }
 
-/// The peak RSS wclayer must stay under, any layer size (docs/performance.md, "The comparisons").
+/// The peak RSS wclayer must stay under, any layer size (docs/performance.md, "The
+/// comparisons").
 pub const RSS_GOAL_MIB: f64 = 100.0;
 
 /// What `wclayer-bench run` was asked to do.
