@@ -1,0 +1,286 @@
+//! The printed report: machine and workload first, a block per work item as it finishes,
+//! and a summary table of the goals at the end.
+
+use std::path::Path;
+
+use super::tools::{Tools, machine_facts};
+use super::{Options, Outcome, RSS_GOAL_MIB, Side, Work};
+use crate::stats::{median, ratio, spread};
+use crate::tarball::Summary;
+
+const MIB: f64 = 1024.0 * 1024.0;
+const MB: f64 = 1e6;
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".to_owned(), |x| format!("{x:.digits$}"))
+}
+
+/// The machine, the tools and the load.
+pub(crate) fn facts(work: &Path, wclayer: &Path, version: &str, tools: &Tools, load: &str) {
+    for (name, value) in machine_facts(work) {
+        println!("{name}: {value}");
+    }
+    println!("load average at start: {load}");
+    println!("wclayer: {} ({version})", wclayer.display());
+    let show = |name: &str, t: &Option<super::tools::Tool>| match t {
+        Some(t) => println!("{name}: {} ({})", t.path.display(), t.version),
+        None => println!("{name}: not found"),
+    };
+    show("GNU tar", &tools.gnu_tar);
+    show("gzip", &tools.gzip);
+    show("pigz", &tools.pigz);
+    show("GNU time", &tools.time);
+    for note in &tools.notes {
+        println!("note: {note}");
+    }
+}
+
+/// What the generated layer contains.
+pub(crate) fn workload(o: &Options, s: &Summary, gz: Option<u64>, compressor: &str) {
+    println!(
+        "workload: profile {}, scale {}, seed {}: {} entries ({} directories, {} files, {} hard \
+         links, {} junctions/symlinks, {} streams, {} with an EA), {:.1} MB of file data, tar \
+         {:.1} MB",
+        o.profile,
+        o.scale,
+        o.seed,
+        s.entries,
+        s.dirs,
+        s.files,
+        s.hard_links,
+        s.reparse_points,
+        s.streams,
+        s.eas,
+        s.file_bytes as f64 / MB,
+        s.tar_bytes as f64 / MB
+    );
+    if let Some(gz) = gz {
+        println!(
+            "workload: .tar.gz {:.1} MB ({compressor}), {:.1} % of the tar",
+            gz as f64 / MB,
+            100.0 * gz as f64 / s.tar_bytes as f64
+        );
+    }
+}
+
+fn walls(side: &Side) -> Vec<f64> {
+    side.samples.iter().map(|s| s.wall).collect()
+}
+
+fn cpus(side: &Side) -> Vec<f64> {
+    side.samples.iter().filter_map(|s| s.cpu).collect()
+}
+
+fn syss(side: &Side) -> Vec<f64> {
+    side.samples.iter().filter_map(|s| s.sys).collect()
+}
+
+fn peak_mib(side: &Side) -> Option<f64> {
+    side.samples
+        .iter()
+        .filter_map(|s| s.rss_kib)
+        .max()
+        .map(|k| k as f64 / 1024.0)
+}
+
+fn sizes(side: &Side) -> Vec<f64> {
+    side.sizes.iter().flatten().map(|&b| b as f64).collect()
+}
+
+/// Per-round ratios of wall time, wclayer / peer.
+fn round_ratios(o: &Outcome) -> Vec<f64> {
+    o.wclayer
+        .samples
+        .iter()
+        .zip(&o.peer.samples)
+        .filter_map(|(w, p)| ratio(w.wall, p.wall))
+        .collect()
+}
+
+/// The figures of one work item the report prints.
+struct Figures {
+    w_wall: Option<f64>,
+    p_wall: Option<f64>,
+    ratio: Option<f64>,
+    rounds: Option<(f64, f64)>,
+    w_cpu: Option<f64>,
+    p_cpu: Option<f64>,
+    w_sys: Option<f64>,
+    p_sys: Option<f64>,
+    w_rss: Option<f64>,
+    p_rss: Option<f64>,
+    w_size: Option<f64>,
+    p_size: Option<f64>,
+}
+
+fn figures(o: &Outcome) -> Figures {
+    let w_wall = median(&walls(&o.wclayer));
+    let p_wall = median(&walls(&o.peer));
+    Figures {
+        w_wall,
+        p_wall,
+        ratio: w_wall.zip(p_wall).and_then(|(w, p)| ratio(w, p)),
+        rounds: spread(&round_ratios(o)),
+        w_cpu: median(&cpus(&o.wclayer)),
+        p_cpu: median(&cpus(&o.peer)),
+        w_sys: median(&syss(&o.wclayer)),
+        p_sys: median(&syss(&o.peer)),
+        w_rss: peak_mib(&o.wclayer),
+        p_rss: peak_mib(&o.peer),
+        w_size: median(&sizes(&o.wclayer)),
+        p_size: median(&sizes(&o.peer)),
+    }
+}
+
+fn verdict(r: Option<f64>, goal: f64) -> &'static str {
+    match r {
+        Some(r) if r <= goal => "met",
+        Some(_) => "NOT met",
+        None => "-",
+    }
+}
+
+/// The block of one work item: every round, then medians, ratio, CPU, RSS and sizes.
+pub(crate) fn item(o: &Outcome) {
+    let f = figures(o);
+    println!();
+    println!("== {}", o.work.name());
+    println!("   wclayer: {}", o.wclayer_cmd);
+    println!("   peer:    {}", o.peer_cmd);
+    println!(
+        "   {:>5}  {:<7}  {:>9} {:>8} {:>9}  {:>9} {:>8} {:>9}  {:>6}",
+        "round", "first", "wclayer s", "cpu s", "RSS MiB", "peer s", "cpu s", "RSS MiB", "ratio"
+    );
+    let ratios = round_ratios(o);
+    for (i, (w, p)) in o.wclayer.samples.iter().zip(&o.peer.samples).enumerate() {
+        let first = if o.wclayer_first.get(i).copied().unwrap_or(true) {
+            "wclayer"
+        } else {
+            "peer"
+        };
+        let rss = |k: Option<u64>| opt(k.map(|k| k as f64 / 1024.0), 1);
+        println!(
+            "   {:>5}  {:<7}  {:>9.3} {:>8} {:>9}  {:>9.3} {:>8} {:>9}  {:>6}",
+            i + 1,
+            first,
+            w.wall,
+            opt(w.cpu, 2),
+            rss(w.rss_kib),
+            p.wall,
+            opt(p.cpu, 2),
+            rss(p.rss_kib),
+            opt(ratios.get(i).copied(), 3)
+        );
+    }
+    let goal = o.work.goal();
+    println!(
+        "   median wall time: wclayer {} s, peer {} s; ratio of the medians {} (rounds {}); goal \
+         <= {goal}: {} in the median, worst round {}",
+        opt(f.w_wall, 3),
+        opt(f.p_wall, 3),
+        opt(f.ratio, 3),
+        f.rounds
+            .map_or("-".to_owned(), |(lo, hi)| format!("{lo:.3}-{hi:.3}")),
+        verdict(f.ratio, goal),
+        opt(f.rounds.map(|r| r.1), 3),
+    );
+    println!(
+        "   CPU time (median, user+sys): wclayer {} s (sys {} s), peer {} s (sys {} s); peak RSS \
+         (largest of the rounds): wclayer {} MiB, peer {} MiB",
+        opt(f.w_cpu, 2),
+        opt(f.w_sys, 2),
+        opt(f.p_cpu, 2),
+        opt(f.p_sys, 2),
+        opt(f.w_rss, 1),
+        opt(f.p_rss, 1)
+    );
+    let what = if o.work.is_import() {
+        "tree on disk (du)"
+    } else {
+        "output file"
+    };
+    println!(
+        "   {what}: wclayer {} MiB, peer {} MiB{}",
+        opt(f.w_size.map(|b| b / MIB), 1),
+        opt(f.p_size.map(|b| b / MIB), 1),
+        if o.work == Work::ExportGz {
+            match (f.w_size, f.p_size) {
+                (Some(w), Some(p)) => format!(
+                    " (wclayer's is {:+.2} % of the peer's; goal: no larger: {})",
+                    100.0 * (w - p) / p,
+                    if w <= p { "met" } else { "NOT met" }
+                ),
+                _ => String::new(),
+            }
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// The goals table.
+pub(crate) fn summary(o: &Options, outcomes: &[Outcome], load: &str) {
+    println!();
+    println!(
+        "== Summary: profile {}, scale {}, seed {}, {} round{}; ratio = wclayer wall time / peer \
+         wall time",
+        o.profile,
+        o.scale,
+        o.seed,
+        o.rounds,
+        if o.rounds == 1 { "" } else { "s" }
+    );
+    println!(
+        "{:<10} {:>7} {:>13} {:>7} {:>8} {:>15} {:>17} {:>21}",
+        "work", "median", "rounds", "goal", "median", "CPU s", "peak RSS MiB", "output MiB"
+    );
+    println!(
+        "{:<10} {:>7} {:>13} {:>7} {:>8} {:>15} {:>17} {:>21}",
+        "", "ratio", "min-max", "", "meets", "wclayer/peer", "wclayer/peer", "wclayer/peer"
+    );
+    let mut rss_max: Option<f64> = None;
+    for out in outcomes {
+        let f = figures(out);
+        rss_max = match (rss_max, f.w_rss) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let mut meets = verdict(f.ratio, out.work.goal()).to_owned();
+        if out.work == Work::ExportGz
+            && let (Some(w), Some(p)) = (f.w_size, f.p_size)
+            && w > p
+        {
+            meets = "NOT met (size)".to_owned();
+        }
+        println!(
+            "{:<10} {:>7} {:>13} {:>7} {:>8} {:>15} {:>17} {:>21}",
+            out.work.name(),
+            opt(f.ratio, 3),
+            f.rounds
+                .map_or("-".to_owned(), |(lo, hi)| format!("{lo:.3}-{hi:.3}")),
+            format!("<= {}", out.work.goal()),
+            meets,
+            format!("{}/{}", opt(f.w_cpu, 2), opt(f.p_cpu, 2)),
+            format!("{}/{}", opt(f.w_rss, 1), opt(f.p_rss, 1)),
+            format!(
+                "{}/{}",
+                opt(f.w_size.map(|b| b / MIB), 1),
+                opt(f.p_size.map(|b| b / MIB), 1)
+            ),
+        );
+    }
+    println!(
+        "peak RSS of wclayer over all runs: {} MiB (goal < {RSS_GOAL_MIB} MiB: {})",
+        opt(rss_max, 1),
+        match rss_max {
+            Some(r) if r < RSS_GOAL_MIB => "met",
+            Some(_) => "NOT met",
+            None => "-",
+        }
+    );
+    println!(
+        "(CPU time: user + system of all the command's processes; peak RSS: of its largest \
+         process; output: median over the rounds, of the tree on disk for imports)"
+    );
+    println!("load average at the end: {load}");
+}
