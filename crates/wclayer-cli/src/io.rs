@@ -3,32 +3,41 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
 use wclayer::crates::fs::{Dir, StagedFile, ambient_authority};
 
 /// Opens `path` (`-` for standard input) and undoes gzip or zstd compression, detected by
 /// the stream's first bytes, so `.tar`, `.tar.gz` and `.tar.zst` are all accepted. A
-/// compressed input may expand at most `max_ratio` times (see [`RatioGuard`]).
-pub(crate) fn open_input(path: &str, max_ratio: u64) -> Result<Box<dyn Read>> {
-    let raw: Box<dyn Read> = if path == "-" {
-        Box::new(io::stdin().lock())
+/// compressed input may expand at most `max_ratio` times (see [`RatioGuard`]). Reading,
+/// decompressing and hashing run ahead on their own thread ([`Input`]).
+pub(crate) fn open_input(path: &str, max_ratio: u64) -> Result<Input> {
+    let raw: Box<dyn Read + Send> = if path == "-" {
+        Box::new(io::stdin())
     } else {
         Box::new(File::open(path).with_context(|| format!("cannot open {path}"))?)
     };
-    decompress(raw, max_ratio).with_context(|| format!("cannot read {path}"))
+    let r = decompress(raw, max_ratio).with_context(|| format!("cannot read {path}"))?;
+    Ok(Input::spawn(r))
 }
 
 /// Wraps `raw` in the decoder its magic bytes call for, behind a [`RatioGuard`].
-pub(crate) fn decompress(raw: Box<dyn Read>, max_ratio: u64) -> io::Result<Box<dyn Read>> {
-    let consumed = std::rc::Rc::new(std::cell::Cell::new(0u64));
+pub(crate) fn decompress(
+    raw: Box<dyn Read + Send>,
+    max_ratio: u64,
+) -> io::Result<Box<dyn Read + Send>> {
+    let consumed = Arc::new(AtomicU64::new(0));
     let counted = Counted {
         inner: raw,
-        count: consumed.clone(),
+        count: Arc::clone(&consumed),
     };
     let mut r = BufReader::with_capacity(256 << 10, counted);
     let head = r.fill_buf()?;
-    let guard = |inner: Box<dyn Read>| -> Box<dyn Read> {
+    let guard = |inner: Box<dyn Read + Send>| -> Box<dyn Read + Send> {
         Box::new(RatioGuard {
             inner,
             consumed,
@@ -45,16 +54,160 @@ pub(crate) fn decompress(raw: Box<dyn Read>, max_ratio: u64) -> io::Result<Box<d
     })
 }
 
+/// Bytes the read-ahead thread hands over at a time.
+const AHEAD_CHUNK: usize = 1 << 20;
+/// Chunks read ahead before the thread waits for the reader.
+const AHEAD_QUEUE: usize = 4;
+
+/// What the read-ahead thread sends.
+enum Ahead {
+    /// The first `n` bytes of the buffer.
+    Data(Vec<u8>, usize),
+    /// The end of the input, with the SHA-256 of all of it (hexadecimal).
+    End(String),
+    Error(io::Error),
+}
+
+/// The uncompressed input, read, decompressed and hashed on a thread of its own while the
+/// caller works on what came before (docs/performance.md, "Import"): the caller's thread
+/// does only the layer's work. Memory is bounded by [`AHEAD_QUEUE`] chunks of
+/// [`AHEAD_CHUNK`] bytes. [`Input::digest`] is the SHA-256 of the uncompressed input (an
+/// OCI layer's diffID) once all of it was read.
+pub(crate) struct Input {
+    chunks: Receiver<Ahead>,
+    spare: SyncSender<Vec<u8>>,
+    cur: Vec<u8>,
+    len: usize,
+    pos: usize,
+    digest: Option<String>,
+    /// An error of the reader, reported again on every later read.
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+impl Input {
+    fn spawn(mut r: Box<dyn Read + Send>) -> Input {
+        let (tx, chunks) = sync_channel(AHEAD_QUEUE);
+        let (spare, spare_rx) = sync_channel::<Vec<u8>>(AHEAD_QUEUE.saturating_add(2));
+        let ahead = move || {
+            let mut hash = Sha256::new();
+            loop {
+                let mut buf = spare_rx.try_recv().unwrap_or_else(|_| vec![0; AHEAD_CHUNK]);
+                let msg = match read_full(&mut r, &mut buf) {
+                    Ok(0) => Ahead::End(hex::encode(hash.clone().finalize())),
+                    Ok(n) => {
+                        hash.update(buf.get(..n).unwrap_or_default());
+                        Ahead::Data(buf, n)
+                    }
+                    Err(e) => Ahead::Error(e),
+                };
+                let last = !matches!(msg, Ahead::Data(..));
+                if tx.send(msg).is_err() || last {
+                    return;
+                }
+            }
+        };
+        // Without a thread the same work happens on the caller's thread, one chunk at a
+        // time (the channel holds the rest).
+        if std::thread::Builder::new()
+            .name("input".into())
+            .spawn(ahead)
+            .is_err()
+        {
+            let (tx, chunks) = sync_channel(1);
+            let _ = tx.send(Ahead::Error(io::Error::other(
+                "cannot start the thread that reads the input",
+            )));
+            return Input::new(chunks, spare);
+        }
+        Input::new(chunks, spare)
+    }
+
+    fn new(chunks: Receiver<Ahead>, spare: SyncSender<Vec<u8>>) -> Input {
+        Input {
+            chunks,
+            spare,
+            cur: Vec::new(),
+            len: 0,
+            pos: 0,
+            digest: None,
+            failed: None,
+        }
+    }
+
+    /// Reads what is left (an archive may end before its input does) and returns the
+    /// SHA-256 of the whole uncompressed input, in hexadecimal.
+    pub(crate) fn finish(&mut self) -> io::Result<String> {
+        io::copy(self, &mut io::sink())?;
+        self.digest
+            .clone()
+            .ok_or_else(|| io::Error::other("the input ended without its digest"))
+    }
+}
+
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some((kind, msg)) = &self.failed {
+            return Err(io::Error::new(*kind, msg.clone()));
+        }
+        while self.pos >= self.len {
+            if self.digest.is_some() {
+                return Ok(0);
+            }
+            match self.chunks.recv() {
+                Ok(Ahead::Data(b, n)) => {
+                    let old = std::mem::replace(&mut self.cur, b);
+                    if !old.is_empty() {
+                        let _ = self.spare.try_send(old);
+                    }
+                    self.len = n;
+                    self.pos = 0;
+                }
+                Ok(Ahead::End(d)) => self.digest = Some(d),
+                Ok(Ahead::Error(e)) => {
+                    self.failed = Some((e.kind(), e.to_string()));
+                    return Err(e);
+                }
+                Err(_) => {
+                    let e = io::Error::other("the thread reading the input stopped");
+                    self.failed = Some((e.kind(), e.to_string()));
+                    return Err(e);
+                }
+            }
+        }
+        let have = self.cur.get(self.pos..self.len).unwrap_or_default();
+        let n = have.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), have.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.pos = self.pos.saturating_add(n);
+        Ok(n)
+    }
+}
+
+/// Fills `buf` from `r` as far as the input goes; the bytes read (fewer only at its end).
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while let Some(rest) = buf.get_mut(n..).filter(|b| !b.is_empty()) {
+        match r.read(rest) {
+            Ok(0) => break,
+            Ok(k) => n = n.saturating_add(k),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
 /// Counts the bytes read through it.
 struct Counted<R> {
     inner: R,
-    count: std::rc::Rc<std::cell::Cell<u64>>,
+    count: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.set(self.count.get().saturating_add(n as u64));
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -67,8 +220,8 @@ const RATIO_FLOOR: u64 = 1 << 30;
 /// than `max_ratio` times the compressed bytes consumed (gzip reaches about 1000:1 on zeros,
 /// zstd far more; real layers compress 2:1 to 5:1).
 struct RatioGuard {
-    inner: Box<dyn Read>,
-    consumed: std::rc::Rc<std::cell::Cell<u64>>,
+    inner: Box<dyn Read + Send>,
+    consumed: Arc<AtomicU64>,
     produced: u64,
     max_ratio: u64,
 }
@@ -78,7 +231,11 @@ impl Read for RatioGuard {
         let n = self.inner.read(buf)?;
         self.produced = self.produced.saturating_add(n as u64);
         if self.produced > RATIO_FLOOR
-            && self.produced > self.consumed.get().saturating_mul(self.max_ratio)
+            && self.produced
+                > self
+                    .consumed
+                    .load(Ordering::Relaxed)
+                    .saturating_mul(self.max_ratio)
         {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -198,10 +355,10 @@ impl Write for Output {
 
 /// Wraps `r` in a progress display on standard error (bytes read and rate), shown only
 /// when standard error is a terminal.
-pub(crate) fn progress_reader(r: Box<dyn Read>, what: &'static str) -> Box<dyn Read> {
+pub(crate) fn progress_reader<'a>(r: impl Read + 'a, what: &'static str) -> Box<dyn Read + 'a> {
     match progress_bar(what) {
         Some(bar) => Box::new(bar.wrap_read(r)),
-        None => r,
+        None => Box::new(r),
     }
 }
 

@@ -68,6 +68,8 @@ pub struct SparseWriter<W> {
     pos: u64,
     /// The furthest offset reached, written or skipped.
     end: u64,
+    /// The end of the furthest bytes handed to `W`.
+    written_end: u64,
 }
 
 impl<W: WriteAt> SparseWriter<W> {
@@ -81,6 +83,7 @@ impl<W: WriteAt> SparseWriter<W> {
             tail_at: 0,
             pos: 0,
             end: 0,
+            written_end: 0,
         }
     }
 
@@ -105,6 +108,14 @@ impl<W: WriteAt> SparseWriter<W> {
     #[must_use]
     pub fn end(&self) -> u64 {
         self.end
+    }
+
+    /// The end of the furthest bytes written to `W` (after [`SparseWriter::flush`]): a file
+    /// that was empty is this long, and needs extending to [`SparseWriter::end`] when it ends
+    /// in a hole.
+    #[must_use]
+    pub fn written_end(&self) -> u64 {
+        self.written_end
     }
 
     /// Writes `bytes` at the current offset.
@@ -200,6 +211,8 @@ impl<W: WriteAt> SparseWriter<W> {
     fn write_buf(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {
             self.inner.write_all_at(&self.buf, self.buf_at)?;
+            let end = self.buf_at.saturating_add(self.buf.len() as u64);
+            self.written_end = self.written_end.max(end);
             self.buf.clear();
         }
         Ok(())

@@ -70,11 +70,18 @@ fn import(a: &Args) -> Result<()> {
         eprintln!("imported {} into {}", folder.display(), a.layer.display());
         return Ok(());
     }
-    let input = progress_reader(open_input(&a.input, a.limits.max_ratio)?, "importing");
-    let stats =
-        wclayer::import_layer_from_tar_with_stats(input, &a.layer, &a.parents, &a.limits.limits())
-            .map_err(with_hint)
-            .with_context(|| format!("cannot import {} into {}", a.input, a.layer.display()))?;
+    let mut input = open_input(&a.input, a.limits.max_ratio)?;
+    let stats = wclayer::import_layer_from_tar_with_stats(
+        progress_reader(&mut input, "importing"),
+        &a.layer,
+        &a.parents,
+        &a.limits.limits(),
+    )
+    .map_err(with_hint)
+    .with_context(|| format!("cannot import {} into {}", a.input, a.layer.display()))?;
+    // The layer is complete and in place; what follows the archive's end only completes
+    // the diffID, and a fault there (a damaged gzip trailer) costs the diffID, not the layer.
+    let diff_id = input.finish();
     eprintln!(
         "imported {} entries, {} hard links, {} tombstones ({} bytes of file data) into {}",
         stats.files,
@@ -83,5 +90,12 @@ fn import(a: &Args) -> Result<()> {
         stats.total_size,
         a.layer.display()
     );
+    match diff_id {
+        Ok(d) => eprintln!("diffID sha256:{d}"),
+        Err(e) => eprintln!(
+            "wclayer: warning: {}: cannot read past the archive's end ({e}); no diffID",
+            a.input
+        ),
+    }
     Ok(())
 }

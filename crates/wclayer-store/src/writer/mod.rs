@@ -7,6 +7,7 @@
 //! - `uvm.rs`: the utility-VM clone of a delta layer.
 
 mod parent;
+mod pool;
 mod sink;
 mod uvm;
 
@@ -129,6 +130,8 @@ pub struct DirLayerWriter {
     current: Option<Current>,
     /// The directories of the entries last written.
     dir_cache: DirCache,
+    /// The threads that fill the files this writer creates.
+    pool: pool::Pool,
     /// A delta layer added `UtilityVM` or removed something below `UtilityVM\Files`.
     wants_utility_vm: bool,
     state: State,
@@ -198,6 +201,7 @@ impl DirLayerWriter {
             dirs: Vec::new(),
             current: None,
             dir_cache: DirCache::new(wclayer_fs::names::disk_name),
+            pool: pool::Pool::new(),
             wants_utility_vm: false,
             state: State::Open,
         })
@@ -267,6 +271,8 @@ impl DirLayerWriter {
     fn discard(&mut self) {
         self.state = State::Failed;
         self.current = None;
+        // The workers stop before the staging directory goes.
+        let _ = self.pool.finish();
         self.records = None;
         self.dir_cache.clear();
         // Dropping the staged directory removes it (best effort: the error that got us here
@@ -276,6 +282,8 @@ impl DirLayerWriter {
 
     fn close_inner(&mut self) -> Result<(), Error> {
         self.finish_current()?;
+        // Every file complete before what follows reads or times anything.
+        self.pool.finish()?;
         // hcsshim's Close order (docs/layer-semantics.md §4.5): tombstones are already
         // recorded and hard links made (ours need no preceding HCS import); then the utility
         // VM, then directory times after everything that touches directories.
@@ -347,6 +355,14 @@ fn commit(staged: StagedDir, sync: bool, rename_done: &std::cell::Cell<bool>) ->
     Ok(())
 }
 
+impl Drop for DirLayerWriter {
+    /// The workers stop before the fields go: the staged directory, dropped unclosed,
+    /// removes a tree nothing writes into any more.
+    fn drop(&mut self) {
+        let _ = self.pool.finish();
+    }
+}
+
 /// Entries
 impl DirLayerWriter {
     fn write_record(&mut self, rec: &Record) -> Result<(), Error> {
@@ -399,8 +415,7 @@ impl DirLayerWriter {
     /// FILETIME 0 leaves a time unchanged, as Windows does when setting times.
     fn set_times(&mut self, node: NodeId, info: &FileBasicInfo) -> Result<(), Error> {
         let last = self.disk_last(node);
-        let unix = |t: FileTime| (t.0 != 0).then(|| t.to_unix_exact());
-        let (atime, mtime) = (unix(info.last_access_time), unix(info.last_write_time));
+        let (atime, mtime) = unix_times(info);
         let dir = self.parent_dir(node)?;
         if let Err(e) = dir.set_times(&last, atime, mtime) {
             return Err(Error::io("set times", self.tree.path_of(node), e));
@@ -416,6 +431,7 @@ impl DirLayerWriter {
         };
         let mut ctx = SinkCtx {
             streams_dir: &self.streams_dir,
+            pool: &mut self.pool,
             s: &mut cur.sink,
             entry: &cur.name,
         };
@@ -429,15 +445,20 @@ impl DirLayerWriter {
             mut sink,
             ..
         } = cur;
-        sink.finish_content(&name)?;
         let info = *self.tree.info(file);
-        if *self.tree.file(file) == Disk::Pending {
-            let disk = self.create_reparse_object(node, sink.reparse.as_deref(), &name)?;
-            *self.tree.file_mut(file) = disk;
-            *self.tree.node_mut(node) = true;
-        }
-        if *self.tree.file(file) != Disk::Directory {
-            self.set_times(node, &info)?;
+        if sink.has_content() {
+            // The pool sets the times of the files it fills, after their data.
+            let (atime, mtime) = unix_times(&info);
+            sink.finish_content(&mut self.pool, atime, mtime)?;
+        } else {
+            if *self.tree.file(file) == Disk::Pending {
+                let disk = self.create_reparse_object(node, sink.reparse.as_deref(), &name)?;
+                *self.tree.file_mut(file) = disk;
+                *self.tree.node_mut(node) = true;
+            }
+            if *self.tree.file(file) != Disk::Directory {
+                self.set_times(node, &info)?;
+            }
         }
         let rec = FileRecord {
             n: file.index() as u64,
@@ -511,11 +532,12 @@ impl DirLayerWriter {
             Disk::Pending
         } else {
             let last = self.disk_last(node);
-            let f = self
+            let dir = self
                 .parent_dir(node)?
-                .create_file(&last)
-                .map_err(|e| Error::io("create file", &entry, e))?;
-            content = Some(f);
+                .try_clone()
+                .map_err(|e| Error::io("open directory", &entry, e))?;
+            self.pool.begin(file.index(), dir, last, entry.clone())?;
+            content = Some(self.pool.buffer());
             *self.tree.node_mut(node) = true;
             Disk::File
         };
@@ -537,6 +559,7 @@ impl DirLayerWriter {
             .ok_or(Error::Model(wclayer_layer::Error::NoEntry))?;
         let mut ctx = SinkCtx {
             streams_dir: &self.streams_dir,
+            pool: &mut self.pool,
             s: &mut cur.sink,
             entry: &cur.name,
         };
@@ -602,7 +625,7 @@ impl DirLayerWriter {
             }
         }
         let first = self.tree.names_of(f).next().unwrap_or(NodeId::ROOT);
-        self.link_nodes(first, node, &name.to_string())?;
+        self.link_nodes(f, first, node, &name.to_string())?;
         *self.tree.node_mut(node) = true;
         let path = self.tree.path_of(node);
         self.write_record(&Record::Link {
@@ -612,14 +635,34 @@ impl DirLayerWriter {
         })
     }
 
-    /// Hard-links the object of node `from` as node `to`, both in this layer.
-    fn link_nodes(&mut self, from: NodeId, to: NodeId, entry: &str) -> Result<(), Error> {
+    /// Hard-links the object of node `from` as node `to`, both names of file `f` in this
+    /// layer. A regular file may still be being created by the pool: the link goes to the
+    /// same worker, after it; other objects are made by this thread and linked here.
+    fn link_nodes(
+        &mut self,
+        f: FileNo,
+        from: NodeId,
+        to: NodeId,
+        entry: &str,
+    ) -> Result<(), Error> {
         let src_last = self.disk_last(from);
         let dst_last = self.disk_last(to);
         let src_dir = self
             .parent_dir(from)?
             .try_clone()
             .map_err(|e| Error::io("open directory", entry, e))?;
+        if *self.tree.file(f) == Disk::File {
+            let dst_dir = self
+                .parent_dir(to)?
+                .try_clone()
+                .map_err(|e| Error::io("open directory", entry, e))?;
+            return self.pool.link(
+                f.index(),
+                (src_dir, src_last),
+                (dst_dir, dst_last),
+                entry.to_owned(),
+            );
+        }
         let dst_dir = self.parent_dir(to)?;
         src_dir
             .hard_link(&src_last, dst_dir, &dst_last)
@@ -655,6 +698,18 @@ impl DirLayerWriter {
         }
         Ok(())
     }
+}
+
+/// The Linux access and modification times of `info`; FILETIME 0 leaves a time unchanged,
+/// as Windows does when setting times.
+fn unix_times(
+    info: &FileBasicInfo,
+) -> (
+    Option<wclayer_backup::UnixTime>,
+    Option<wclayer_backup::UnixTime>,
+) {
+    let unix = |t: FileTime| (t.0 != 0).then(|| t.to_unix_exact());
+    (unix(info.last_access_time), unix(info.last_write_time))
 }
 
 /// Checks that a layer directory name is one normal component.

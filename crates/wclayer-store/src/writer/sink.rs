@@ -3,12 +3,13 @@
 //! streams). The stream arrives cut up by `wclayer_backup::StreamSplitter`.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{BufWriter, Write};
 
-use wclayer_backup::{RawHeader, SplitError, SplitVisitor, StreamId};
+use wclayer_backup::{RawHeader, SplitError, SplitVisitor, StreamId, UnixTime};
 use wclayer_fs::Dir;
-use wclayer_layer::{FileNo, ReportedSize, SparseWriter};
+use wclayer_layer::{FileNo, ReportedSize};
 
+use super::pool::{CHUNK, Pool};
 use crate::Error;
 use crate::format::{INLINE_MAX, MAX_CONTENT_OFFSET};
 use crate::meta::{Body, StreamRecord};
@@ -23,8 +24,8 @@ enum Dest {
 /// The stream bookkeeping of the entry being written.
 pub(super) struct EntrySink {
     file_no: FileNo,
-    /// The entry's own regular file, for data and sparse blocks.
-    content: Option<ContentFile>,
+    /// The entry's own regular file, for data and sparse blocks, filled by the pool.
+    content: Option<Content>,
     content_touched: bool,
     /// End of the furthest content written: later sparse blocks must start at or after it,
     /// so nothing already written is overwritten.
@@ -40,10 +41,12 @@ pub(super) struct EntrySink {
 }
 
 impl EntrySink {
-    pub(super) fn new(file_no: FileNo, content: Option<File>) -> EntrySink {
+    /// The sink of file `file_no`; `content` when the entry has its own regular file, which
+    /// the pool has begun ([`Pool::begin`]).
+    pub(super) fn new(file_no: FileNo, content: Option<Vec<u8>>) -> EntrySink {
         EntrySink {
             file_no,
-            content: content.map(ContentFile::new),
+            content: content.map(|buf| Content { buf }),
             content_touched: false,
             high_water: 0,
             logical_len: 0,
@@ -55,50 +58,68 @@ impl EntrySink {
         }
     }
 
-    /// Flushes the entry's own file and extends it to its logical length (a terminating
-    /// sparse block beyond the data leaves a hole).
-    pub(super) fn finish_content(&mut self, entry: &str) -> Result<(), Error> {
-        let Some(c) = self.content.take() else {
+    /// Whether the entry has its own regular file.
+    pub(super) fn has_content(&self) -> bool {
+        self.content.is_some()
+    }
+
+    /// Completes the entry's own file: what is pending is written, the file extended to its
+    /// logical length (a terminating sparse block beyond the data leaves a hole), its times
+    /// set and the file closed.
+    pub(super) fn finish_content(
+        &mut self,
+        pool: &mut Pool,
+        atime: Option<UnixTime>,
+        mtime: Option<UnixTime>,
+    ) -> Result<(), Error> {
+        let Some(mut c) = self.content.take() else {
             return Ok(());
         };
-        c.finish(self.logical_len)
-            .map_err(|e| Error::io("write file data", entry, e))
+        c.send(pool)?;
+        pool.end(self.logical_len, atime, mtime)
     }
 }
 
-/// An entry's own file, written at offsets through [`SparseWriter`]: every aligned block of
-/// zeros stays a hole (docs/security.md §4), so a small tar claiming a sparse file of
-/// gigabytes takes on disk what its data takes.
-struct ContentFile(SparseWriter<File>);
+/// The data of the entry's own file, collected into chunks for the pool, which writes them
+/// through `wclayer_layer::SparseWriter` (every aligned block of zeros stays a hole,
+/// docs/security.md §4).
+struct Content {
+    buf: Vec<u8>,
+}
 
-impl ContentFile {
-    fn new(file: File) -> ContentFile {
-        ContentFile(SparseWriter::new(file))
+impl Content {
+    fn seek(&mut self, pool: &mut Pool, at: u64) -> Result<(), Error> {
+        self.send(pool)?;
+        pool.seek(at)
     }
 
-    fn seek(&mut self, at: u64) -> io::Result<()> {
-        self.0.seek(at)
-    }
-
-    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.0.write_all(bytes)
-    }
-
-    /// Writes what is pending and makes the file `len` long at least (and as long as the
-    /// furthest data, trailing holes included).
-    fn finish(self, len: u64) -> io::Result<()> {
-        let want = self.0.end().max(len);
-        let file = self.0.into_inner()?;
-        if file.metadata()?.len() < want {
-            file.set_len(want)?;
+    fn write_all(&mut self, pool: &mut Pool, mut bytes: &[u8]) -> Result<(), Error> {
+        while !bytes.is_empty() {
+            let room = CHUNK.saturating_sub(self.buf.len()).max(1);
+            let (now, rest) = bytes.split_at(room.min(bytes.len()));
+            self.buf.extend_from_slice(now);
+            if self.buf.len() >= CHUNK {
+                self.send(pool)?;
+            }
+            bytes = rest;
         }
         Ok(())
+    }
+
+    /// Hands the collected bytes to the pool.
+    fn send(&mut self, pool: &mut Pool) -> Result<(), Error> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(&mut self.buf, pool.buffer());
+        pool.data(full)
     }
 }
 
 /// [`SplitVisitor`] with what the sink needs to create blob files.
 pub(super) struct SinkCtx<'a> {
     pub(super) streams_dir: &'a Dir,
+    pub(super) pool: &'a mut Pool,
     pub(super) s: &'a mut EntrySink,
     pub(super) entry: &'a str,
 }
@@ -151,8 +172,7 @@ impl SplitVisitor for SinkCtx<'_> {
             if let Some(c) = s.content.as_mut()
                 && size > 0
             {
-                c.seek(off)
-                    .map_err(|e| Error::io("write file data", entry, e))?;
+                c.seek(self.pool, off)?;
             }
             (Body::Content(off), Dest::Content)
         } else if size == 0
@@ -198,9 +218,7 @@ impl SplitVisitor for SinkCtx<'_> {
         let no_entry = || Error::Model(wclayer_layer::Error::NoEntry);
         match s.open.as_mut().map(|(_, d)| d) {
             Some(Dest::Content) => match s.content.as_mut() {
-                Some(c) => c
-                    .write_all(bytes)
-                    .map_err(|e| Error::io("write file data", entry, e)),
+                Some(c) => c.write_all(self.pool, bytes),
                 None => Err(no_entry()),
             },
             Some(Dest::Inline(v)) => {

@@ -137,7 +137,7 @@ impl DirLayerWriter {
             if !bcd && let Some(&f) = groups.get(&sf) {
                 let node = self.tree.inherit_link(&path, f)?;
                 let first = self.tree.names_of(f).next().unwrap_or(NodeId::ROOT);
-                self.link_nodes(first, node, path.as_str())?;
+                self.link_nodes(f, first, node, path.as_str())?;
                 *self.tree.node_mut(node) = true;
                 self.write_record(&Record::Link {
                     path: path.to_string(),

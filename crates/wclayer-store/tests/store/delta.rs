@@ -564,7 +564,8 @@ fn staging(dir: &Path, name: &str) -> std::path::PathBuf {
 }
 
 /// hcsshim creates the hard links of a delta layer in `Close`, after the HCS import; a
-/// layer directory creates each at `add_link`, to the parent's file or to its own.
+/// layer directory links to a parent's file at `add_link`, and to its own files after they
+/// are created (by its workers, before `close` returns).
 #[test]
 fn hard_links_of_a_delta_layer_exist_right_after_add_link() {
     let tmp = tempfile::tempdir().unwrap();
@@ -586,7 +587,6 @@ fn hard_links_of_a_delta_layer_exist_right_after_add_link() {
     assert_eq!(ino(&st.join("Files/to-parent")), ino(&base.join("Files/x")));
     assert!(!st.join("Files/to-own").exists());
     w.add_link(&p("Files/to-own"), &p("Files/own")).unwrap();
-    assert_eq!(ino(&st.join("Files/to-own")), ino(&st.join("Files/own")));
     w.close().unwrap();
     let delta = tmp.path().join("delta");
     assert_eq!(
@@ -622,8 +622,9 @@ fn the_utility_vm_is_cloned_at_close_before_directory_times_are_put_back() {
         file_info(43),
         &Stream::new().data(b"own"),
     );
+    // (The layer's own files may still be being created by the writer's workers here.)
     let st = staging(tmp.path(), "delta");
-    assert!(st.join("UtilityVM/Files/own.txt").exists());
+    assert!(st.join("UtilityVM/Files/Windows").is_dir());
     assert!(
         !st.join("UtilityVM/Files/Windows/kernel.exe").exists(),
         "nothing is cloned before close"

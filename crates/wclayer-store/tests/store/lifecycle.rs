@@ -21,7 +21,8 @@ fn staging_then_rename() {
         during[0].starts_with(".layer.wclayer-staging-") && during[0].len() == 23 + 16,
         "{during:?}"
     );
-    assert!(tmp.path().join(&during[0]).join("Files/a").is_file());
+    // (Files/a itself may still be being created by the writer's workers.)
+    assert!(tmp.path().join(&during[0]).join("Files").is_dir());
     w.close().unwrap();
     assert_eq!(ls(tmp.path()), ["layer"]);
     // Closing twice is an error, and changes nothing.

@@ -1,0 +1,360 @@
+//! File bodies written on worker threads (docs/performance.md, "Import").
+//!
+//! The writer's own thread parses the stream, keeps the layer model, creates the
+//! directories (every later name needs them) and writes the records; creating the regular
+//! files, their bytes, their times and their closing go to a pool of workers, and so do the
+//! hard links to those files. Allocating an inode and filling a file is most of the kernel's
+//! work in an import (inode-bitmap search, page-cache copies, block allocation), so it runs
+//! beside the parsing on every core.
+//!
+//! Each file goes to one worker, chosen by its file number, which handles its jobs in order
+//! (`Begin`, `Seek`/`Data`, `End`, then any `Link` to it): a hard link is made after the
+//! file it names exists, whichever thread made it. A worker has at most one file open,
+//! because the writer finishes an entry before it starts the next. Memory is bounded: each worker's queue holds a fixed number of jobs of
+//! at most [`CHUNK`] bytes, and data buffers travel back to be reused. The first error of a
+//! worker, which names its entry, is reported by the writer's next call, and at the latest by
+//! [`Pool::finish`]; the import then fails as for any other error.
+
+use std::fs::File;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use wclayer_backup::UnixTime;
+use wclayer_fs::Dir;
+use wclayer_layer::SparseWriter;
+
+use crate::Error;
+
+/// Bytes of file data in one job.
+pub(super) const CHUNK: usize = 256 << 10;
+/// Jobs queued per worker before the writer waits for it: with [`CHUNK`], 8 MiB a worker.
+const QUEUE: usize = 32;
+/// Most workers, whatever the number of cores: past this the kernel's per-directory and
+/// per-file-system locks take over.
+const MAX_WORKERS: usize = 4;
+
+/// One step of filling a file.
+enum Job {
+    /// Creates file `name` in `dir` (a new name: it must not exist) and fills it next;
+    /// `entry` names it in errors.
+    Begin {
+        dir: Dir,
+        name: String,
+        entry: String,
+    },
+    /// Moves to an offset of the file.
+    Seek(u64),
+    /// Bytes at the current offset.
+    Data(Vec<u8>),
+    /// The file is complete: at least `len` long, these times, then closed.
+    End {
+        len: u64,
+        atime: Option<UnixTime>,
+        mtime: Option<UnixTime>,
+    },
+    /// Hard-links `src` in `src_dir` as `dst` in `dst_dir`.
+    Link {
+        src_dir: Dir,
+        src: String,
+        dst_dir: Dir,
+        dst: String,
+        entry: String,
+    },
+}
+
+/// The first error of any worker.
+#[derive(Default)]
+struct Failure {
+    set: AtomicBool,
+    error: Mutex<Option<Error>>,
+}
+
+impl Failure {
+    fn record(&self, e: Error) {
+        let mut slot = self.error.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+        self.set.store(true, Ordering::Release);
+    }
+
+    fn take(&self) -> Option<Error> {
+        if !self.set.load(Ordering::Acquire) {
+            return None;
+        }
+        self.error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+struct Worker {
+    jobs: SyncSender<Job>,
+    handle: JoinHandle<()>,
+}
+
+/// The workers, or none: with one core (or when threads cannot be started) the jobs run on
+/// the writer's thread as they come.
+pub(super) struct Pool {
+    workers: Vec<Worker>,
+    /// The worker of the file being filled.
+    current: usize,
+    /// The file being filled when there are no workers.
+    inline: Option<Filling>,
+    failure: Arc<Failure>,
+    /// Buffers the workers are done with.
+    spare: Receiver<Vec<u8>>,
+}
+
+impl Pool {
+    /// A pool with one worker per core (at most [`MAX_WORKERS`]).
+    pub(super) fn new() -> Pool {
+        let n = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(MAX_WORKERS);
+        let failure = Arc::new(Failure::default());
+        let (spare_tx, spare) = sync_channel(QUEUE.saturating_mul(MAX_WORKERS));
+        let mut workers = Vec::new();
+        if n > 1 {
+            for i in 0..n {
+                let (jobs, rx) = sync_channel(QUEUE);
+                let failure = Arc::clone(&failure);
+                let spare = spare_tx.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("layer-writer-{i}"))
+                    .spawn(move || work(&rx, &failure, &spare));
+                match spawned {
+                    Ok(handle) => workers.push(Worker { jobs, handle }),
+                    Err(_) => break,
+                }
+            }
+        }
+        Pool {
+            workers,
+            current: 0,
+            inline: None,
+            failure,
+            spare,
+        }
+    }
+
+    /// A buffer for the next [`Pool::data`], empty, with room for [`CHUNK`] bytes.
+    pub(super) fn buffer(&self) -> Vec<u8> {
+        match self.spare.try_recv() {
+            Ok(mut b) => {
+                b.clear();
+                b
+            }
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Vec::with_capacity(CHUNK),
+        }
+    }
+
+    /// The worker of file number `file`.
+    fn worker_of(&self, file: usize) -> usize {
+        file.checked_rem(self.workers.len()).unwrap_or(0)
+    }
+
+    /// Creates file `name` in `dir`, file number `file` of the layer and the content of
+    /// `entry`, and starts filling it.
+    pub(super) fn begin(
+        &mut self,
+        file: usize,
+        dir: Dir,
+        name: String,
+        entry: String,
+    ) -> Result<(), Error> {
+        self.current = self.worker_of(file);
+        self.send(Job::Begin { dir, name, entry })
+    }
+
+    /// Hard-links `src` in `src_dir`, a name of file number `file`, as `dst` in `dst_dir`:
+    /// after the file is created when a worker creates it.
+    pub(super) fn link(
+        &mut self,
+        file: usize,
+        (src_dir, src): (Dir, String),
+        (dst_dir, dst): (Dir, String),
+        entry: String,
+    ) -> Result<(), Error> {
+        self.current = self.worker_of(file);
+        self.send(Job::Link {
+            src_dir,
+            src,
+            dst_dir,
+            dst,
+            entry,
+        })
+    }
+
+    /// Moves to offset `at` of the file being filled.
+    pub(super) fn seek(&mut self, at: u64) -> Result<(), Error> {
+        self.send(Job::Seek(at))
+    }
+
+    /// Writes `data` at the current offset of the file being filled.
+    pub(super) fn data(&mut self, data: Vec<u8>) -> Result<(), Error> {
+        self.send(Job::Data(data))
+    }
+
+    /// Completes the file being filled: at least `len` long, with these times.
+    pub(super) fn end(
+        &mut self,
+        len: u64,
+        atime: Option<UnixTime>,
+        mtime: Option<UnixTime>,
+    ) -> Result<(), Error> {
+        self.send(Job::End { len, atime, mtime })
+    }
+
+    /// The first error a worker met, if any (reported once).
+    pub(super) fn failed(&self) -> Result<(), Error> {
+        self.failure.take().map_or(Ok(()), Err)
+    }
+
+    /// Waits until every job is done; the first error of any of them.
+    pub(super) fn finish(&mut self) -> Result<(), Error> {
+        for w in std::mem::take(&mut self.workers) {
+            drop(w.jobs);
+            let _ = w.handle.join();
+        }
+        self.inline = None;
+        self.failed()
+    }
+
+    fn send(&mut self, job: Job) -> Result<(), Error> {
+        match self.workers.get(self.current) {
+            Some(w) => {
+                if w.jobs.send(job).is_err() {
+                    // The worker is gone: it stopped on an error, which is the one to report.
+                    self.failed()?;
+                    return Err(Error::io_layer(
+                        "write file data",
+                        io::Error::other("a writer thread ended"),
+                    ));
+                }
+                self.failed()
+            }
+            None => {
+                if let Err(e) = run(&mut self.inline, job, None) {
+                    self.inline = None;
+                    return Err(e);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+/// A file being filled.
+struct Filling {
+    out: SparseWriter<File>,
+    entry: String,
+}
+
+/// A worker: runs jobs until the writer hangs up. After an error it skips the rest of that
+/// file's jobs.
+fn work(jobs: &Receiver<Job>, failure: &Failure, spare: &SyncSender<Vec<u8>>) {
+    let mut filling: Option<Filling> = None;
+    let mut skipping = false;
+    while let Ok(job) = jobs.recv() {
+        // A failed file skips its own jobs; the next file, or a link (whose target may
+        // exist), runs again.
+        if matches!(job, Job::Begin { .. } | Job::Link { .. }) {
+            skipping = false;
+        }
+        if skipping {
+            if let Job::Data(b) = job {
+                let _ = spare.try_send(b);
+            }
+            continue;
+        }
+        if let Err(e) = run(&mut filling, job, Some(spare)) {
+            filling = None;
+            skipping = true;
+            failure.record(e);
+        }
+    }
+}
+
+/// Runs one job against the file being filled.
+fn run(
+    filling: &mut Option<Filling>,
+    job: Job,
+    spare: Option<&SyncSender<Vec<u8>>>,
+) -> Result<(), Error> {
+    let err = |f: &Filling, op: &'static str| {
+        let entry = f.entry.clone();
+        move |e| Error::io(op, entry, e)
+    };
+    match job {
+        Job::Begin { dir, name, entry } => {
+            let file = dir
+                .create_file(&name)
+                .map_err(|e| Error::io("create file", &entry, e))?;
+            *filling = Some(Filling {
+                out: SparseWriter::new(file),
+                entry,
+            });
+            Ok(())
+        }
+        Job::Seek(at) => match filling.as_mut() {
+            Some(f) => f.out.seek(at).map_err(err(f, "write file data")),
+            None => Ok(()),
+        },
+        Job::Data(b) => {
+            let r = match filling.as_mut() {
+                Some(f) => f.out.write_all(&b).map_err(err(f, "write file data")),
+                None => Ok(()),
+            };
+            if let Some(spare) = spare {
+                let _ = spare.try_send(b);
+            }
+            r
+        }
+        Job::End { len, atime, mtime } => {
+            let Some(f) = filling.take() else {
+                return Ok(());
+            };
+            let Filling { out, entry } = f;
+            let io_err = |op: &'static str| {
+                let entry = entry.clone();
+                move |e| Error::io(op, entry, e)
+            };
+            // The file was created empty: its length is the furthest offset written, so only
+            // a file that ends in a hole needs its length set.
+            let mut out = out;
+            out.flush().map_err(io_err("write file data"))?;
+            let want = out.end().max(len);
+            let written = out.written_end();
+            let file = out.into_inner().map_err(io_err("write file data"))?;
+            if written < want {
+                file.set_len(want).map_err(io_err("set file length"))?;
+            }
+            wclayer_fs::set_file_times(&file, atime, mtime).map_err(io_err("set times"))?;
+            if written > 0 {
+                // Advice only: a failure changes nothing the layer holds.
+                let _ = wclayer_fs::start_writeback(&file);
+            }
+            Ok(())
+        }
+        Job::Link {
+            src_dir,
+            src,
+            dst_dir,
+            dst,
+            entry,
+        } => src_dir
+            .hard_link(&src, &dst_dir, &dst)
+            .map_err(|e| Error::io("hard link", entry, e)),
+    }
+}
