@@ -26,6 +26,34 @@ enum Command {
     Gen(GenArgs),
     /// Time wclayer against GNU tar, gzip and pigz on a generated layer and print the report.
     Run(RunArgs),
+    /// Import and export one profile at several scales: does time grow linearly, does memory
+    /// stay bounded.
+    Scale(ScaleArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ScaleArgs {
+    /// nano or core.
+    #[arg(long, default_value = "core")]
+    profile: ProfileName,
+    /// The scales (comma-separated); each multiplies the entry counts and the bytes.
+    #[arg(long, value_delimiter = ',', default_value = "0.25,0.5,1")]
+    scales: Vec<f64>,
+    /// Seed of the workload.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Work directory, as for `run`.
+    #[arg(long)]
+    work: Option<PathBuf>,
+    /// The wclayer binary. Default: `wclayer` next to this program, else on PATH.
+    #[arg(long)]
+    wclayer: Option<PathBuf>,
+    /// Keep the layer directories and exports.
+    #[arg(long)]
+    keep: bool,
+    /// Do not install missing tools (GNU time) with apt-get, even as root.
+    #[arg(long)]
+    no_install: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -80,14 +108,38 @@ fn default_wclayer() -> Option<PathBuf> {
     })
 }
 
-fn run_cmd(a: &RunArgs) -> anyhow::Result<()> {
-    let wclayer = match &a.wclayer {
+/// The wclayer binary to time: `given`, else the default.
+fn wclayer_binary(given: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+    let wclayer = match given {
         Some(p) => p.clone(),
         None => default_wclayer().context(
             "no wclayer binary next to wclayer-bench or on PATH (build it: cargo build \
              --release -p wclayer-cli; or pass --wclayer PATH)",
         )?,
     };
+    Ok(std::path::absolute(&wclayer).unwrap_or(wclayer))
+}
+
+fn scale_cmd(a: &ScaleArgs) -> anyhow::Result<()> {
+    let options = Options {
+        profile: a.profile,
+        scale: 1.0,
+        seed: a.seed,
+        rounds: 1,
+        work: a
+            .work
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("wclayer-bench")),
+        only: Vec::new(),
+        wclayer: wclayer_binary(a.wclayer.as_ref())?,
+        keep: a.keep,
+        install: !a.no_install,
+    };
+    wclayer_bench::run::scale(&options, &a.scales)
+}
+
+fn run_cmd(a: &RunArgs) -> anyhow::Result<()> {
+    let wclayer = wclayer_binary(a.wclayer.as_ref())?;
     let options = Options {
         profile: a.profile,
         scale: a.scale,
@@ -98,7 +150,7 @@ fn run_cmd(a: &RunArgs) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join("wclayer-bench")),
         only: a.only.clone(),
-        wclayer: std::path::absolute(&wclayer).unwrap_or(wclayer),
+        wclayer,
         keep: a.keep,
         install: !a.no_install,
     };
@@ -162,6 +214,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Gen(a) => gen_cmd(a),
         Command::Run(a) => run_cmd(a),
+        Command::Scale(a) => scale_cmd(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,7 +16,10 @@
 
 mod measure;
 mod report;
+mod scale;
 mod tools;
+
+pub use scale::scale;
 
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -106,10 +109,10 @@ pub struct Options {
 }
 
 /// The workload files.
-struct Inputs {
-    tar: PathBuf,
+pub(crate) struct Inputs {
+    pub(crate) tar: PathBuf,
     gz: Option<PathBuf>,
-    summary: Summary,
+    pub(crate) summary: Summary,
     gz_bytes: Option<u64>,
     compressor: String,
 }
@@ -184,8 +187,9 @@ fn cached_summary(o: &Options, dir: &Path) -> Option<Summary> {
         .filter(|s| file_size(&tar) == s.tar_bytes)
 }
 
-/// Makes (or reuses) the tar and the `.tar.gz` of the workload.
-fn prepare_inputs(o: &Options, tools: &Tools, dir: &Path) -> anyhow::Result<Inputs> {
+/// Makes (or reuses) the tar of the workload and, with `gz`, its `.tar.gz`.
+fn prepare_inputs(o: &Options, tools: &Tools, dir: &Path, gz: bool) -> anyhow::Result<Inputs> {
+    let want_gz = gz;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let stem = stem(o);
     let tar = dir.join(format!("{stem}.tar"));
@@ -216,7 +220,9 @@ fn prepare_inputs(o: &Options, tools: &Tools, dir: &Path) -> anyhow::Result<Inpu
         (None, None) => ("none", None),
     };
     let done = dir.join(format!("{stem}.tar.gz.done"));
-    let gz = if gz.is_file() && done.is_file() {
+    let gz = if !want_gz {
+        None
+    } else if gz.is_file() && done.is_file() {
         println!("workload: reusing {}", gz.display());
         Some(gz)
     } else if let Some(program) = program {
@@ -677,7 +683,7 @@ pub fn run(o: &Options) -> anyhow::Result<()> {
         );
     }
 
-    let inputs = prepare_inputs(o, &tools, &inputs_dir)?;
+    let inputs = prepare_inputs(o, &tools, &inputs_dir, true)?;
     report::workload(o, &inputs.summary, inputs.gz_bytes, &inputs.compressor);
 
     let stamp = SystemTime::now()
