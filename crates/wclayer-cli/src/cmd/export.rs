@@ -56,9 +56,21 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     let out = Output::create(&a.output)?;
     let compressed = HashingWriter::new(out);
     let (compressed, diff_id) = if a.gzip {
-        let gz = flate2::write::GzEncoder::new(compressed, flate2::Compression::default());
-        let (gz, d) = export_into(gz, a)?;
-        (gz.finish().context("cannot finish the gzip stream")?, d)
+        // The workers deflate the tar while its SHA-256 (the diffID) runs on a thread of its
+        // own, fed the same blocks; this thread produces the tar, hashes the compressed
+        // bytes (the digest) and writes them.
+        let gz = wclayer_compress::GzOptions::new()
+            .level(flate2::Compression::default())
+            .hash_input(true)
+            .build(compressed);
+        let gz = export_plain(gz, a)?;
+        let done = gz
+            .finish_with_digest()
+            .context("cannot finish the gzip stream")?;
+        let diff_id = done
+            .input_sha256
+            .context("the gzip encoder computed no diffID")?;
+        (done.inner, hex::encode(diff_id))
     } else if a.zstd {
         let mut z = zstd::Encoder::new(compressed, 3)?;
         z.multithread(
@@ -83,20 +95,25 @@ pub(crate) fn run(a: &Args) -> Result<()> {
 
 /// Exports the layer into `w`, hashing the uncompressed tar; returns `w` and the diffID.
 fn export_into<W: Write>(w: W, a: &Args) -> Result<(W, String)> {
+    let HashingWriter { inner, hash, .. } = export_plain(HashingWriter::new(w), a)?;
+    Ok((inner, hex::encode(hash.finalize())))
+}
+
+/// Exports the layer into `w` with a progress display; returns `w`.
+fn export_plain<W: Write>(w: W, a: &Args) -> Result<W> {
     let bar = progress_bar("exporting");
-    let hashing = Progress {
-        inner: HashingWriter::new(w),
+    let progress = Progress {
+        inner: w,
         bar: bar.clone(),
     };
-    let (hashing, _stats) =
-        wclayer::export_layer_to_tar_with_stats(hashing, &a.layer, &a.parents, &a.limits.limits())
+    let (progress, _stats) =
+        wclayer::export_layer_to_tar_with_stats(progress, &a.layer, &a.parents, &a.limits.limits())
             .map_err(with_hint)
             .with_context(|| format!("cannot export {}", a.layer.display()))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let HashingWriter { inner, hash, .. } = hashing.inner;
-    Ok((inner, hex::encode(hash.finalize())))
+    Ok(progress.inner)
 }
 
 /// Advances a progress display by the bytes written through it.

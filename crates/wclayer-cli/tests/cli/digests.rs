@@ -121,3 +121,167 @@ fn convert_prints_the_sha256_of_the_tar_it_writes() {
         );
     }
 }
+
+/// A layer tar of several MiB, more than a few gzip blocks: files that do not compress,
+/// files that compress well, and small ones between them.
+fn big_layer_tar() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..24 {
+        let len = [700_000, 3, 150_001, 1 << 20][i % 4];
+        let data: Vec<u8> = if i % 3 == 0 {
+            (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x.to_le_bytes()[5]
+                })
+                .collect()
+        } else {
+            (0..len)
+                .map(|n: usize| b"Windows\\System32\\drivers "[(n / 3 + i) % 25])
+                .collect()
+        };
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_700_000_000);
+        h.set_cksum();
+        b.append_data(&mut h, format!("Files/f{i}.bin"), &data[..])
+            .unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn have(tool: &str, arg: &str) -> bool {
+    std::process::Command::new(tool)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// `export -z` writes one gzip member that gzip, Python's `gzip`/`zlib` and (when installed)
+/// Go's `compress/gzip` read to exactly the bytes of the plain export, with nothing after it.
+#[test]
+fn gzip_export_is_one_member_other_readers_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.tar");
+    std::fs::write(&input, big_layer_tar()).unwrap();
+    let layer = dir.path().join("layer");
+    stdout_of(&["import", "-i", &s(&input), &s(&layer)]);
+    let plain = dir.path().join("plain.tar");
+    let plain_err = stderr_of(&["export", "-o", &s(&plain), &s(&layer)]);
+    let plain = std::fs::read(&plain).unwrap();
+    assert!(plain.len() > 5 << 20, "{}", plain.len());
+    let gz = dir.path().join("out.tar.gz");
+    let err = stderr_of(&["export", "-z", "-o", &s(&gz), &s(&layer)]);
+    // The level never changes the tar: the same diffID as the plain export.
+    assert_eq!(
+        printed(&err, "diffID sha256:"),
+        printed(&plain_err, "diffID sha256:")
+    );
+    let compressed = std::fs::read(&gz).unwrap();
+    assert_eq!(
+        printed(&err, "digest sha256:"),
+        (sha256(&compressed), Some(compressed.len() as u64))
+    );
+    // One member: a single-member decoder reads it all and leaves nothing.
+    let mut d = flate2::bufread::GzDecoder::new(&compressed[..]);
+    let mut tar = Vec::new();
+    d.read_to_end(&mut tar).unwrap();
+    assert!(d.into_inner().is_empty(), "bytes after the gzip member");
+    assert!(tar == plain);
+    // The same bytes at every run.
+    let again = dir.path().join("again.tar.gz");
+    stderr_of(&["export", "-z", "-o", &s(&again), &s(&layer)]);
+    assert!(std::fs::read(&again).unwrap() == compressed);
+
+    if have("gzip", "--version") {
+        let out = std::process::Command::new("gzip")
+            .args(["-t", &s(&gz)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gzip -t: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if have("python3", "--version") {
+        let script = "import gzip, hashlib, sys, zlib\n\
+            data = open(sys.argv[1], 'rb').read()\n\
+            d = zlib.decompressobj(wbits=31)\n\
+            tar = d.decompress(data) + d.flush()\n\
+            assert d.eof, 'the member does not end'\n\
+            assert d.unused_data == b'', 'bytes after the gzip member'\n\
+            assert gzip.GzipFile(fileobj=open(sys.argv[1], 'rb')).read() == tar\n\
+            print(hashlib.sha256(tar).hexdigest())\n";
+        let out = std::process::Command::new("python3")
+            .args(["-c", script, &s(&gz)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "python3: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap().trim(),
+            sha256(&plain)
+        );
+    }
+    if have("go", "version") {
+        let src = dir.path().join("check.go");
+        std::fs::write(
+            &src,
+            r#"package main
+
+import (
+	"bufio"
+	"compress/gzip"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	f, err := os.Open(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	br := bufio.NewReader(f)
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		panic(err)
+	}
+	zr.Multistream(false)
+	h := sha256.New()
+	if _, err := io.Copy(h, zr); err != nil {
+		panic(err)
+	}
+	if n, _ := io.Copy(io.Discard, br); n != 0 {
+		panic(fmt.Sprintf("%d bytes after the gzip member", n))
+	}
+	fmt.Printf("%x\n", h.Sum(nil))
+}
+"#,
+        )
+        .unwrap();
+        let out = std::process::Command::new("go")
+            .args(["run", &s(&src), &s(&gz)])
+            .env("GO111MODULE", "off")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "go: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap().trim(),
+            sha256(&plain)
+        );
+    }
+}
