@@ -184,6 +184,118 @@ impl Read for Input {
     }
 }
 
+/// Bytes handed to the write-behind thread at a time.
+const BEHIND_CHUNK: usize = 1 << 20;
+/// Chunks queued before the writer waits for the thread.
+const BEHIND_QUEUE: usize = 4;
+
+/// What the write-behind thread gives back: the writer and the SHA-256 of all it wrote.
+type Behind<W> = io::Result<(W, Sha256)>;
+
+/// A writer whose bytes are hashed (SHA-256) and written to `W` on a thread of its own, so
+/// the thread that produces them (an export walking the layer) does only that
+/// (docs/performance.md, "Export"). Memory is bounded by [`BEHIND_QUEUE`] chunks of
+/// [`BEHIND_CHUNK`] bytes. Bytes reach `W` in order; [`WriteBehind::finish`] waits for all
+/// of them and returns `W` and the digest. `flush` hands over what is buffered without
+/// waiting: only `finish` says that everything was written.
+pub(crate) struct WriteBehind<W: Write + Send + 'static> {
+    buf: Vec<u8>,
+    chunks: Option<SyncSender<Vec<u8>>>,
+    spare: Receiver<Vec<u8>>,
+    thread: Option<std::thread::JoinHandle<Behind<W>>>,
+    /// The thread's error, once seen, reported again on every later call.
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+impl<W: Write + Send + 'static> WriteBehind<W> {
+    /// Starts the thread that hashes and writes into `inner`.
+    pub(crate) fn spawn(inner: W) -> io::Result<WriteBehind<W>> {
+        let (chunks, rx) = sync_channel::<Vec<u8>>(BEHIND_QUEUE);
+        let (spare_tx, spare) = sync_channel::<Vec<u8>>(BEHIND_QUEUE.saturating_add(2));
+        let thread =
+            std::thread::Builder::new()
+                .name("output".into())
+                .spawn(move || -> Behind<W> {
+                    let mut inner = inner;
+                    let mut hash = Sha256::new();
+                    for chunk in rx {
+                        hash.update(&chunk);
+                        inner.write_all(&chunk)?;
+                        let _ = spare_tx.try_send(chunk);
+                    }
+                    inner.flush()?;
+                    Ok((inner, hash))
+                })?;
+        Ok(WriteBehind {
+            buf: Vec::with_capacity(BEHIND_CHUNK),
+            chunks: Some(chunks),
+            spare,
+            thread: Some(thread),
+            failed: None,
+        })
+    }
+
+    /// The thread's error (it stopped: its queue is closed).
+    fn stopped(&mut self) -> io::Error {
+        if let Some((kind, msg)) = &self.failed {
+            return io::Error::new(*kind, msg.clone());
+        }
+        self.chunks = None;
+        let e = match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(Err(e))) => e,
+            _ => io::Error::other("the thread writing the output stopped"),
+        };
+        self.failed = Some((e.kind(), e.to_string()));
+        e
+    }
+
+    /// Hands the buffered bytes to the thread.
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let mut next = self.spare.try_recv().unwrap_or_default();
+        next.clear();
+        let full = std::mem::replace(&mut self.buf, next);
+        match &self.chunks {
+            Some(tx) if tx.send(full).is_ok() => Ok(()),
+            _ => Err(self.stopped()),
+        }
+    }
+
+    /// Writes what is left, waits for the thread; `W` and the hexadecimal SHA-256 of every
+    /// byte written.
+    pub(crate) fn finish(mut self) -> io::Result<(W, String)> {
+        self.send()?;
+        self.chunks = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(Ok((w, hash)))) => Ok((w, hex::encode(hash.finalize()))),
+            Some(Ok(Err(e))) => Err(e),
+            _ => Err(io::Error::other("the thread writing the output stopped")),
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Write for WriteBehind<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if let Some((kind, msg)) = &self.failed {
+            return Err(io::Error::new(*kind, msg.clone()));
+        }
+        let room = BEHIND_CHUNK.saturating_sub(self.buf.len());
+        let n = room.min(data.len());
+        self.buf
+            .extend_from_slice(data.get(..n).unwrap_or_default());
+        if self.buf.len() >= BEHIND_CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
 /// Fills `buf` from `r` as far as the input goes; the bytes read (fewer only at its end).
 fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -259,11 +371,11 @@ pub(crate) fn stdout_closed() -> bool {
 }
 
 /// Standard output, noting a closed pipe (see [`stdout_closed`]).
-pub(crate) struct Stdout(io::StdoutLock<'static>);
+pub(crate) struct Stdout(io::Stdout);
 
 impl Stdout {
     pub(crate) fn new() -> Stdout {
-        Stdout(io::stdout().lock())
+        Stdout(io::stdout())
     }
 
     fn note(r: io::Result<usize>) -> io::Result<usize> {

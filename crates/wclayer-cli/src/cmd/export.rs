@@ -8,7 +8,7 @@ use sha2::Digest;
 
 use crate::cmd::convert::HashingWriter;
 use crate::cmd::limits::{LimitArgs, with_hint};
-use crate::io::{Output, progress_bar};
+use crate::io::{Output, WriteBehind, progress_bar};
 
 /// Arguments of `wclayer export` (as hcsshim's `wclayer export`).
 #[derive(clap::Args, Debug)]
@@ -76,10 +76,10 @@ pub(crate) fn run(a: &Args) -> Result<()> {
         z.multithread(
             std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1)),
         )?;
-        let (z, d) = export_into(z, a)?;
+        let (z, d) = export_behind(z, a)?;
         (z.finish().context("cannot finish the zstd stream")?, d)
     } else {
-        export_into(compressed, a)?
+        export_behind(compressed, a)?
     };
     let HashingWriter { inner, hash, len } = compressed;
     inner.commit()?;
@@ -93,10 +93,12 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Exports the layer into `w`, hashing the uncompressed tar; returns `w` and the diffID.
-fn export_into<W: Write>(w: W, a: &Args) -> Result<(W, String)> {
-    let HashingWriter { inner, hash, .. } = export_plain(HashingWriter::new(w), a)?;
-    Ok((inner, hex::encode(hash.finalize())))
+/// Exports the layer into `w`; the uncompressed tar is hashed and written into `w` on a
+/// thread of its own ([`WriteBehind`]). Returns `w` and the diffID.
+fn export_behind<W: Write + Send + 'static>(w: W, a: &Args) -> Result<(W, String)> {
+    let behind = WriteBehind::spawn(w).context("cannot start the output thread")?;
+    let behind = export_plain(behind, a)?;
+    behind.finish().context("cannot write the output")
 }
 
 /// Exports the layer into `w` with a progress display; returns `w`.
