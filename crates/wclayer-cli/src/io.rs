@@ -189,90 +189,124 @@ const BEHIND_CHUNK: usize = 1 << 20;
 /// Chunks queued before the writer waits for the thread.
 const BEHIND_QUEUE: usize = 4;
 
-/// What the write-behind thread gives back: the writer and the SHA-256 of all it wrote.
-type Behind<W> = io::Result<(W, Sha256)>;
+/// A chunk on its way to both threads of a [`WriteBehind`]; the last to drop it sends the
+/// buffer back for reuse.
+type Chunk = Arc<Vec<u8>>;
 
-/// A writer whose bytes are hashed (SHA-256) and written to `W` on a thread of its own, so
-/// the thread that produces them (an export walking the layer) does only that
+/// A writer whose bytes are written to `W` on one thread of its own and hashed (SHA-256) on
+/// another, so the thread that produces them (an export walking the layer) does only that
 /// (docs/performance.md, "Export"). Memory is bounded by [`BEHIND_QUEUE`] chunks of
-/// [`BEHIND_CHUNK`] bytes. Bytes reach `W` in order; [`WriteBehind::finish`] waits for all
-/// of them and returns `W` and the digest. `flush` hands over what is buffered without
-/// waiting: only `finish` says that everything was written.
+/// [`BEHIND_CHUNK`] bytes per thread. Bytes reach `W` in order; [`WriteBehind::finish`]
+/// waits for all of them and returns `W` and the digest. `flush` hands over what is
+/// buffered without waiting: only `finish` says that everything was written.
 pub(crate) struct WriteBehind<W: Write + Send + 'static> {
     buf: Vec<u8>,
-    chunks: Option<SyncSender<Vec<u8>>>,
+    to_writer: Option<SyncSender<Chunk>>,
+    to_hasher: Option<SyncSender<Chunk>>,
     spare: Receiver<Vec<u8>>,
-    thread: Option<std::thread::JoinHandle<Behind<W>>>,
-    /// The thread's error, once seen, reported again on every later call.
+    writer: Option<std::thread::JoinHandle<io::Result<W>>>,
+    hasher: Option<std::thread::JoinHandle<Sha256>>,
+    /// The writer's error, once seen, reported again on every later call.
     failed: Option<(io::ErrorKind, String)>,
 }
 
+/// Gives `chunk` back for reuse when this was its last holder.
+fn recycle(chunk: Chunk, spare: &SyncSender<Vec<u8>>) {
+    if let Some(v) = Arc::into_inner(chunk) {
+        let _ = spare.try_send(v);
+    }
+}
+
 impl<W: Write + Send + 'static> WriteBehind<W> {
-    /// Starts the thread that hashes and writes into `inner`.
+    /// Starts the threads that write into `inner` and hash.
     pub(crate) fn spawn(inner: W) -> io::Result<WriteBehind<W>> {
-        let (chunks, rx) = sync_channel::<Vec<u8>>(BEHIND_QUEUE);
-        let (spare_tx, spare) = sync_channel::<Vec<u8>>(BEHIND_QUEUE.saturating_add(2));
-        let thread =
+        let (to_writer, writer_rx) = sync_channel::<Chunk>(BEHIND_QUEUE);
+        let (to_hasher, hasher_rx) = sync_channel::<Chunk>(BEHIND_QUEUE);
+        let (spare_tx, spare) = sync_channel::<Vec<u8>>(BEHIND_QUEUE.saturating_mul(2));
+        let spare_h = spare_tx.clone();
+        let writer =
             std::thread::Builder::new()
                 .name("output".into())
-                .spawn(move || -> Behind<W> {
+                .spawn(move || -> io::Result<W> {
                     let mut inner = inner;
-                    let mut hash = Sha256::new();
-                    for chunk in rx {
-                        hash.update(&chunk);
+                    for chunk in writer_rx {
                         inner.write_all(&chunk)?;
-                        let _ = spare_tx.try_send(chunk);
+                        recycle(chunk, &spare_tx);
                     }
                     inner.flush()?;
-                    Ok((inner, hash))
+                    Ok(inner)
                 })?;
+        let hasher = std::thread::Builder::new()
+            .name("output-hash".into())
+            .spawn(move || {
+                let mut hash = Sha256::new();
+                for chunk in hasher_rx {
+                    hash.update(chunk.as_slice());
+                    recycle(chunk, &spare_h);
+                }
+                hash
+            })?;
         Ok(WriteBehind {
             buf: Vec::with_capacity(BEHIND_CHUNK),
-            chunks: Some(chunks),
+            to_writer: Some(to_writer),
+            to_hasher: Some(to_hasher),
             spare,
-            thread: Some(thread),
+            writer: Some(writer),
+            hasher: Some(hasher),
             failed: None,
         })
     }
 
-    /// The thread's error (it stopped: its queue is closed).
+    /// Ends both threads; the writer's result (its error when it stopped on one).
+    fn join(&mut self) -> io::Result<(W, Sha256)> {
+        self.to_writer = None;
+        self.to_hasher = None;
+        let hash = self.hasher.take().map(std::thread::JoinHandle::join);
+        let written = self.writer.take().map(std::thread::JoinHandle::join);
+        match (written, hash) {
+            (Some(Ok(Ok(w))), Some(Ok(h))) => Ok((w, h)),
+            (Some(Ok(Err(e))), _) => Err(e),
+            _ => Err(io::Error::other("the thread writing the output stopped")),
+        }
+    }
+
+    /// The error that stopped a thread (its queue is closed).
     fn stopped(&mut self) -> io::Error {
         if let Some((kind, msg)) = &self.failed {
             return io::Error::new(*kind, msg.clone());
         }
-        self.chunks = None;
-        let e = match self.thread.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(Err(e))) => e,
-            _ => io::Error::other("the thread writing the output stopped"),
+        let e = match self.join() {
+            Err(e) => e,
+            Ok(_) => io::Error::other("the thread writing the output stopped"),
         };
         self.failed = Some((e.kind(), e.to_string()));
         e
     }
 
-    /// Hands the buffered bytes to the thread.
+    /// Hands the buffered bytes to both threads.
     fn send(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let mut next = self.spare.try_recv().unwrap_or_default();
+        let mut next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BEHIND_CHUNK));
         next.clear();
-        let full = std::mem::replace(&mut self.buf, next);
-        match &self.chunks {
-            Some(tx) if tx.send(full).is_ok() => Ok(()),
-            _ => Err(self.stopped()),
-        }
+        let full: Chunk = Arc::new(std::mem::replace(&mut self.buf, next));
+        let sent = match (&self.to_writer, &self.to_hasher) {
+            (Some(w), Some(h)) => w.send(Arc::clone(&full)).is_ok() && h.send(full).is_ok(),
+            _ => false,
+        };
+        if sent { Ok(()) } else { Err(self.stopped()) }
     }
 
-    /// Writes what is left, waits for the thread; `W` and the hexadecimal SHA-256 of every
+    /// Writes what is left, waits for the threads; `W` and the hexadecimal SHA-256 of every
     /// byte written.
     pub(crate) fn finish(mut self) -> io::Result<(W, String)> {
         self.send()?;
-        self.chunks = None;
-        match self.thread.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(Ok((w, hash)))) => Ok((w, hex::encode(hash.finalize()))),
-            Some(Ok(Err(e))) => Err(e),
-            _ => Err(io::Error::other("the thread writing the output stopped")),
-        }
+        let (w, hash) = self.join()?;
+        Ok((w, hex::encode(hash.finalize())))
     }
 }
 
