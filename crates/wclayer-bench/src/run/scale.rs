@@ -54,10 +54,11 @@ pub fn scale(o: &Options, scales: &[f64]) -> anyhow::Result<()> {
         )?;
     let p = o.profile.profile();
     let largest = scales.last().copied().unwrap_or(1.0);
-    // Every scale's tar, tree and export at once (nothing is deleted until the end).
+    // Every scale's tar, tree and export at once (nothing is deleted until the end); the
+    // tars are kept in WORK/inputs for later runs.
     let need = scales
         .iter()
-        .map(|s| (p.file_bytes as f64 * s * 3.3) as u64)
+        .map(|s| (p.file_bytes as f64 * s * 3.4) as u64)
         .sum::<u64>();
     let free = free_bytes(&o.work)?;
     println!(
