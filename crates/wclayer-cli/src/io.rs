@@ -525,3 +525,112 @@ pub(crate) fn progress_bar(what: &'static str) -> Option<indicatif::ProgressBar>
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     Some(bar)
 }
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+mod tests {
+    use super::*;
+
+    /// Gives `ok` bytes, then fails.
+    #[derive(Debug)]
+    struct FailAfter {
+        ok: usize,
+    }
+
+    impl Read for FailAfter {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.ok == 0 {
+                return Err(io::Error::other("disk on fire"));
+            }
+            let n = buf.len().min(self.ok).min(1000);
+            buf[..n].fill(7);
+            self.ok -= n;
+            Ok(n)
+        }
+    }
+
+    impl Write for FailAfter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.ok == 0 {
+                return Err(io::Error::other("disk on fire"));
+            }
+            let n = buf.len().min(self.ok);
+            self.ok -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn read_ahead_gives_the_bytes_in_order_and_their_digest() {
+        let data: Vec<u8> = (0..3 * AHEAD_CHUNK + 12345)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let mut input = Input::spawn(Box::new(io::Cursor::new(data.clone())));
+        let mut got = vec![0u8; 100];
+        input.read_exact(&mut got).unwrap();
+        assert_eq!(got, data[..100]);
+        let mut rest = Vec::new();
+        input.read_to_end(&mut rest).unwrap();
+        got.extend(rest);
+        assert!(got == data);
+        assert_eq!(input.finish().unwrap(), hex::encode(Sha256::digest(&data)));
+        // Read to the end, it stays at the end.
+        assert_eq!(input.read(&mut [0u8; 8]).unwrap(), 0);
+    }
+
+    #[test]
+    fn read_ahead_reports_the_error_after_the_bytes_before_it_and_keeps_reporting_it() {
+        let mut input = Input::spawn(Box::new(FailAfter { ok: 5000 }));
+        let mut got = Vec::new();
+        let e = input.read_to_end(&mut got).unwrap_err();
+        assert!(e.to_string().contains("disk on fire"), "{e}");
+        assert_eq!(got.len(), 0, "a chunk is handed over only when complete");
+        let again = input.read(&mut [0u8; 8]).unwrap_err();
+        assert!(again.to_string().contains("disk on fire"), "{again}");
+        assert!(input.finish().is_err());
+    }
+
+    #[test]
+    fn write_behind_writes_in_order_and_hashes_what_it_wrote() {
+        let data: Vec<u8> = (0..2 * BEHIND_CHUNK + 777)
+            .map(|i| (i % 241) as u8)
+            .collect();
+        let mut w = WriteBehind::spawn(Vec::new()).unwrap();
+        for piece in data.chunks(10_000) {
+            w.write_all(piece).unwrap();
+        }
+        w.flush().unwrap();
+        let (out, digest) = w.finish().unwrap();
+        assert!(out == data);
+        assert_eq!(digest, hex::encode(Sha256::digest(&data)));
+        let (empty, d0) = WriteBehind::spawn(Vec::new()).unwrap().finish().unwrap();
+        assert!(empty.is_empty());
+        assert_eq!(d0, hex::encode(Sha256::digest(b"")));
+    }
+
+    #[test]
+    fn write_behind_reports_the_writers_error_on_a_later_call_and_at_finish() {
+        let mut w = WriteBehind::spawn(FailAfter { ok: 10 }).unwrap();
+        let chunk = vec![1u8; BEHIND_CHUNK];
+        let mut failed = None;
+        // The error surfaces once the thread has stopped and a chunk cannot be handed on.
+        for _ in 0..4 * BEHIND_QUEUE + 4 {
+            if let Err(e) = w.write_all(&chunk) {
+                failed = Some(e);
+                break;
+            }
+        }
+        let e = failed.expect("the writer's error");
+        assert!(e.to_string().contains("disk on fire"), "{e}");
+        let again = w.write(&chunk).unwrap_err();
+        assert!(again.to_string().contains("disk on fire"), "{again}");
+        let mut w = WriteBehind::spawn(FailAfter { ok: 10 }).unwrap();
+        w.write_all(&[1u8; 100]).unwrap();
+        let e = w.finish().unwrap_err();
+        assert!(e.to_string().contains("disk on fire"), "{e}");
+    }
+}

@@ -285,3 +285,42 @@ func main() {
         );
     }
 }
+
+/// `import` prints the diffID of what it read: the SHA-256 of the whole uncompressed input,
+/// the bytes after the archive's end included (they are part of the layer blob a registry
+/// serves, and so of its diffID), for a plain, a gzip and a zstd input.
+#[test]
+fn import_prints_the_sha256_of_the_uncompressed_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tar = std::fs::read(data("v2_streams_links.tar")).unwrap();
+    // Padding after the end-of-archive blocks, as `tar -b` writes it.
+    tar.extend_from_slice(&[0u8; 10240]);
+    let want = sha256(&tar);
+    let plain = dir.path().join("in.tar");
+    std::fs::write(&plain, &tar).unwrap();
+    let gz = dir.path().join("in.tar.gz");
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut e, &tar).unwrap();
+    std::fs::write(&gz, e.finish().unwrap()).unwrap();
+    let zst = dir.path().join("in.tar.zst");
+    std::fs::write(&zst, zstd::encode_all(&tar[..], 3).unwrap()).unwrap();
+    for (i, input) in [plain, gz, zst].iter().enumerate() {
+        let layer = dir.path().join(format!("layer{i}"));
+        let err = stderr_of(&["import", "-i", &s(input), &s(&layer)]);
+        assert_eq!(
+            printed(&err, "diffID sha256:"),
+            (want.clone(), None),
+            "{}",
+            input.display()
+        );
+    }
+    // From standard input too.
+    let out = wclayer()
+        .args(["import", &s(&dir.path().join("layer-stdin"))])
+        .write_stdin(std::fs::read(dir.path().join("in.tar.gz")).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(printed(&err, "diffID sha256:"), (want, None));
+}

@@ -358,3 +358,79 @@ fn run(
             .map_err(|e| Error::io("hard link", entry, e)),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+mod tests {
+    use super::*;
+    use wclayer_fs::ambient_authority;
+
+    fn dir(p: &std::path::Path) -> Dir {
+        Dir::open_ambient_dir(p, ambient_authority()).unwrap()
+    }
+
+    /// Files filled by the workers, hard links made after their targets, with or without
+    /// threads.
+    #[test]
+    fn files_are_filled_and_linked_in_order() {
+        for threads in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let d = dir(tmp.path());
+            let mut pool = Pool::new();
+            if !threads {
+                pool.finish().unwrap();
+            }
+            for f in 0..20usize {
+                pool.begin(f, d.try_clone().unwrap(), format!("f{f}"), format!("F{f}"))
+                    .unwrap();
+                let mut b = pool.buffer();
+                b.extend(std::iter::repeat_n(f as u8, f * 1000));
+                pool.data(b).unwrap();
+                pool.end(f as u64 * 1000 + 5, None, None).unwrap();
+                pool.link(
+                    f,
+                    (d.try_clone().unwrap(), format!("f{f}")),
+                    (d.try_clone().unwrap(), format!("l{f}")),
+                    format!("L{f}"),
+                )
+                .unwrap();
+            }
+            pool.finish().unwrap();
+            for f in 0..20usize {
+                let got = std::fs::read(tmp.path().join(format!("l{f}"))).unwrap();
+                let mut want = vec![f as u8; f * 1000];
+                want.extend([0u8; 5]);
+                assert!(got == want, "file {f} (threads: {threads})");
+            }
+        }
+    }
+
+    /// A worker's failure names its entry and is reported by a later call or by `finish`.
+    #[test]
+    fn a_workers_error_names_its_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("taken"), b"x").unwrap();
+        let d = dir(tmp.path());
+        let mut pool = Pool::new();
+        let mut r = pool.begin(
+            0,
+            d.try_clone().unwrap(),
+            "taken".into(),
+            "Files\\taken".into(),
+        );
+        for f in 1..50usize {
+            if r.is_err() {
+                break;
+            }
+            r = pool
+                .begin(f, d.try_clone().unwrap(), format!("f{f}"), format!("F{f}"))
+                .and_then(|()| pool.end(0, None, None));
+        }
+        let e = r.and_then(|()| pool.finish()).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("Files\\taken") && text.contains("create file"),
+            "{text}"
+        );
+    }
+}
