@@ -5,7 +5,8 @@
 //! and the bytes alike); at each, one `wclayer import` of the tar into a fresh directory and
 //! one `wclayer export` of that layer directory run under GNU time. The report gives the time
 //! per scale unit of each run against the smallest scale's: about 1 at every scale when the
-//! time grows linearly, and the peak RSS of every run against the goal of 100 MiB.
+//! time grows linearly, and the peak RSS of every run against the goal of 100 MiB. Before
+//! each run the page cache is written back and, as root, dropped (see `sync`).
 
 use std::ffi::OsString;
 use std::fs;
@@ -26,6 +27,8 @@ struct Point {
     file_bytes: u64,
     import: Sample,
     export: Sample,
+    /// GNU tar's extraction of the same tar: how the file system itself grows.
+    tar: Option<Sample>,
 }
 
 /// Runs the scale series: `o` gives profile, seed, work directory, binary, `keep` and
@@ -54,11 +57,11 @@ pub fn scale(o: &Options, scales: &[f64]) -> anyhow::Result<()> {
         )?;
     let p = o.profile.profile();
     let largest = scales.last().copied().unwrap_or(1.0);
-    // Every scale's tar, tree and export at once (nothing is deleted until the end); the
+    // Every scale's tar, both trees and the export at once (nothing is deleted until the end); the
     // tars are kept in WORK/inputs for later runs.
     let need = scales
         .iter()
-        .map(|s| (p.file_bytes as f64 * s * 3.4) as u64)
+        .map(|s| (p.file_bytes as f64 * s * 4.5) as u64)
         .sum::<u64>();
     let free = free_bytes(&o.work)?;
     println!(
@@ -108,7 +111,7 @@ fn series(
         let out = run_dir.join(format!("s{i}-export.tar"));
         let log = run_dir.join(format!("s{i}.log"));
         let wclayer = o.wclayer.as_os_str().to_owned();
-        sync();
+        let dropped = sync();
         let import = measure::run(
             &[
                 wclayer.clone(),
@@ -120,7 +123,27 @@ fn series(
             Some(time),
             &log,
         )?;
-        sync();
+        let tar = match &tools.gnu_tar {
+            Some(t) => {
+                let tree = run_dir.join(format!("s{i}-tar"));
+                fs::create_dir(&tree)?;
+                let _ = sync();
+                Some(measure::run(
+                    &[
+                        t.path.clone().into(),
+                        OsString::from("--warning=no-unknown-keyword"),
+                        OsString::from("-xf"),
+                        inputs.tar.clone().into(),
+                        OsString::from("-C"),
+                        tree.into(),
+                    ],
+                    Some(time),
+                    &log,
+                )?)
+            }
+            None => None,
+        };
+        let dropped = sync() && dropped;
         let export = measure::run(
             &[
                 wclayer,
@@ -133,11 +156,16 @@ fn series(
             &log,
         )?;
         println!(
-            "scale {scale}: {} entries, {} of file data: import {:.2} s, export {:.2} s",
+            "scale {scale}: {} entries, {} of file data: import {:.2} s, export {:.2} s ({})",
             inputs.summary.entries,
             human(inputs.summary.file_bytes),
             import.wall,
-            export.wall
+            export.wall,
+            if dropped {
+                "page cache dropped before each run"
+            } else {
+                "page cache not dropped: not root"
+            }
         );
         points.push(Point {
             scale,
@@ -145,14 +173,20 @@ fn series(
             file_bytes: inputs.summary.file_bytes,
             import,
             export,
+            tar,
         });
     }
     Ok(points)
 }
 
-/// `sync`, not timed: no run pays for the previous one's writes.
-fn sync() {
+/// `sync`, not timed: no run pays for the previous one's writes. Then, when allowed (as
+/// root), the page cache is dropped: the series keeps every tree until its end, and at the
+/// larger scales a full page cache would make the later runs pay for reclaiming it, which
+/// measures the machine's memory rather than the tool. Every run then starts from an empty
+/// cache and reads its input from disk. Returns whether the cache was dropped.
+fn sync() -> bool {
     let _ = Command::new("sync").status();
+    fs::write("/proc/sys/vm/drop_caches", "1\n").is_ok()
 }
 
 fn mib(s: &Sample) -> f64 {
@@ -165,7 +199,7 @@ fn report(points: &[Point]) {
     };
     println!();
     println!(
-        "{:>6} {:>9} {:>10} | {:>9} {:>8} {:>8} {:>8} | {:>9} {:>8} {:>8} {:>8}",
+        "{:>6} {:>9} {:>10} | {:>9} {:>8} {:>8} {:>8} | {:>9} {:>8} {:>8} {:>8} | {:>7} {:>8}",
         "scale",
         "entries",
         "file MB",
@@ -176,22 +210,34 @@ fn report(points: &[Point]) {
         "export s",
         "per unit",
         "vs first",
-        "RSS MiB"
+        "RSS MiB",
+        "tar -x s",
+        "vs first"
     );
     let unit = |s: &Sample, scale: f64| s.wall / scale;
     let (i0, e0) = (
         unit(&first.import, first.scale),
         unit(&first.export, first.scale),
     );
+    let t0 = first.tar.as_ref().map(|t| unit(t, first.scale));
     let mut worst = (0.0f64, 0.0f64);
+    let mut worst_tar = None::<f64>;
     let mut rss = 0.0f64;
     for p in points {
         let (iu, eu) = (unit(&p.import, p.scale), unit(&p.export, p.scale));
         let (ir, er) = (iu / i0, eu / e0);
         worst = (worst.0.max(ir), worst.1.max(er));
         rss = rss.max(mib(&p.import)).max(mib(&p.export));
+        let (tar_s, tar_r) = match (&p.tar, t0) {
+            (Some(t), Some(t0)) => {
+                let r = unit(t, p.scale) / t0;
+                worst_tar = Some(worst_tar.map_or(r, |w| w.max(r)));
+                (format!("{:.2}", t.wall), format!("{r:.2}"))
+            }
+            _ => ("-".to_owned(), "-".to_owned()),
+        };
         println!(
-            "{:>6} {:>9} {:>10.0} | {:>9.2} {:>8.2} {:>8.2} {:>8.1} | {:>9.2} {:>8.2} {:>8.2} {:>8.1}",
+            "{:>6} {:>9} {:>10.0} | {:>9.2} {:>8.2} {:>8.2} {:>8.1} | {:>9.2} {:>8.2} {:>8.2} {:>8.1} | {:>7} {:>8}",
             p.scale,
             p.entries,
             p.file_bytes as f64 / 1e6,
@@ -202,7 +248,9 @@ fn report(points: &[Point]) {
             p.export.wall,
             eu,
             er,
-            mib(&p.export)
+            mib(&p.export),
+            tar_s,
+            tar_r
         );
     }
     println!(
@@ -210,8 +258,12 @@ fn report(points: &[Point]) {
          when time grows linearly)"
     );
     println!(
-        "largest per-unit time over the smallest scale's: import {:.2}, export {:.2}",
-        worst.0, worst.1
+        "largest per-unit time over the smallest scale's: import {:.2}, export {:.2}{}",
+        worst.0,
+        worst.1,
+        worst_tar.map_or(String::new(), |w| format!(
+            "; GNU tar's extraction {w:.2} (the file system's own growth)"
+        ))
     );
     println!(
         "peak RSS over all runs: {rss:.1} MiB (goal < {RSS_GOAL_MIB} MiB: {})",
