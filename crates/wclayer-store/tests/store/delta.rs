@@ -567,7 +567,7 @@ fn staging(dir: &Path, name: &str) -> std::path::PathBuf {
 /// layer directory links to a parent's file at `add_link`, and to its own files after they
 /// are created (by its workers, before `close` returns).
 #[test]
-fn hard_links_of_a_delta_layer_exist_right_after_add_link() {
+fn hard_links_to_a_parent_exist_at_add_link_and_to_own_files_by_close() {
     let tmp = tempfile::tempdir().unwrap();
     base_layer(tmp.path());
     let fd = open_dir(tmp.path());
