@@ -555,22 +555,6 @@ pub fn set_file_times(
     Ok(rustix::fs::futimens(fd, &times)?)
 }
 
-/// Starts writing a file's data to disk without waiting for it (`posix_fadvise` with
-/// `POSIX_FADV_DONTNEED`, which queues the write-back of dirty pages and lets the page cache
-/// drop the clean ones). An import calls it for each file it has filled, so that the one
-/// `syncfs` at its end finds most data on disk already instead of writing all of it then.
-///
-/// # Errors
-/// The advice's error (none for a regular file on Linux).
-pub fn start_writeback(file: impl AsFd) -> io::Result<()> {
-    Ok(rustix::fs::fadvise(
-        file,
-        0,
-        None,
-        rustix::fs::Advice::DontNeed,
-    )?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,7 +65,7 @@ mod stage;
 pub mod xattr;
 
 pub use cache::DirCache;
-pub use dir::{Dir, set_file_times, start_writeback};
+pub use dir::{Dir, set_file_times};
 pub use metadata::{FileType, Metadata};
 pub use stage::{MAX_TARGET_NAME, STAGING_INFIX, StagedDir, StagedFile};
 

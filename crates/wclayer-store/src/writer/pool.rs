@@ -340,11 +340,10 @@ fn run(
             if written < want {
                 file.set_len(want).map_err(io_err("set file length"))?;
             }
+            // The pages stay cached (no drop-behind advice): whatever reads the layer next,
+            // an export or a container, finds them there; the one `syncfs` at the end writes
+            // them (docs/performance.md, "Import").
             wclayer_fs::set_file_times(&file, atime, mtime).map_err(io_err("set times"))?;
-            if written > 0 {
-                // Advice only: a failure changes nothing the layer holds.
-                let _ = wclayer_fs::start_writeback(&file);
-            }
             Ok(())
         }
         Job::Link {
