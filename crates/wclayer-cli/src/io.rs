@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::{Context, Result};
@@ -208,6 +208,18 @@ pub(crate) struct WriteBehind<W: Write + Send + 'static> {
     hasher: Option<std::thread::JoinHandle<Sha256>>,
     /// The writer's error, once seen, reported again on every later call.
     failed: Option<(io::ErrorKind, String)>,
+    /// Set when the writer is dropped unfinished: the threads skip what is still queued.
+    abandoned: Arc<AtomicBool>,
+}
+
+impl<W: Write + Send + 'static> Drop for WriteBehind<W> {
+    /// Dropped unfinished (an export that failed), the threads stop and `W` is dropped here,
+    /// before the command ends: an output staged beside its final name is removed, not left
+    /// to a thread the process exit would cut short.
+    fn drop(&mut self) {
+        self.abandoned.store(true, Ordering::Relaxed);
+        let _ = self.join();
+    }
 }
 
 /// Gives `chunk` back for reuse when this was its last holder.
@@ -224,12 +236,17 @@ impl<W: Write + Send + 'static> WriteBehind<W> {
         let (to_hasher, hasher_rx) = sync_channel::<Chunk>(BEHIND_QUEUE);
         let (spare_tx, spare) = sync_channel::<Vec<u8>>(BEHIND_QUEUE.saturating_mul(2));
         let spare_h = spare_tx.clone();
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&abandoned);
         let writer =
             std::thread::Builder::new()
                 .name("output".into())
                 .spawn(move || -> io::Result<W> {
                     let mut inner = inner;
                     for chunk in writer_rx {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
                         inner.write_all(&chunk)?;
                         recycle(chunk, &spare_tx);
                     }
@@ -254,6 +271,7 @@ impl<W: Write + Send + 'static> WriteBehind<W> {
             writer: Some(writer),
             hasher: Some(hasher),
             failed: None,
+            abandoned,
         })
     }
 
@@ -610,6 +628,37 @@ mod tests {
         let (empty, d0) = WriteBehind::spawn(Vec::new()).unwrap().finish().unwrap();
         assert!(empty.is_empty());
         assert_eq!(d0, hex::encode(Sha256::digest(b"")));
+    }
+
+    /// Notes being dropped.
+    struct Noted(Arc<AtomicBool>);
+
+    impl Write for Noted {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Drop for Noted {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// An export that fails drops its writer unfinished: the output (a staged file, removed
+    /// on drop) must be gone when the drop returns, not left to a thread the process exit
+    /// cuts short.
+    #[test]
+    fn write_behind_dropped_unfinished_drops_its_writer_before_returning() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let mut w = WriteBehind::spawn(Noted(Arc::clone(&dropped))).unwrap();
+        w.write_all(&vec![1u8; 3 * BEHIND_CHUNK]).unwrap();
+        drop(w);
+        assert!(dropped.load(Ordering::SeqCst));
     }
 
     #[test]
