@@ -39,21 +39,55 @@ struct ScaleArgs {
     /// The scales (comma-separated); each multiplies the entry counts and the bytes.
     #[arg(long, value_delimiter = ',', default_value = "0.25,0.5,1")]
     scales: Vec<f64>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// What `run` and `scale` share.
+#[derive(clap::Args, Debug)]
+struct CommonArgs {
     /// Seed of the workload.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Work directory, as for `run`.
+    /// Work directory: the generated inputs are kept in WORK/inputs, each run writes to a
+    /// new directory in WORK. Default: wclayer-bench in the temporary directory.
     #[arg(long)]
     work: Option<PathBuf>,
     /// The wclayer binary. Default: `wclayer` next to this program, else on PATH.
     #[arg(long)]
     wclayer: Option<PathBuf>,
-    /// Keep the layer directories and exports.
+    /// Keep the extracted trees and outputs of the runs.
     #[arg(long)]
     keep: bool,
-    /// Do not install missing tools (GNU time) with apt-get, even as root.
+    /// Do not install missing tools (pigz, GNU time) with apt-get, even as root.
     #[arg(long)]
     no_install: bool,
+}
+
+impl CommonArgs {
+    /// The options of a run of `profile` at `scale`.
+    fn options(
+        &self,
+        profile: ProfileName,
+        scale: f64,
+        rounds: usize,
+        only: Vec<Work>,
+    ) -> anyhow::Result<Options> {
+        Ok(Options {
+            profile,
+            scale,
+            seed: self.seed,
+            rounds,
+            work: self
+                .work
+                .clone()
+                .unwrap_or_else(|| std::env::temp_dir().join("wclayer-bench")),
+            only,
+            wclayer: wclayer_binary(self.wclayer.as_ref())?,
+            keep: self.keep,
+            install: !self.no_install,
+        })
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -65,16 +99,9 @@ struct RunArgs {
     /// Multiplies the entry counts and the bytes of the workload.
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// Seed of the workload.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
     /// Rounds per work item (each round runs wclayer and the peer once, in alternating order).
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Work directory: the generated inputs are kept in WORK/inputs, each run writes to a
-    /// new WORK/run-* directory. Default: wclayer-bench in the temporary directory.
-    #[arg(long)]
-    work: Option<PathBuf>,
     /// Only these work items (comma-separated).
     #[arg(
         long,
@@ -83,15 +110,8 @@ struct RunArgs {
         default_value = "import,import-gz,export-gz,export"
     )]
     only: Vec<Work>,
-    /// The wclayer binary. Default: `wclayer` next to this program, else on PATH.
-    #[arg(long)]
-    wclayer: Option<PathBuf>,
-    /// Keep the extracted trees and outputs of the runs.
-    #[arg(long)]
-    keep: bool,
-    /// Do not install missing tools (pigz, GNU time) with apt-get, even as root.
-    #[arg(long)]
-    no_install: bool,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 /// `wclayer` next to this program (the same cargo target directory), else on PATH.
@@ -121,39 +141,14 @@ fn wclayer_binary(given: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
 }
 
 fn scale_cmd(a: &ScaleArgs) -> anyhow::Result<()> {
-    let options = Options {
-        profile: a.profile,
-        scale: 1.0,
-        seed: a.seed,
-        rounds: 1,
-        work: a
-            .work
-            .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join("wclayer-bench")),
-        only: Vec::new(),
-        wclayer: wclayer_binary(a.wclayer.as_ref())?,
-        keep: a.keep,
-        install: !a.no_install,
-    };
+    let options = a.common.options(a.profile, 1.0, 1, Vec::new())?;
     wclayer_bench::run::scale(&options, &a.scales)
 }
 
 fn run_cmd(a: &RunArgs) -> anyhow::Result<()> {
-    let wclayer = wclayer_binary(a.wclayer.as_ref())?;
-    let options = Options {
-        profile: a.profile,
-        scale: a.scale,
-        seed: a.seed,
-        rounds: a.rounds,
-        work: a
-            .work
-            .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join("wclayer-bench")),
-        only: a.only.clone(),
-        wclayer,
-        keep: a.keep,
-        install: !a.no_install,
-    };
+    let options = a
+        .common
+        .options(a.profile, a.scale, a.rounds, a.only.clone())?;
     wclayer_bench::run::run(&options)
 }
 
