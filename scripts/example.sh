@@ -32,7 +32,7 @@ echo
 echo "== Export both again: the tar hcsshim writes for each layer, with its diffID"
 "$wclayer" export -o base.export.tar base
 "$wclayer" export --gzip -o delta.export.tar.gz delta
-"$wclayer" convert base.tar base.convert.tar 2>/dev/null
+"$wclayer" convert base.tar base.convert.tar >/dev/null
 cmp base.export.tar base.convert.tar
 echo "base: import + export gives the same bytes as convert"
 

@@ -17,6 +17,12 @@ use wclayer::crates::fs::{Dir, StagedFile, ambient_authority};
 /// decompressing and hashing run ahead on their own thread ([`Input`]).
 pub(crate) fn open_input(path: &str, max_ratio: u64) -> Result<Input> {
     let raw: Box<dyn Read + Send> = if path == "-" {
+        use std::io::IsTerminal;
+        anyhow::ensure!(
+            !io::stdin().is_terminal(),
+            "the layer tar would be read from standard input, which is a terminal: name the \
+             file, or redirect it (< LAYER.tar)"
+        );
         Box::new(io::stdin())
     } else {
         Box::new(File::open(path).with_context(|| format!("cannot open {path}"))?)
@@ -37,6 +43,7 @@ pub(crate) fn decompress(
     };
     let mut r = BufReader::with_capacity(256 << 10, counted);
     let head = r.fill_buf()?;
+    refuse_other_formats(head)?;
     let guard = |inner: Box<dyn Read + Send>| -> Box<dyn Read + Send> {
         Box::new(RatioGuard {
             inner,
@@ -52,6 +59,117 @@ pub(crate) fn decompress(
     } else {
         Box::new(r)
     })
+}
+
+/// Refuses, by their first bytes, what cannot be a layer tar: an empty input and the
+/// compressions and archives wclayer does not read, each named with what to do instead.
+fn refuse_other_formats(head: &[u8]) -> io::Result<()> {
+    let other: &[(&[u8], &str)] = &[
+        (
+            &[0xfd, b'7', b'z', b'X', b'Z', 0],
+            "xz-compressed (decompress it first: xz -dc)",
+        ),
+        (b"BZh", "bzip2-compressed (decompress it first: bzip2 -dc)"),
+        (
+            &[0x04, 0x22, 0x4d, 0x18],
+            "lz4-compressed (decompress it first: lz4 -dc)",
+        ),
+        (b"PK\x03\x04", "a zip archive, not a tar"),
+        (
+            &[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c],
+            "a 7-Zip archive, not a tar",
+        ),
+    ];
+    if head.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "it is empty (0 bytes), not a layer tar",
+        ));
+    }
+    match other.iter().find(|(magic, _)| head.starts_with(magic)) {
+        Some((_, what)) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("it is {what}; wclayer reads .tar, .tar.gz and .tar.zst"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// What the first entries of an input say it is, for messages when it is no Windows layer.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Sniff {
+    /// The names of the first entries (at most [`SNIFF_NAMES`]), as in the tar.
+    pub(crate) names: Vec<String>,
+    /// Whether the first block is no tar header at all.
+    pub(crate) not_tar: bool,
+}
+
+/// Entry names a [`Sniff`] keeps.
+const SNIFF_NAMES: usize = 16;
+
+impl Sniff {
+    /// Reads the names of the first entries in `head`, the first bytes of the uncompressed
+    /// input (the tar reader stops at the end of `head` with an error, which ends the list).
+    fn of(head: &[u8]) -> Sniff {
+        let mut r = wclayer::ArchiveReader::new(head);
+        let mut names = Vec::new();
+        let mut not_tar = false;
+        while names.len() < SNIFF_NAMES {
+            match r.next_entry() {
+                Ok(Some(h)) => names.push(h.name),
+                Ok(None) => break,
+                Err(_) => {
+                    not_tar = names.is_empty() && head.len() >= 512;
+                    break;
+                }
+            }
+        }
+        Sniff { names, not_tar }
+    }
+
+    /// A sentence saying what the input looks like when it is not a Windows layer (an
+    /// image archive, an ordinary tar, no tar at all), or `None` when it may be one.
+    pub(crate) fn not_a_layer(&self) -> Option<String> {
+        if self.not_tar {
+            return Some("it is not a tar archive (its first block is no tar header)".into());
+        }
+        let clean = |n: &str| n.trim_start_matches("./").to_string();
+        let names: Vec<String> = self.names.iter().map(|n| clean(n)).collect();
+        let image = names.iter().any(|n| {
+            n == "manifest.json"
+                || n == "oci-layout"
+                || n == "index.json"
+                || n == "repositories"
+                || n.starts_with("blobs/sha256/")
+        });
+        let shown = names
+            .iter()
+            .filter(|n| !n.is_empty())
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if image {
+            return Some(format!(
+                "it looks like a whole image (a `docker save` archive or an OCI image layout: \
+                 {shown}), not one layer; unpack the layer tars it holds and import those"
+            ));
+        }
+        let windows = |n: &str| {
+            let top = n.split('/').next().unwrap_or_default();
+            let top = top.strip_prefix(".wh.").unwrap_or(top);
+            ["Files", "Hives", "UtilityVM"]
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(top))
+        };
+        if !names.is_empty() && !names.iter().any(|n| n.is_empty() || windows(n)) {
+            return Some(format!(
+                "it looks like an ordinary (Linux) tar ({shown}, ...), not a Windows layer, \
+                 whose entries are under Files/, Hives/ and UtilityVM/"
+            ));
+        }
+        None
+    }
 }
 
 /// Bytes the read-ahead thread hands over at a time.
@@ -132,6 +250,23 @@ impl Input {
             digest: None,
             failed: None,
         }
+    }
+
+    /// What the first entries of the input say it is. Waits for the first chunk, which
+    /// `read` then hands out as usual.
+    pub(crate) fn sniff(&mut self) -> Sniff {
+        if self.len == 0 && self.pos == 0 && self.digest.is_none() && self.failed.is_none() {
+            match self.chunks.recv() {
+                Ok(Ahead::Data(b, n)) => {
+                    self.cur = b;
+                    self.len = n;
+                }
+                Ok(Ahead::End(d)) => self.digest = Some(d),
+                Ok(Ahead::Error(e)) => self.failed = Some((e.kind(), e.to_string())),
+                Err(_) => {}
+            }
+        }
+        Sniff::of(self.cur.get(..self.len).unwrap_or_default())
     }
 
     /// Reads what is left (an archive may end before its input does) and returns the
@@ -447,6 +582,97 @@ impl Write for Stdout {
 
     fn flush(&mut self) -> io::Result<()> {
         Stdout::note(self.0.flush().map(|()| 0)).map(|_| ())
+    }
+}
+
+/// The compression of an output tar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    /// The compression an output's name and flags ask for: `.gz`/`.tgz` gzip,
+    /// `.zst`/`.tzst` zstd, `.tar` none, another name what the flags say. A flag that
+    /// contradicts the name is refused (docs/cli.md, "Outputs").
+    pub(crate) fn choose(output: &str, gzip: bool, zstd: bool) -> Result<Compression> {
+        let lower = output.to_ascii_lowercase();
+        let by_name = if lower.ends_with(".gz") || lower.ends_with(".tgz") {
+            Some(Compression::Gzip)
+        } else if lower.ends_with(".zst") || lower.ends_with(".tzst") {
+            Some(Compression::Zstd)
+        } else if lower.ends_with(".tar") {
+            Some(Compression::None)
+        } else {
+            None
+        };
+        let by_flag = match (gzip, zstd) {
+            (true, _) => Some(Compression::Gzip),
+            (_, true) => Some(Compression::Zstd),
+            _ => None,
+        };
+        match (by_name, by_flag) {
+            (Some(n), Some(f)) if n != f => anyhow::bail!(
+                "{output} names {} tar, but {} was given: rename the output or drop the flag",
+                n.article(),
+                f.flag()
+            ),
+            (Some(c), _) | (None, Some(c)) => Ok(c),
+            (None, None) => Ok(Compression::None),
+        }
+    }
+
+    fn article(self) -> &'static str {
+        match self {
+            Compression::None => "an uncompressed",
+            Compression::Gzip => "a gzip-compressed",
+            Compression::Zstd => "a zstd-compressed",
+        }
+    }
+
+    fn flag(self) -> &'static str {
+        match self {
+            Compression::None => "no compression flag",
+            Compression::Gzip => "--gzip",
+            Compression::Zstd => "--zstd",
+        }
+    }
+
+    /// The OCI media type of a layer tar with this compression.
+    pub(crate) fn media_type(self) -> &'static str {
+        match self {
+            Compression::None => "application/vnd.oci.image.layer.v1.tar",
+            Compression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
+            Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
+        }
+    }
+}
+
+/// Checks, before any work, that `output` may be written: `-` only when standard output is
+/// no terminal (a tar on a terminal is garbage), a path only when nothing is there or, with
+/// `force`, a regular file (a directory, device or pipe is never replaced).
+pub(crate) fn check_output(output: &str, force: bool) -> Result<()> {
+    use std::io::IsTerminal;
+    if output == "-" {
+        anyhow::ensure!(
+            !io::stdout().is_terminal(),
+            "refusing to write a tar to a terminal: give an output file (-o FILE) or redirect \
+             standard output (> FILE)"
+        );
+        return Ok(());
+    }
+    match std::fs::symlink_metadata(output) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot check {output}")),
+        Ok(m) if !m.file_type().is_file() => {
+            anyhow::bail!("{output} exists and is not a regular file: it is never replaced")
+        }
+        Ok(_) if !force => {
+            anyhow::bail!("{output} already exists: remove it, or give --force to replace it")
+        }
+        Ok(_) => Ok(()),
     }
 }
 

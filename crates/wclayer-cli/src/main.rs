@@ -7,6 +7,7 @@
 mod cmd;
 mod io;
 mod logging;
+mod report;
 mod signals;
 
 use std::process::ExitCode;
@@ -17,10 +18,16 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "wclayer", version, about, long_about = None)]
 struct Cli {
-    /// Log level for messages and tracing spans on stderr (error, warn, info, debug, trace,
-    /// or a tracing filter such as `wclayer=debug`); default from `RUST_LOG`, else `warn`.
-    #[arg(long, global = true, value_name = "LEVEL")]
+    /// Log level for messages and tracing spans on stderr (off, error, warn, info, debug,
+    /// trace, or directives such as `wclayer=debug`); default from `RUST_LOG`, else `warn`.
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = logging::parse_level)]
     log_level: Option<String>,
+    /// Only errors on stderr: no warnings, no result lines (`--json` results still print).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// More messages on stderr: info, then debug, then trace (`-v`, `-vv`, `-vvv`).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,7 +52,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _logging = logging::init(cli.log_level.as_deref());
+    report::set_quiet(cli.quiet);
+    let level = cli
+        .log_level
+        .as_deref()
+        .or_else(|| logging::level_of_flags(cli.quiet, cli.verbose));
+    let _logging = logging::init(level);
     signals::install();
     let result = match cli.command {
         Command::Import(a) => cmd::import::run(&a),
@@ -64,7 +76,7 @@ fn main() -> ExitCode {
             if io::stdout_closed() {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("wclayer: error: {e:#}");
+            eprintln!("wclayer: error: {}", report::error_line(&e));
             ExitCode::FAILURE
         }
     }

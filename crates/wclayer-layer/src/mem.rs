@@ -93,6 +93,12 @@ impl MemLayer {
         self.walk = mode;
     }
 
+    /// The tombstones the layer holds (whiteouts of its tar).
+    #[must_use]
+    pub fn tombstone_count(&self) -> usize {
+        self.tree.tombstone_count()
+    }
+
     /// The walk mode readers use now.
     #[must_use]
     pub fn walk_mode(&self) -> WalkMode {

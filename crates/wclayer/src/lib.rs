@@ -81,12 +81,19 @@ impl Error {
     /// (`"entries"` or `"bytes of file data"`).
     #[must_use]
     pub fn exceeded_limit(&self) -> Option<(&'static str, u64)> {
+        self.model().and_then(wclayer_layer::Error::limit)
+    }
+
+    /// The layer model's error inside this one, when the model refused something (an
+    /// entry, a limit, a base layer without `Files`).
+    #[must_use]
+    pub fn model(&self) -> Option<&wclayer_layer::Error> {
         match self {
             Error::Layer(l)
             | Error::Store(wclayer_store::Error::Model(l))
             | Error::Folder(wclayer_folder::Error::Model(l))
             | Error::Tar(wclayer_tar::Error::Layer(l))
-            | Error::Tar(wclayer_tar::Error::Whiteout { source: l, .. }) => l.limit(),
+            | Error::Tar(wclayer_tar::Error::Whiteout { source: l, .. }) => Some(l),
             _ => None,
         }
     }

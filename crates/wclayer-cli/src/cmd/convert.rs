@@ -7,15 +7,18 @@ use sha2::{Digest, Sha256};
 use wclayer::crates::layer::{LayerReader, MemLayer, WalkMode};
 use wclayer::crates::tar::archive::ArchiveReader;
 
+use crate::cmd::export::write_tar;
 use crate::cmd::limits::{LimitArgs, with_hint};
-use crate::io::{Output, open_input};
+use crate::io::{Compression, check_output, open_input};
+use crate::report::{self, Channel};
 
 /// Arguments of `wclayer convert`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// The layer tar to read (`.tar`, `.tar.gz` or `.tar.zst`; `-` for standard input).
     input: String,
-    /// Where to write the normalised tar (`-` for standard output).
+    /// Where to write the normalised tar (`-` for standard output, never a terminal). The
+    /// name chooses the compression: `.tar.gz`/`.tgz` gzip, `.tar.zst` zstd, `.tar` none.
     output: String,
     /// Walk the layer as a base layer (`Files/`, then `UtilityVM/Files/`; no tombstones),
     /// whatever it contains.
@@ -25,34 +28,70 @@ pub(crate) struct Args {
     /// Without `--base` or `--delta`, a layer with whiteouts is a delta layer.
     #[arg(long)]
     delta: bool,
+    /// With `--base`, drop the layer's whiteouts (a base layer has none) instead of
+    /// refusing; a warning says how many.
+    #[arg(long, requires = "base")]
+    drop_whiteouts: bool,
+    /// Compress the output with gzip.
+    #[arg(short = 'z', long, conflicts_with = "zstd")]
+    gzip: bool,
+    /// Compress the output with zstd.
+    #[arg(long)]
+    zstd: bool,
+    /// Replace an existing output file.
+    #[arg(long)]
+    force: bool,
+    /// Print the result as one JSON object (diffID, digest, sizes, media type).
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
 
 pub(crate) fn run(a: &Args) -> Result<()> {
-    let input = open_input(&a.input, a.limits.max_ratio)?;
+    let compression = Compression::choose(&a.output, a.gzip, a.zstd)?;
+    check_output(&a.output, a.force)?;
+    let mut input = open_input(&a.input, a.limits.max_ratio)
+        .with_context(|| format!("cannot convert {}", a.input))?;
+    if let Some(why) = input.sniff().not_a_layer() {
+        anyhow::bail!("cannot convert {}: {why}", a.input);
+    }
     let mut layer = MemLayer::new();
     let mut archive = ArchiveReader::new(input);
     wclayer::crates::tar::import_tar_limited(&mut archive, &mut layer, &a.limits.limits())
         .map_err(|e| with_hint(wclayer::Error::Tar(e)))
         .with_context(|| format!("cannot import {}", a.input))?;
+    let whiteouts = layer.tombstone_count();
+    if a.base && whiteouts > 0 {
+        anyhow::ensure!(
+            a.drop_whiteouts,
+            "cannot convert {} as a base layer: it has {whiteouts} whiteouts, which a base \
+             layer cannot hold; add --drop-whiteouts to leave them out",
+            a.input
+        );
+        report::warn(&format!(
+            "{}: left out {whiteouts} whiteouts (--drop-whiteouts)",
+            a.input
+        ));
+    }
     layer.set_walk_mode(match (a.base, a.delta) {
         (true, _) => Some(WalkMode::Base),
         (_, true) => Some(WalkMode::Delta),
         _ => None,
     });
-    let out = Output::create(&a.output)?;
-    let mut hashing = HashingWriter::new(out);
-    let mut reader = layer.reader()?;
-    wclayer::crates::tar::export_tar(&mut reader, &mut hashing)
-        .with_context(|| format!("cannot export {}", a.output))?;
+    let mut reader = layer
+        .reader()
+        .with_context(|| format!("cannot convert {}", a.input))?;
+    let written = write_tar(&a.output, compression, &mut |w| {
+        wclayer::crates::tar::export_tar(&mut reader, w)
+            .with_context(|| format!("cannot convert {}", a.input))?;
+        Ok(())
+    })?;
     reader.close()?;
-    let HashingWriter { inner, hash, len } = hashing;
-    inner.commit()?;
-    eprintln!(
-        "diffID sha256:{} ({len} bytes)",
-        hex::encode(hash.finalize())
-    );
+    let json = a
+        .json
+        .then(|| written.json(&a.output, ("input", a.input.clone())));
+    report::result(Channel::beside(&a.output), json.as_ref(), &written.text());
     Ok(())
 }
 

@@ -4,11 +4,13 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use serde_json::json;
 use sha2::Digest;
 
 use crate::cmd::convert::HashingWriter;
 use crate::cmd::limits::{LimitArgs, with_hint};
-use crate::io::{Output, WriteBehind, progress_bar};
+use crate::io::{Compression, Output, WriteBehind, check_output, progress_bar};
+use crate::report::{self, Channel};
 
 /// Arguments of `wclayer export` (as hcsshim's `wclayer export`).
 #[derive(clap::Args, Debug)]
@@ -19,9 +21,16 @@ pub(crate) struct Args {
     /// command; a layer directory written by `wclayer import` holds all it needs.
     #[arg(short = 'l', long = "layer", value_name = "PARENT")]
     parents: Vec<PathBuf>,
-    /// Where to write the tar (`-` is standard output).
+    /// Where to write the tar (`-` is standard output, never a terminal). The name chooses
+    /// the compression: `.tar.gz`/`.tgz` gzip, `.tar.zst` zstd, `.tar` none.
     #[arg(short, long, default_value = "-", conflicts_with = "folder")]
     output: String,
+    /// Replace an existing output file.
+    #[arg(long)]
+    force: bool,
+    /// Print the result as one JSON object (diffID, digest, sizes, media type).
+    #[arg(long)]
+    json: bool,
     /// Export into a new transport folder (hcsshim's `ExportLayer` format) instead of a tar.
     #[arg(long, value_name = "FOLDER", conflicts_with_all = ["gzip", "zstd"])]
     folder: Option<PathBuf>,
@@ -51,82 +60,172 @@ pub(crate) fn run(a: &Args) -> Result<()> {
                 folder.display()
             )
         })?;
+        let json = a.json.then(|| {
+            json!({"layer": a.layer.display().to_string(), "folder": folder.display().to_string()})
+        });
+        report::result(
+            Channel::Stdout,
+            json.as_ref(),
+            &format!("exported {} into {}", a.layer.display(), folder.display()),
+        );
         return Ok(());
     }
-    let out = Output::create(&a.output)?;
-    let compressed = HashingWriter::new(out);
-    let (compressed, diff_id) = if a.gzip {
-        // The workers deflate the tar while its SHA-256 (the diffID) runs on a thread of its
-        // own, fed the same blocks; this thread produces the tar, hashes the compressed
-        // bytes (the digest) and writes them.
-        let gz = wclayer_compress::GzOptions::new()
-            .level(flate2::Compression::default())
-            .hash_input(true)
-            .build(compressed);
-        let gz = export_plain(gz, a)?;
-        let done = gz
-            .finish_with_digest()
-            .context("cannot finish the gzip stream")?;
-        let diff_id = done
-            .input_sha256
-            .context("the gzip encoder computed no diffID")?;
-        (done.inner, hex::encode(diff_id))
-    } else if a.zstd {
-        let mut z = zstd::Encoder::new(compressed, 3)?;
-        z.multithread(
-            std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1)),
-        )?;
-        let (z, d) = export_behind(z, a)?;
-        (z.finish().context("cannot finish the zstd stream")?, d)
-    } else {
-        export_behind(compressed, a)?
-    };
-    let HashingWriter { inner, hash, len } = compressed;
-    inner.commit()?;
-    eprintln!("diffID sha256:{diff_id}");
-    if a.gzip || a.zstd {
-        eprintln!(
-            "digest sha256:{} ({len} bytes)",
-            hex::encode(hash.finalize())
-        );
-    }
+    let compression = Compression::choose(&a.output, a.gzip, a.zstd)?;
+    check_output(&a.output, a.force)?;
+    anyhow::ensure!(
+        a.layer.is_dir(),
+        "cannot export {}: no such layer directory",
+        a.layer.display()
+    );
+    let written = write_tar(&a.output, compression, &mut |w| {
+        wclayer::export_layer_to_tar_with_stats(w, &a.layer, &a.parents, &a.limits.limits())
+            .map_err(with_hint)
+            .with_context(|| format!("cannot export {}", a.layer.display()))?;
+        Ok(())
+    })?;
+    let json = a
+        .json
+        .then(|| written.json(&a.output, ("layer", a.layer.display().to_string())));
+    report::result(Channel::beside(&a.output), json.as_ref(), &written.text());
     Ok(())
 }
 
-/// Exports the layer into `w`; the uncompressed tar is hashed and written into `w` on a
-/// thread of its own ([`WriteBehind`]). Returns `w` and the diffID.
-fn export_behind<W: Write + Send + 'static>(w: W, a: &Args) -> Result<(W, String)> {
-    let behind = WriteBehind::spawn(w).context("cannot start the output thread")?;
-    let behind = export_plain(behind, a)?;
-    behind.finish().context("cannot write the output")
+/// What [`write_tar`] wrote.
+pub(crate) struct Written {
+    compression: Compression,
+    /// The SHA-256 of the uncompressed tar (hexadecimal).
+    diff_id: String,
+    /// Bytes of the uncompressed tar.
+    size: u64,
+    /// The SHA-256 of the output as written (hexadecimal).
+    digest: String,
+    /// Bytes of the output as written.
+    len: u64,
 }
 
-/// Exports the layer into `w` with a progress display; returns `w`.
-fn export_plain<W: Write>(w: W, a: &Args) -> Result<W> {
+impl Written {
+    /// The result as JSON (docs/cli.md, "Results"), with `what` (the layer or the input
+    /// it was made from).
+    pub(crate) fn json(&self, output: &str, what: (&str, String)) -> serde_json::Value {
+        json!({
+            what.0: what.1,
+            "output": output,
+            "media_type": self.compression.media_type(),
+            "diff_id": format!("sha256:{}", self.diff_id),
+            "size": self.size,
+            "digest": format!("sha256:{}", self.digest),
+            "compressed_size": self.len,
+        })
+    }
+
+    /// The result as text: the diffID, and the digest of a compressed output, with sizes.
+    pub(crate) fn text(&self) -> String {
+        let mut text = format!("diffID sha256:{} ({} bytes)", self.diff_id, self.size);
+        if self.compression != Compression::None {
+            text.push_str(&format!(
+                "\ndigest sha256:{} ({} bytes)",
+                self.digest, self.len
+            ));
+        }
+        text
+    }
+}
+
+/// Writes the tar `produce` makes to `output` (`-`: standard output) with `compression`,
+/// hashing the tar (the diffID) and what is written (the digest) on the way. The output
+/// file appears only when everything succeeded.
+pub(crate) fn write_tar(
+    output: &str,
+    compression: Compression,
+    produce: &mut dyn FnMut(&mut dyn Write) -> Result<()>,
+) -> Result<Written> {
+    let out = Output::create(output)?;
+    let compressed = HashingWriter::new(out);
+    let (compressed, diff_id, size) = match compression {
+        Compression::Gzip => {
+            // The workers deflate the tar while its SHA-256 (the diffID) runs on a thread
+            // of its own, fed the same blocks; this thread produces the tar, hashes the
+            // compressed bytes (the digest) and writes them.
+            let gz = wclayer_compress::GzOptions::new()
+                .level(flate2::Compression::default())
+                .hash_input(true)
+                .build(compressed);
+            let (gz, size) = with_progress(gz, produce)?;
+            let done = gz
+                .finish_with_digest()
+                .context("cannot finish the gzip stream")?;
+            let diff_id = done
+                .input_sha256
+                .context("the gzip encoder computed no diffID")?;
+            (done.inner, hex::encode(diff_id), size)
+        }
+        Compression::Zstd => {
+            let mut z = zstd::Encoder::new(compressed, 3)?;
+            z.multithread(
+                std::thread::available_parallelism()
+                    .map_or(1, |n| u32::try_from(n.get()).unwrap_or(1)),
+            )?;
+            let (z, d, size) = behind(z, produce)?;
+            (
+                z.finish().context("cannot finish the zstd stream")?,
+                d,
+                size,
+            )
+        }
+        Compression::None => behind(compressed, produce)?,
+    };
+    let HashingWriter { inner, hash, len } = compressed;
+    inner.commit()?;
+    Ok(Written {
+        compression,
+        diff_id,
+        size,
+        digest: hex::encode(hash.finalize()),
+        len,
+    })
+}
+
+/// Runs `produce` into `w`; the uncompressed tar is hashed and written into `w` on a thread
+/// of its own ([`WriteBehind`]). Returns `w`, the diffID and the size of the tar.
+fn behind<W: Write + Send + 'static>(
+    w: W,
+    produce: &mut dyn FnMut(&mut dyn Write) -> Result<()>,
+) -> Result<(W, String, u64)> {
+    let behind = WriteBehind::spawn(w).context("cannot start the output thread")?;
+    let (behind, size) = with_progress(behind, produce)?;
+    let (w, d) = behind.finish().context("cannot write the output")?;
+    Ok((w, d, size))
+}
+
+/// Runs `produce` into `w` with a progress display; returns `w` and the bytes of the tar.
+fn with_progress<W: Write>(
+    w: W,
+    produce: &mut dyn FnMut(&mut dyn Write) -> Result<()>,
+) -> Result<(W, u64)> {
     let bar = progress_bar("exporting");
-    let progress = Progress {
+    let mut progress = Progress {
         inner: w,
         bar: bar.clone(),
+        written: 0,
     };
-    let (progress, _stats) =
-        wclayer::export_layer_to_tar_with_stats(progress, &a.layer, &a.parents, &a.limits.limits())
-            .map_err(with_hint)
-            .with_context(|| format!("cannot export {}", a.layer.display()))?;
+    produce(&mut progress)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    Ok(progress.inner)
+    Ok((progress.inner, progress.written))
 }
 
 /// Advances a progress display by the bytes written through it.
 struct Progress<W> {
     inner: W,
     bar: Option<indicatif::ProgressBar>,
+    written: u64,
 }
 
 impl<W: Write> Write for Progress<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
+        self.written = self.written.saturating_add(n as u64);
         if let Some(b) = &self.bar {
             b.inc(n as u64);
         }

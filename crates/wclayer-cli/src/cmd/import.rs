@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use serde_json::json;
 
 use crate::cmd::limits::{LimitArgs, with_hint};
 use crate::io::{open_input, progress_reader};
+use crate::report::{self, Channel};
 
 /// Arguments of `wclayer import` (as hcsshim's `wclayer import`).
 #[derive(clap::Args, Debug)]
@@ -23,6 +25,9 @@ pub(crate) struct Args {
     /// Import a transport folder (hcsshim's `ImportLayer` format) instead of a tar.
     #[arg(long, value_name = "FOLDER")]
     folder: Option<PathBuf>,
+    /// Print the result as one JSON object (layer, diffID, counts) on standard output.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -67,22 +72,65 @@ fn import(a: &Args) -> Result<()> {
                     a.layer.display()
                 )
             })?;
-        eprintln!("imported {} into {}", folder.display(), a.layer.display());
+        let json = a.json.then(|| {
+            json!({"layer": a.layer.display().to_string(), "folder": folder.display().to_string()})
+        });
+        report::result(
+            Channel::Stdout,
+            json.as_ref(),
+            &format!("imported {} into {}", folder.display(), a.layer.display()),
+        );
         return Ok(());
     }
-    let mut input = open_input(&a.input, a.limits.max_ratio)?;
+    let cannot = || format!("cannot import {} into {}", a.input, a.layer.display());
+    let mut input = open_input(&a.input, a.limits.max_ratio).with_context(cannot)?;
+    // What cannot be a Windows layer is refused before anything is created, with what it
+    // looks like (docs/cli.md, "Inputs").
+    let sniff = input.sniff();
+    if let Some(why) = sniff.not_a_layer() {
+        anyhow::bail!("{}: {why}", cannot());
+    }
     let stats = wclayer::import_layer_from_tar_with_stats(
         progress_reader(&mut input, "importing"),
         &a.layer,
         &a.parents,
         &a.limits.limits(),
     )
-    .map_err(with_hint)
-    .with_context(|| format!("cannot import {} into {}", a.input, a.layer.display()))?;
+    .map_err(|e| {
+        let no_files = matches!(e.model(), Some(wclayer::crates::layer::Error::NoFiles));
+        let e = with_hint(e);
+        if no_files {
+            e.context("a base layer needs a Files directory: the tar has no entry under Files/")
+        } else {
+            e
+        }
+    })
+    .with_context(cannot)?;
     // The layer is complete and in place; what follows the archive's end only completes
     // the diffID, and a fault there (a damaged gzip trailer) costs the diffID, not the layer.
     let diff_id = input.finish();
-    eprintln!(
+    let diff_id = match diff_id {
+        Ok(d) => Some(format!("sha256:{d}")),
+        Err(e) => {
+            report::warn(&format!(
+                "{}: cannot read past the archive's end ({e}); no diffID",
+                a.input
+            ));
+            None
+        }
+    };
+    let json = a.json.then(|| {
+        json!({
+            "layer": a.layer.display().to_string(),
+            "input": a.input,
+            "diff_id": diff_id,
+            "entries": stats.files,
+            "hard_links": stats.links,
+            "tombstones": stats.tombstones,
+            "file_bytes": stats.total_size,
+        })
+    });
+    let mut text = format!(
         "imported {} entries, {} hard links, {} tombstones ({} bytes of file data) into {}",
         stats.files,
         stats.links,
@@ -90,12 +138,9 @@ fn import(a: &Args) -> Result<()> {
         stats.total_size,
         a.layer.display()
     );
-    match diff_id {
-        Ok(d) => eprintln!("diffID sha256:{d}"),
-        Err(e) => eprintln!(
-            "wclayer: warning: {}: cannot read past the archive's end ({e}); no diffID",
-            a.input
-        ),
+    if let Some(d) = &diff_id {
+        text.push_str(&format!("\ndiffID {d}"));
     }
+    report::result(Channel::Stdout, json.as_ref(), &text);
     Ok(())
 }

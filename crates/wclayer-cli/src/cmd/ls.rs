@@ -23,8 +23,9 @@ pub(crate) struct Args {
     /// input).
     layer: String,
     /// Show attributes, the four times, the security descriptor as SDDL, EA names,
-    /// alternate data streams and link targets.
-    #[arg(short, long)]
+    /// alternate data streams and link targets (no short form: `-l` names a parent layer
+    /// in every command).
+    #[arg(long)]
     long: bool,
     /// One JSON object per entry and line, with every field.
     #[arg(long, conflicts_with = "long")]
@@ -85,10 +86,10 @@ pub(crate) fn list(r: &mut dyn LayerReader, a: &Args, out: &mut dyn Write) -> Re
                     writeln!(
                         out,
                         "{}",
-                        json!({"name": name.as_str(), "kind": "tombstone"})
+                        json!({"name": name.to_slash(), "kind": "tombstone"})
                     )?;
                 } else {
-                    writeln!(out, "{:<9} {:>12}  {}", "deleted", "", name)?;
+                    writeln!(out, "{:<9} {:>12}  {}", "tombstone", "", name.to_slash())?;
                 }
                 continue;
             }
@@ -100,7 +101,7 @@ pub(crate) fn list(r: &mut dyn LayerReader, a: &Args, out: &mut dyn Write) -> Re
             match first_names.get(&li.file_id.file_id) {
                 Some(first) => Some(first.clone()),
                 None => {
-                    first_names.insert(li.file_id.file_id, name.as_str().to_string());
+                    first_names.insert(li.file_id.file_id, name.to_slash());
                     None
                 }
             }
@@ -129,7 +130,7 @@ pub(crate) fn list(r: &mut dyn LayerReader, a: &Args, out: &mut dyn Write) -> Re
             let t =
                 |ft: wclayer::backup::FileTime| json!({"filetime": ft.0, "utc": ft.to_string()});
             let line = json!({
-                "name": name.as_str(),
+                "name": name.to_slash(),
                 "kind": kind,
                 "size": size,
                 "attributes": info.file_attributes.0,
@@ -152,7 +153,7 @@ pub(crate) fn list(r: &mut dyn LayerReader, a: &Args, out: &mut dyn Write) -> Re
             writeln!(out, "{line}")?;
             continue;
         }
-        let mut line = format!("{kind:<9} {size:>12}  {name}");
+        let mut line = format!("{kind:<9} {size:>12}  {}", name.to_slash());
         if let Some(t) = target {
             line.push_str(&format!(" -> {t}"));
         }

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 
-use crate::io::Output;
+use crate::io::{Output, check_output};
 
 /// Arguments of `wclayer sample`.
 #[derive(clap::Args, Debug)]
@@ -11,9 +11,12 @@ pub(crate) struct Args {
     /// Which layer: `base`, `delta`, `linux` or `pax-global` (`--list` describes them).
     #[arg(default_value = "base")]
     case: String,
-    /// Where to write the tar (`-` for standard output).
+    /// Where to write the tar (`-` for standard output, never a terminal).
     #[arg(short, long, default_value = "-")]
     output: String,
+    /// Replace an existing output file.
+    #[arg(long)]
+    force: bool,
     /// Size in bytes of the layer's one big file.
     #[arg(long, default_value_t = wclayer_gen::DEFAULT_BIG_FILE_SIZE)]
     big_file_size: u64,
@@ -35,6 +38,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
             a.case
         );
     }
+    check_output(&a.output, a.force)?;
     let mut out = Output::create(&a.output)?;
     let opts = wclayer_gen::Options {
         big_file_size: a.big_file_size,

@@ -6,7 +6,7 @@ use std::io::Read;
 
 use sha2::{Digest, Sha256};
 
-use crate::{data, s, stderr_of, stdout_of, wclayer};
+use crate::{data, s, stdout_of, wclayer};
 
 fn sha256(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
@@ -54,17 +54,23 @@ fn export_prints_the_sha256_of_the_tar_it_writes() {
     let layer = layer(dir.path());
     let want = std::fs::read(data("exports/v2_streams_links.export.tar")).unwrap();
     let out = dir.path().join("out.tar");
-    let err = stderr_of(&["export", "-o", &s(&out), &s(&layer)]);
+    let err = stdout_of(&["export", "-o", &s(&out), &s(&layer)]);
     let tar = std::fs::read(&out).unwrap();
     assert!(tar == want);
-    assert_eq!(printed(&err, "diffID sha256:"), (sha256(&tar), None));
+    assert_eq!(
+        printed(&err, "diffID sha256:"),
+        (sha256(&tar), Some(tar.len() as u64))
+    );
     assert!(!err.contains("digest sha256:"), "{err}");
     // To standard output as well.
     let out = wclayer().args(["export", &s(&layer)]).output().unwrap();
     assert!(out.status.success());
     assert!(out.stdout == want);
     let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(printed(&err, "diffID sha256:"), (sha256(&want), None));
+    assert_eq!(
+        printed(&err, "diffID sha256:"),
+        (sha256(&want), Some(want.len() as u64))
+    );
 }
 
 #[test]
@@ -74,7 +80,7 @@ fn compressed_exports_are_complete_and_print_both_digests() {
     let want = std::fs::read(data("exports/v2_streams_links.export.tar")).unwrap();
     for flag in ["-z", "--gzip", "--zstd"] {
         let out = dir.path().join(format!("out{flag}"));
-        let err = stderr_of(&["export", flag, "-o", &s(&out), &s(&layer)]);
+        let err = stdout_of(&["export", flag, "-o", &s(&out), &s(&layer)]);
         let compressed = std::fs::read(&out).unwrap();
         let tar = if flag == "--zstd" {
             zstd::decode_all(&compressed[..]).expect("a complete zstd stream")
@@ -89,7 +95,7 @@ fn compressed_exports_are_complete_and_print_both_digests() {
         assert!(tar == want, "{flag}");
         assert_eq!(
             printed(&err, "diffID sha256:"),
-            (sha256(&tar), None),
+            (sha256(&tar), Some(tar.len() as u64)),
             "{flag}"
         );
         assert_eq!(
@@ -112,7 +118,7 @@ fn convert_prints_the_sha256_of_the_tar_it_writes() {
     let dir = tempfile::tempdir().unwrap();
     for case in crate::VECTORS {
         let out = dir.path().join(format!("{case}.tar"));
-        let err = stderr_of(&["convert", &s(&data(&format!("{case}.tar"))), &s(&out)]);
+        let err = stdout_of(&["convert", &s(&data(&format!("{case}.tar"))), &s(&out)]);
         let tar = std::fs::read(&out).unwrap();
         assert_eq!(
             printed(&err, "diffID sha256:"),
@@ -171,11 +177,11 @@ fn gzip_export_is_one_member_other_readers_accept() {
     let layer = dir.path().join("layer");
     stdout_of(&["import", "-i", &s(&input), &s(&layer)]);
     let plain = dir.path().join("plain.tar");
-    let plain_err = stderr_of(&["export", "-o", &s(&plain), &s(&layer)]);
+    let plain_err = stdout_of(&["export", "-o", &s(&plain), &s(&layer)]);
     let plain = std::fs::read(&plain).unwrap();
     assert!(plain.len() > 5 << 20, "{}", plain.len());
     let gz = dir.path().join("out.tar.gz");
-    let err = stderr_of(&["export", "-z", "-o", &s(&gz), &s(&layer)]);
+    let err = stdout_of(&["export", "-z", "-o", &s(&gz), &s(&layer)]);
     // The level never changes the tar: the same diffID as the plain export.
     assert_eq!(
         printed(&err, "diffID sha256:"),
@@ -194,7 +200,7 @@ fn gzip_export_is_one_member_other_readers_accept() {
     assert!(tar == plain);
     // The same bytes at every run.
     let again = dir.path().join("again.tar.gz");
-    stderr_of(&["export", "-z", "-o", &s(&again), &s(&layer)]);
+    stdout_of(&["export", "-z", "-o", &s(&again), &s(&layer)]);
     assert!(std::fs::read(&again).unwrap() == compressed);
 
     if have("gzip", "--version") {
@@ -306,7 +312,7 @@ fn import_prints_the_sha256_of_the_uncompressed_input() {
     std::fs::write(&zst, zstd::encode_all(&tar[..], 3).unwrap()).unwrap();
     for (i, input) in [plain, gz, zst].iter().enumerate() {
         let layer = dir.path().join(format!("layer{i}"));
-        let err = stderr_of(&["import", "-i", &s(input), &s(&layer)]);
+        let err = stdout_of(&["import", "-i", &s(input), &s(&layer)]);
         assert_eq!(
             printed(&err, "diffID sha256:"),
             (want.clone(), None),
@@ -321,6 +327,6 @@ fn import_prints_the_sha256_of_the_uncompressed_input() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stdout);
     assert_eq!(printed(&err, "diffID sha256:"), (want, None));
 }

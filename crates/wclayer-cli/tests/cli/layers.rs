@@ -44,7 +44,7 @@ fn import_then_export_equals_convert_for_every_sample() {
     stdout_of(&["import", "-i", &s(&p("base.tar")), &s(&p("parent"))]);
     for case in ["base", "delta", "linux", "pax-global"] {
         let tar = p(&format!("{case}.tar"));
-        stdout_of(&["sample", case, "-o", &s(&tar)]);
+        stdout_of(&["sample", case, "--force", "-o", &s(&tar)]);
         let layer = p(&format!("layer-{case}"));
         if case == "delta" {
             stdout_of(&["import", "-l", &s(&p("parent")), "-i", &s(&tar), &s(&layer)]);
@@ -289,7 +289,7 @@ fn delta_layer_over_a_base_layer() {
     assert!(
         entries
             .iter()
-            .any(|e| e["kind"] == "tombstone" && e["name"] == "Files\\Users\\Public\\gone.txt")
+            .any(|e| e["kind"] == "tombstone" && e["name"] == "Files/Users/Public/gone.txt")
     );
 
     // The utility VM is cloned from the parent: ordinary files hard-linked, the BCD files

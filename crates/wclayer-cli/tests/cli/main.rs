@@ -8,6 +8,7 @@
     reason = "test code: a panic (unwrap, index, overflow) is a failing test"
 )]
 
+mod conventions;
 mod convert;
 mod digests;
 mod hostile;
@@ -45,17 +46,6 @@ fn stdout_of(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs `wclayer ARGS`, expects success, and returns its standard error.
-fn stderr_of(args: &[&str]) -> String {
-    let out = wclayer().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "wclayer {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stderr).unwrap()
 }
 
 /// A file of the tar crate's test data.

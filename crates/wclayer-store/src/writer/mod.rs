@@ -282,6 +282,12 @@ impl DirLayerWriter {
 
     fn close_inner(&mut self) -> Result<(), Error> {
         self.finish_current()?;
+        // A layer that cannot be read back is not committed: a base layer's walk starts at
+        // its own `Files` (docs/layer-semantics.md §0.2), so one without it (a Linux tar, an
+        // empty one) is refused here rather than by every later export.
+        if self.manifest.kind == LayerKind::Base {
+            self.tree.walk(wclayer_layer::WalkMode::Base)?;
+        }
         // Every file complete before what follows reads or times anything.
         self.pool.finish()?;
         // hcsshim's Close order (docs/layer-semantics.md §4.5): tombstones are already

@@ -68,9 +68,14 @@ impl ParentLayer {
     /// # Errors
     /// As [`ParentLayer::open`].
     pub fn open_ambient(path: &Path, authority: AmbientAuthority) -> Result<Self, Error> {
-        let label = path.display().to_string();
+        // Recorded as hcsshim records parents, absolute (docs/layer-directory.md).
+        let label = std::fs::canonicalize(path)
+            .or_else(|_| std::path::absolute(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string();
         let root = Dir::open_ambient_dir(path, authority)
-            .map_err(|e| Error::io("open parent layer", &label, e))?;
+            .map_err(|e| Error::io("open parent layer", path.display().to_string(), e))?;
         ParentLayer::from_root(root, label)
     }
 
