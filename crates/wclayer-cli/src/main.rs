@@ -41,12 +41,15 @@ enum Command {
     Ls(cmd::ls::Args),
     /// Write a generated Windows-style layer tar (base, delta, ...) to try things on.
     Sample(cmd::sample::Args),
+    /// Check a layer tar, layer directory or chain for what Windows would refuse or change.
+    Verify(cmd::verify::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _logging = logging::init(cli.log_level.as_deref());
     signals::install();
+    let mut exit = ExitCode::SUCCESS;
     let result = match cli.command {
         Command::Import(a) => cmd::import::run(&a),
         Command::Export(a) => cmd::export::run(&a),
@@ -55,17 +58,18 @@ fn main() -> ExitCode {
         Command::Convert(a) => cmd::convert::run(&a),
         Command::Sample(a) => cmd::sample::run(&a),
         Command::Ls(a) => cmd::ls::run(&a),
+        Command::Verify(a) => cmd::verify::run(&a).map(|code| exit = code),
     };
     signals::ending();
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => exit,
         Err(e) => {
             // A closed pipe (`wclayer trace x.tar | head`) is not a failure.
             if io::stdout_closed() {
                 return ExitCode::SUCCESS;
             }
             eprintln!("wclayer: error: {e:#}");
-            ExitCode::FAILURE
+            cmd::verify::exit_code_for(&e)
         }
     }
 }
