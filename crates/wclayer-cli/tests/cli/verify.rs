@@ -110,6 +110,9 @@ fn expect_one(args: &[&str], rule: &str, severity: &str, entry: &str) {
     assert_eq!(code, if severity == "error" { 1 } else { 0 }, "{args:?}");
 }
 
+/// One case: the tar's entries, extra flags, and the one finding it must give.
+type Case<'a> = (Vec<E<'a>>, &'a [&'a str], &'a str, &'a str, &'a str);
+
 fn sym<'a>(name: &'a str, target: &'a str) -> E<'a> {
     E {
         kind: tar::EntryType::Symlink,
@@ -122,7 +125,7 @@ fn sym<'a>(name: &'a str, target: &'a str) -> E<'a> {
 fn one_case_per_entry_rule() {
     let dir = tempfile::tempdir().unwrap();
     let long = format!("Files/{}", "x".repeat(256));
-    let cases: Vec<(Vec<E<'_>>, &[&str], &str, &str, &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             vec![d("Files"), f("Files/CON")],
             &[],
