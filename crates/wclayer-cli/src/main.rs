@@ -48,6 +48,8 @@ enum Command {
     Ls(cmd::ls::Args),
     /// Write a generated Windows-style layer tar (base, delta, ...) to try things on.
     Sample(cmd::sample::Args),
+    /// Check a layer tar, layer directory or chain for what Windows would refuse or change.
+    Verify(cmd::verify::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         .or_else(|| logging::level_of_flags(cli.quiet, cli.verbose));
     let _logging = logging::init(level);
     signals::install();
+    let mut exit = ExitCode::SUCCESS;
     let result = match cli.command {
         Command::Import(a) => cmd::import::run(&a),
         Command::Export(a) => cmd::export::run(&a),
@@ -67,16 +70,17 @@ fn main() -> ExitCode {
         Command::Convert(a) => cmd::convert::run(&a),
         Command::Sample(a) => cmd::sample::run(&a),
         Command::Ls(a) => cmd::ls::run(&a),
+        Command::Verify(a) => cmd::verify::run(&a).map(|code| exit = code),
     };
     signals::ending();
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => exit,
         Err(e) => {
             // A closed pipe (`wclayer trace x.tar | head`) is not a failure.
             if io::stdout_closed() {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("wclayer: error: {}", report::error_line(&e));
+            report::error(&e);
             ExitCode::FAILURE
         }
     }

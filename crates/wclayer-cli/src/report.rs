@@ -65,6 +65,11 @@ pub(crate) fn result(channel: Channel, json: Option<&serde_json::Value>, text: &
     };
 }
 
+/// Prints the error as one line on standard error (docs/cli.md, "Errors and exit status").
+pub(crate) fn error(e: &anyhow::Error) {
+    eprintln!("wclayer: error: {}", error_line(e));
+}
+
 /// The error as one line: its message and its causes joined by `: `, leaving out a cause
 /// whose text the line already holds (a wrapper that prints its source, then the source
 /// again).

@@ -8,3 +8,4 @@ pub(crate) mod ls;
 pub(crate) mod sample;
 pub(crate) mod sddl;
 pub(crate) mod trace;
+pub(crate) mod verify;

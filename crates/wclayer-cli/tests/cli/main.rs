@@ -17,6 +17,7 @@ mod layers;
 #[cfg(feature = "otel")]
 mod otel;
 mod sddl;
+mod verify;
 
 use std::path::{Path, PathBuf};
 
