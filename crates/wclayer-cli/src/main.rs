@@ -41,12 +41,16 @@ enum Command {
     Ls(cmd::ls::Args),
     /// Write a generated Windows-style layer tar (base, delta, ...) to try things on.
     Sample(cmd::sample::Args),
+    /// Compare two layers entry by entry: what was added, removed and changed, and how.
+    Diff(cmd::diff::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _logging = logging::init(cli.log_level.as_deref());
     signals::install();
+    // `diff` ends with 0 (identical), 1 (different) or 2 (trouble), as diff(1) does.
+    let (mut success, mut failure) = (ExitCode::SUCCESS, ExitCode::FAILURE);
     let result = match cli.command {
         Command::Import(a) => cmd::import::run(&a),
         Command::Export(a) => cmd::export::run(&a),
@@ -55,17 +59,21 @@ fn main() -> ExitCode {
         Command::Convert(a) => cmd::convert::run(&a),
         Command::Sample(a) => cmd::sample::run(&a),
         Command::Ls(a) => cmd::ls::run(&a),
+        Command::Diff(a) => {
+            failure = ExitCode::from(cmd::diff::TROUBLE);
+            cmd::diff::run(&a).map(|code| success = code)
+        }
     };
     signals::ending();
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => success,
         Err(e) => {
             // A closed pipe (`wclayer trace x.tar | head`) is not a failure.
             if io::stdout_closed() {
                 return ExitCode::SUCCESS;
             }
             eprintln!("wclayer: error: {e:#}");
-            ExitCode::FAILURE
+            failure
         }
     }
 }

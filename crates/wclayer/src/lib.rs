@@ -58,6 +58,8 @@ pub mod crates {
 }
 pub use wclayer_backup as backup;
 
+pub mod diff;
+
 /// An error of one of the API calls; the message names the layer and the entry.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
