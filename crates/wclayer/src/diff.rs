@@ -159,9 +159,6 @@ impl fmt::Display for StreamDigest {
 pub struct EntrySummary {
     /// What the entry is.
     pub kind: Kind,
-    /// The layer deletes what its parents have under this name before adding the entry (a
-    /// whiteout followed by the entry, docs/layer-semantics.md §0.1).
-    pub replaces_deleted: bool,
     /// Attributes and times; `None` for tombstones and hard links.
     pub info: Option<FileBasicInfo>,
     /// The unnamed data stream, if there is one.
@@ -186,7 +183,6 @@ impl EntrySummary {
     fn tombstone() -> EntrySummary {
         EntrySummary {
             kind: Kind::Tombstone,
-            replaces_deleted: false,
             info: None,
             data: None,
             sparse: false,
@@ -196,15 +192,6 @@ impl EntrySummary {
             reparse: None,
             hard_link: None,
             other_streams: Vec::new(),
-        }
-    }
-
-    /// The kind as shown, `tombstone+…` for an entry that replaces a deleted one.
-    fn kind_text(&self) -> String {
-        if self.replaces_deleted {
-            format!("tombstone+{}", self.kind)
-        } else {
-            self.kind.to_string()
         }
     }
 }
@@ -313,9 +300,14 @@ pub fn diff(old: Input<'_>, new: Input<'_>, limits: &Limits) -> Result<Diff, Dif
     // side has the name too.
     let mut old_entries: HashMap<String, (EntrySummary, bool)> = HashMap::new();
     let mut old_links: Vec<(String, String)> = Vec::new();
+    let mut old_tombstones: BTreeSet<String> = BTreeSet::new();
     let mut old_headers = OldHeaders::default();
     let old_facts = {
         let mut sink = |name: String, s: EntrySummary| {
+            if s.kind == Kind::Tombstone {
+                old_tombstones.insert(name);
+                return;
+            }
             if let Some(t) = &s.hard_link {
                 old_links.push((name.clone(), t.clone()));
             }
@@ -348,9 +340,14 @@ pub fn diff(old: Input<'_>, new: Input<'_>, limits: &Limits) -> Result<Diff, Dif
     let mut changes: Vec<Change> = Vec::new();
     let mut new_differing: HashMap<String, EntrySummary> = HashMap::new();
     let mut new_links: Vec<(String, String)> = Vec::new();
+    let mut new_tombstones: BTreeSet<String> = BTreeSet::new();
     let mut compare = HeaderCompare::new(old_headers);
     let new_facts = {
         let mut sink = |name: String, mut s: EntrySummary| {
+            if s.kind == Kind::Tombstone {
+                new_tombstones.insert(name);
+                return;
+            }
             if let Some(t) = s.hard_link.clone() {
                 let target = new_differing.get(&t).or_else(|| {
                     old_entries
@@ -399,14 +396,13 @@ pub fn diff(old: Input<'_>, new: Input<'_>, limits: &Limits) -> Result<Diff, Dif
         .transpose()
         .map_err(fail(Side::New))?
     };
-    drop(new_differing);
     changes.extend(
         old_entries
-            .into_iter()
+            .iter()
             .filter(|(_, (_, seen))| !seen)
             .map(|(entry, _)| Change {
                 kind: ChangeKind::Removed,
-                entry,
+                entry: entry.clone(),
                 fields: Vec::new(),
             }),
     );
@@ -416,6 +412,7 @@ pub fn diff(old: Input<'_>, new: Input<'_>, limits: &Limits) -> Result<Diff, Dif
     for c in changes {
         by_name.insert(c.entry.clone(), c);
     }
+    compare.order();
     let extra = link_fields(&old_links, &new_links)
         .into_iter()
         .chain(compare.fields);
@@ -427,6 +424,41 @@ pub fn diff(old: Input<'_>, new: Input<'_>, limits: &Limits) -> Result<Diff, Dif
         });
         if c.kind == ChangeKind::Changed {
             c.fields.push(field);
+        }
+    }
+    // A tombstone is a change of the name's kind: a deletion, or a deletion before an entry
+    // of the same name (docs/layer-semantics.md §0.1).
+    for name in old_tombstones.symmetric_difference(&new_tombstones) {
+        let old_kind = old_entries.get(name).map(|(s, _)| s.kind);
+        let new_kind = new_differing.get(name).map(|s| s.kind).or_else(|| {
+            old_entries
+                .get(name)
+                .filter(|(_, seen)| *seen)
+                .map(|(s, _)| s.kind)
+        });
+        let text = |tombstone: bool, kind: Option<Kind>| match (tombstone, kind) {
+            (true, Some(k)) => Some(format!("tombstone+{k}")),
+            (true, None) => Some("tombstone".to_string()),
+            (false, k) => k.map(|k| k.to_string()),
+        };
+        let (a, b) = (
+            text(old_tombstones.contains(name), old_kind),
+            text(new_tombstones.contains(name), new_kind),
+        );
+        let kind = match (&a, &b) {
+            (None, _) => ChangeKind::Added,
+            (_, None) => ChangeKind::Removed,
+            _ => ChangeKind::Changed,
+        };
+        let c = by_name.entry(name.clone()).or_insert_with(|| Change {
+            kind,
+            entry: name.clone(),
+            fields: Vec::new(),
+        });
+        if kind == ChangeKind::Changed {
+            c.kind = ChangeKind::Changed;
+            c.fields.retain(|f| f.field != "kind");
+            c.fields.insert(0, FieldChange::new("kind", a, b));
         }
     }
     let changes: Vec<Change> = by_name.into_values().collect();
@@ -453,7 +485,6 @@ fn resolved_link(link: &EntrySummary, target: EntrySummary) -> EntrySummary {
         return link.clone();
     }
     EntrySummary {
-        replaces_deleted: link.replaces_deleted,
         hard_link: link.hard_link.clone(),
         ..target
     }
@@ -538,7 +569,7 @@ fn compare_entries(o: &EntrySummary, n: &EntrySummary) -> Vec<FieldChange> {
             f.push(FieldChange::new(name, a, b));
         }
     };
-    field("kind", Some(o.kind_text()), Some(n.kind_text()));
+    field("kind", Some(o.kind.to_string()), Some(n.kind.to_string()));
     if o.kind == Kind::Tombstone || n.kind == Kind::Tombstone {
         return f;
     }
@@ -932,11 +963,11 @@ impl HeaderSummary {
         put("tar.devmajor", h.devmajor.to_string());
         put("tar.devminor", h.devminor.to_string());
         put("tar.format", format.to_string());
-        if h.is_header_only() {
+        if h.is_header_only() && h.size != 0 {
             // Data sizes are compared as content; a header-only entry's size is only bytes.
             put("tar.size", h.size.to_string());
         }
-        if !matches!(h.typeflag, b'1' | b'2') {
+        if !matches!(h.typeflag, b'1' | b'2') && !h.linkname.is_empty() {
             // Link targets are compared as the layer's links; elsewhere it is only bytes.
             put("tar.linkname", h.linkname.clone());
         }
@@ -976,8 +1007,8 @@ struct HeaderCompare {
     old: OldHeaders,
     /// Differing header fields, by entry name.
     fields: Vec<(String, FieldChange)>,
-    /// The largest old position of the entries matched so far.
-    max_old_index: Option<u64>,
+    /// Old and new position and name of each matched entry, in new order.
+    matched: Vec<(u64, u64, String)>,
     /// The first matched entry that starts at another byte: name, old and new offset.
     first_moved: Option<(String, u64, u64)>,
 }
@@ -987,7 +1018,7 @@ impl HeaderCompare {
         HeaderCompare {
             old,
             fields: Vec::new(),
-            max_old_index: None,
+            matched: Vec::new(),
             first_moved: None,
         }
     }
@@ -1006,21 +1037,54 @@ impl HeaderCompare {
                 ));
             }
         }
-        if self.max_old_index.is_some_and(|m| o.index < m) {
-            self.fields.push((
-                n.name.clone(),
-                FieldChange::new(
-                    "tar.order",
-                    Some(format!("entry {}", o.index)),
-                    Some(format!("entry {}", n.index)),
-                ),
-            ));
-        }
-        self.max_old_index = Some(self.max_old_index.map_or(o.index, |m| m.max(o.index)));
+        self.matched.push((o.index, n.index, n.name.clone()));
         if self.first_moved.is_none() && o.offset != n.offset {
             self.first_moved = Some((n.name.clone(), o.offset, n.offset));
         }
     }
+}
+
+impl HeaderCompare {
+    /// Adds a `tar.order` field to the entries that moved: those outside a longest run of
+    /// matched entries that kept their relative order.
+    fn order(&mut self) {
+        let kept = longest_increasing(&self.matched);
+        for (i, (o, n, name)) in self.matched.iter().enumerate() {
+            if !kept.contains(&i) {
+                self.fields.push((
+                    name.clone(),
+                    FieldChange::new(
+                        "tar.order",
+                        Some(format!("entry {o}")),
+                        Some(format!("entry {n}")),
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// The positions in `v` of a longest subsequence with increasing old positions (patience
+/// sorting, O(n log n)).
+fn longest_increasing(v: &[(u64, u64, String)]) -> BTreeSet<usize> {
+    // `tails[k]`: the position in `v` of the smallest last element of a run of length k+1.
+    let mut tails: Vec<usize> = Vec::new();
+    let mut before: Vec<Option<usize>> = Vec::with_capacity(v.len());
+    for (i, (old, _, _)) in v.iter().enumerate() {
+        let k = tails.partition_point(|&t| v.get(t).is_some_and(|x| x.0 < *old));
+        before.push(k.checked_sub(1).and_then(|p| tails.get(p).copied()));
+        match tails.get_mut(k) {
+            Some(t) => *t = i,
+            None => tails.push(i),
+        }
+    }
+    let mut kept = BTreeSet::new();
+    let mut at = tails.last().copied();
+    while let Some(i) = at {
+        kept.insert(i);
+        at = before.get(i).copied().flatten();
+    }
+    kept
 }
 
 /// A [`LayerWriter`] that reduces each entry to an [`EntrySummary`] and hands it to `sink`,
@@ -1028,50 +1092,33 @@ impl HeaderCompare {
 struct Collector<'s> {
     sink: &'s mut dyn FnMut(String, EntrySummary),
     open: Option<(String, FileBasicInfo, StreamSplitter, Accum)>,
-    /// A tombstone not yet handed on: an entry of the same name may follow and replace it.
-    tombstone: Option<String>,
 }
 
 impl<'s> Collector<'s> {
     fn new(sink: &'s mut dyn FnMut(String, EntrySummary)) -> Collector<'s> {
-        Collector {
-            sink,
-            open: None,
-            tombstone: None,
-        }
+        Collector { sink, open: None }
     }
 
-    /// Hands on the open entry and a pending tombstone (unless `next` replaces it).
-    fn flush(&mut self, next: Option<&str>) -> Result<(), wclayer_layer::Error> {
+    /// Hands on the open entry.
+    fn flush(&mut self) -> Result<(), wclayer_layer::Error> {
         if let Some((name, info, mut split, mut acc)) = self.open.take() {
             split.finish(&mut acc).map_err(|e| split_error(&name, e))?;
             let s = acc.finish(info).map_err(|e| problem(&name, e))?;
             (self.sink)(name, s);
         }
-        if let Some(t) = self.tombstone.take()
-            && next != Some(t.as_str())
-        {
-            (self.sink)(t, EntrySummary::tombstone());
-        }
         Ok(())
-    }
-
-    /// Whether `name` replaces the pending tombstone (asked before [`Collector::flush`]).
-    fn replaces(&self, name: &str) -> bool {
-        self.tombstone.as_deref() == Some(name)
     }
 }
 
 impl LayerWriter for Collector<'_> {
     fn add(&mut self, name: &LayerPath, info: &FileBasicInfo) -> Result<(), wclayer_layer::Error> {
-        let name = name.to_slash();
-        let replaces = self.replaces(&name);
-        self.flush(Some(&name))?;
-        let acc = Accum {
-            replaces_deleted: replaces,
-            ..Accum::default()
-        };
-        self.open = Some((name, *info, StreamSplitter::new(), acc));
+        self.flush()?;
+        self.open = Some((
+            name.to_slash(),
+            *info,
+            StreamSplitter::new(),
+            Accum::default(),
+        ));
         Ok(())
     }
 
@@ -1080,12 +1127,10 @@ impl LayerWriter for Collector<'_> {
         name: &LayerPath,
         target: &LayerPath,
     ) -> Result<(), wclayer_layer::Error> {
+        self.flush()?;
         let name = name.to_slash();
-        let replaces = self.replaces(&name);
-        self.flush(Some(&name))?;
         let s = EntrySummary {
             kind: Kind::HardLink,
-            replaces_deleted: replaces,
             hard_link: Some(target.to_slash()),
             ..EntrySummary::tombstone()
         };
@@ -1094,8 +1139,8 @@ impl LayerWriter for Collector<'_> {
     }
 
     fn remove(&mut self, name: &LayerPath) -> Result<(), wclayer_layer::Error> {
-        self.flush(None)?;
-        self.tombstone = Some(name.to_slash());
+        self.flush()?;
+        (self.sink)(name.to_slash(), EntrySummary::tombstone());
         Ok(())
     }
 
@@ -1107,7 +1152,7 @@ impl LayerWriter for Collector<'_> {
     }
 
     fn close(&mut self) -> Result<(), wclayer_layer::Error> {
-        self.flush(None)
+        self.flush()
     }
 }
 
@@ -1162,7 +1207,6 @@ enum Body {
 /// A [`SplitVisitor`] building one entry's summary from its backup stream.
 #[derive(Default)]
 struct Accum {
-    replaces_deleted: bool,
     body: Option<Body>,
     /// Hash and logical position of the data stream.
     data: Option<(Sha256, u64)>,
@@ -1218,7 +1262,6 @@ impl Accum {
         };
         Ok(EntrySummary {
             kind,
-            replaces_deleted: self.replaces_deleted,
             info: Some(info),
             data,
             sparse: self.sparse,
@@ -1693,6 +1736,37 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.side, Side::Old);
+    }
+
+    #[test]
+    fn moved_entries_are_those_outside_the_longest_kept_order() {
+        let v: Vec<(u64, u64, String)> = [0u64, 5, 1, 2, 3, 4]
+            .iter()
+            .enumerate()
+            .map(|(n, o)| (*o, n as u64, format!("e{o}")))
+            .collect();
+        assert_eq!(longest_increasing(&v), BTreeSet::from([0, 2, 3, 4, 5]));
+        assert!(longest_increasing(&[]).is_empty());
+    }
+
+    #[test]
+    fn tombstones_added_removed_and_before_an_entry() {
+        let old = tar_of(&sample());
+        let mut entries = sample();
+        entries.retain(|e| e.name != "Files/gone.txt");
+        let d = diff_tars(&old, &tar_of(&entries));
+        assert_eq!(d.changes.len(), 1, "{d:#?}");
+        assert_eq!(d.changes[0].kind, ChangeKind::Removed);
+        let mut entries = sample();
+        let mut t = dir("Files/b.bin");
+        t.tombstone = true;
+        entries.insert(1, t);
+        let d = diff_tars(&old, &tar_of(&entries));
+        assert_eq!(only_change(&d, "Files/b.bin")[0], "kind", "{d:#?}");
+        assert_eq!(
+            d.changes[0].fields[0].new.as_deref(),
+            Some("tombstone+file")
+        );
     }
 
     #[test]
