@@ -1630,7 +1630,8 @@ mod tests {
         link.link = Some("Files/a.txt");
         new.push(link);
         let d = diff_tars(&tar_of(&old), &tar_of(&new));
-        let got: Vec<(&str, Vec<(&str, Option<&str>, Option<&str>)>)> = d
+        type Fields<'a> = Vec<(&'a str, Option<&'a str>, Option<&'a str>)>;
+        let got: Vec<(&str, Fields<'_>)> = d
             .changes
             .iter()
             .map(|c| {

@@ -9,6 +9,7 @@
 )]
 
 mod convert;
+mod diff;
 mod digests;
 mod hostile;
 mod interrupt;
