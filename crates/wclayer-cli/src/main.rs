@@ -50,6 +50,8 @@ enum Command {
     Sample(cmd::sample::Args),
     /// Check a layer tar, layer directory or chain for what Windows would refuse or change.
     Verify(cmd::verify::Args),
+    /// Compare two layers entry by entry: what was added, removed and changed, and how.
+    Diff(cmd::diff::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Sample(a) => cmd::sample::run(&a),
         Command::Ls(a) => cmd::ls::run(&a),
         Command::Verify(a) => cmd::verify::run(&a).map(|code| exit = code),
+        Command::Diff(a) => cmd::diff::run(&a).map(|code| exit = code),
     };
     signals::ending();
     match result {

@@ -58,6 +58,7 @@ pub mod crates {
 }
 pub use wclayer_backup as backup;
 
+pub mod diff;
 pub mod verify;
 
 /// An error of one of the API calls; the message names the layer and the entry.
