@@ -51,8 +51,7 @@ pub(crate) struct Args {
 pub(crate) fn run(a: &Args) -> Result<()> {
     let compression = Compression::choose(&a.output, a.gzip, a.zstd)?;
     check_output(&a.output, a.force)?;
-    let mut input = open_input(&a.input, a.limits.max_ratio)
-        .with_context(|| format!("cannot convert {}", a.input))?;
+    let mut input = open_input(&a.input, a.limits.max_ratio)?;
     if let Some(why) = input.sniff().not_a_layer() {
         anyhow::bail!("cannot convert {}: {why}", a.input);
     }

@@ -83,7 +83,8 @@ fn import(a: &Args) -> Result<()> {
         return Ok(());
     }
     let cannot = || format!("cannot import {} into {}", a.input, a.layer.display());
-    let mut input = open_input(&a.input, a.limits.max_ratio).with_context(cannot)?;
+    // Its errors name the input already.
+    let mut input = open_input(&a.input, a.limits.max_ratio)?;
     // What cannot be a Windows layer is refused before anything is created, with what it
     // looks like (docs/cli.md, "Inputs").
     let sniff = input.sniff();
@@ -97,12 +98,10 @@ fn import(a: &Args) -> Result<()> {
         &a.limits.limits(),
     )
     .map_err(|e| {
-        let no_files = matches!(e.model(), Some(wclayer::crates::layer::Error::NoFiles));
-        let e = with_hint(e);
-        if no_files {
-            e.context("a base layer needs a Files directory: the tar has no entry under Files/")
+        if matches!(e.model(), Some(wclayer::crates::layer::Error::NoFiles)) {
+            anyhow::anyhow!("a base layer needs a Files directory, and the tar has no Files/")
         } else {
-            e
+            with_hint(e)
         }
     })
     .with_context(cannot)?;
