@@ -57,7 +57,8 @@ impl Opened {
 }
 
 /// Compares the layers: exit status 0 when identical, 1 when they differ, and
-/// [`TROUBLE`] (after the error line) when one could not be read, as diff(1) does.
+/// [`TROUBLE`] (after the error line) when one could not be read, as diff(1) does. With
+/// `-q` nothing but the error line is printed, unless `--json` was given.
 pub(crate) fn run(a: &Args) -> Result<ExitCode> {
     Ok(match compare(a) {
         Ok(code) => code,
@@ -81,13 +82,17 @@ fn compare(a: &Args) -> Result<ExitCode> {
         };
         with_hint(e.source).context(format!("cannot read {path}"))
     })?;
-    let mut out = io::BufWriter::new(crate::io::Stdout::new());
-    if a.json {
-        write_json(&d, &mut out)?;
-    } else {
-        write_text(&d, &mut out)?;
+    // With `-q` the text result is left out and the exit status is the answer; `--json`
+    // still prints (docs/cli.md, "Results"; docs/diff.md, "Exit status").
+    if a.json || !crate::report::quiet() {
+        let mut out = io::BufWriter::new(crate::io::Stdout::new());
+        if a.json {
+            write_json(&d, &mut out)?;
+        } else {
+            write_text(&d, &mut out)?;
+        }
+        out.flush()?;
     }
-    out.flush()?;
     Ok(if d.is_identical() {
         ExitCode::SUCCESS
     } else {

@@ -404,3 +404,27 @@ fn an_unreadable_input_exits_2_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn quiet_prints_nothing_and_answers_with_the_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("old.tar"), dir.path().join("new.tar"));
+    std::fs::write(&a, tar_of(&sample())).unwrap();
+    std::fs::write(
+        &b,
+        tar_of(&edited("Files/b.txt", |e| e.data = b"bea\n".to_vec())),
+    )
+    .unwrap();
+    assert_eq!(
+        run(&["-q", &s(&a), &s(&b)]),
+        (1, String::new(), String::new())
+    );
+    assert_eq!(
+        run(&["-q", &s(&a), &s(&a)]),
+        (0, String::new(), String::new())
+    );
+    // `--json` was asked for: it still prints.
+    let (code, out, err) = run(&["-q", "--json", &s(&a), &s(&b)]);
+    assert_eq!((code, err.as_str()), (1, ""));
+    assert!(out.ends_with("}\n") && out.contains("\"summary\""), "{out}");
+}
