@@ -467,3 +467,66 @@ fn not_fixed_point_names_the_first_entry_that_changes() {
         [&("not-fixed-point".into(), "warning".into(), "Files".into())]
     );
 }
+
+#[test]
+fn symbolic_links_planted_in_a_layer_directory_are_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = dir.path().join("l");
+    stdout_of(&[
+        "import",
+        "-i",
+        &s(&data("v1_base_names_times.tar")),
+        &s(&layer),
+    ]);
+    // Outside the layer: what the planted links point to, shaped like what they replace (a
+    // file of the recorded size, a directory with the same file), so that following a link
+    // would find nothing wrong, and listing through it would report `stolen.txt`.
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(outside.join("Program Files")).unwrap();
+    let old = std::fs::read(layer.join("Files/old.txt")).unwrap();
+    std::fs::write(outside.join("old.txt"), &old).unwrap();
+    let app = std::fs::read(layer.join("Files/Program Files/app.exe")).unwrap();
+    std::fs::write(outside.join("Program Files/app.exe"), &app).unwrap();
+    std::fs::write(outside.join("Program Files/stolen.txt"), b"secret").unwrap();
+
+    std::fs::remove_file(layer.join("Files/old.txt")).unwrap();
+    std::os::unix::fs::symlink(outside.join("old.txt"), layer.join("Files/old.txt")).unwrap();
+    std::fs::remove_dir_all(layer.join("Files/Program Files")).unwrap();
+    std::os::unix::fs::symlink(
+        outside.join("Program Files"),
+        layer.join("Files/Program Files"),
+    )
+    .unwrap();
+
+    let (code, mut got) = verify(&[&s(&layer)]);
+    got.sort();
+    let missing = |e: &str| {
+        (
+            "disk-missing".to_string(),
+            "error".to_string(),
+            e.to_string(),
+        )
+    };
+    assert_eq!(
+        got,
+        [
+            missing("Files/Program Files"),
+            missing("Files/Program Files/app.exe"),
+            missing("Files/old.txt"),
+        ]
+    );
+    assert_eq!(code, 1);
+
+    // A link to a file outside any layer, in place of a file: the same finding, and the
+    // link is left as it is.
+    std::fs::remove_file(layer.join("Files/old.txt")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", layer.join("Files/old.txt")).unwrap();
+    let (code, got) = verify(&[&s(&layer)]);
+    assert!(got.contains(&missing("Files/old.txt")), "{got:?}");
+    assert!(got.iter().all(|f| !f.2.contains("stolen")), "{got:?}");
+    assert_eq!(code, 1);
+    assert_eq!(
+        std::fs::read_link(layer.join("Files/old.txt")).unwrap(),
+        Path::new("/etc/passwd")
+    );
+}

@@ -1,5 +1,11 @@
 //! Layer directories: [`verify_layer_dir`] walks the metadata with the rules and compares
 //! it with what is on disk (docs/verify.md, the `disk-*` rules).
+//!
+//! The layer directory is opened once, with ambient authority for the user's path only;
+//! the reader, the export and every look at the disk go through that [`Dir`], relative to
+//! it and without following a symbolic link (docs/architecture.md, "Every file-system call
+//! through `wclayer-fs`"). A link planted inside the layer directory is an entry of the
+//! wrong kind, never a way out.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -7,6 +13,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 use wclayer_backup::reparse::ReparsePoint;
+use wclayer_fs::{Dir, FileType, Metadata, ambient_authority};
 use wclayer_layer::{Entry, LayerReader, upcase_key};
 use wclayer_store::LayerKind as StoreKind;
 
@@ -34,7 +41,9 @@ pub fn verify_layer_dir(
         .map(expected_digest)
         .transpose()?;
     let what = || format!("cannot read layer {}", path.display());
-    let mut traced = crate::new_layer_reader_limited(path, &[], &options.limits)
+    let root = Dir::open_ambient_dir(path, ambient_authority()).map_err(|e| read_err(what(), e))?;
+    let reader_root = root.try_clone().map_err(|e| read_err(what(), e))?;
+    let mut traced = crate::new_layer_reader_in(reader_root, path, &options.limits)
         .map_err(|e| read_err(what(), e))?;
     let r = traced.get_mut();
     let info = r.layer_info();
@@ -77,8 +86,8 @@ pub fn verify_layer_dir(
             .first()
             .filter(|_| d.names.len() > 1)
             .map(|n| n.key());
-        let meta = std::fs::symlink_metadata(path.join(&d.disk_path));
-        let ident = meta.as_ref().ok().map(identity);
+        let meta = root.metadata(&d.disk_path);
+        let ident = meta.as_ref().ok().map(|m| (m.dev, m.ino));
         let mut kind = match &reparse {
             Some(ReparsePoint::Symlink { target, .. }) => ItemKind::Symlink {
                 target: target.clone(),
@@ -136,17 +145,16 @@ pub fn verify_layer_dir(
         LayerKind::Delta => &[""],
     };
     let skip_clone = kind == LayerKind::Delta && info.utility_vm_cloned;
-    for root in roots {
-        extra_files(&mut v, path, root, &on_disk, skip_clone).map_err(|e| read_err(what(), e))?;
+    for start in roots {
+        extra_files(&mut v, &root, start, &on_disk, skip_clone).map_err(|e| read_err(what(), e))?;
     }
     if let Some(want) = expected {
-        let (h, _) = crate::export_layer_to_tar_with_stats(
-            HashWriter(Sha256::new()),
-            path,
-            &[],
-            &options.limits,
-        )
-        .map_err(|e| read_err(what(), e))?;
+        let export_root = root.try_clone().map_err(|e| read_err(what(), e))?;
+        let mut r = crate::new_layer_reader_in(export_root, path, &options.limits)
+            .map_err(|e| read_err(what(), e))?;
+        let (h, _) = wclayer_tar::export_tar(&mut r, HashWriter(Sha256::new()))
+            .map_err(|e| read_err(what(), e))?;
+        r.close().map_err(|e| read_err(what(), e))?;
         let got = digest_string(h.0);
         if got != want {
             v.push(Finding::new(
@@ -159,26 +167,12 @@ pub fn verify_layer_dir(
     Ok(v.finish())
 }
 
-/// `(st_dev, st_ino)` of a file, where the platform has them.
-fn identity(m: &std::fs::Metadata) -> (u64, u64) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        (m.dev(), m.ino())
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = m;
-        (0, 0)
-    }
-}
-
 /// Compares one entry with the file that holds it on disk.
 fn disk_entry(
     v: &mut Verifier,
     shown: &str,
     disk_path: &str,
-    meta: &io::Result<std::fs::Metadata>,
+    meta: &io::Result<Metadata>,
     kind: &ItemKind,
     reparse: bool,
     size: u64,
@@ -194,11 +188,11 @@ fn disk_entry(
             return;
         }
     };
-    let ft = m.file_type();
+    let ft = m.file_type;
     let expected = match kind {
-        ItemKind::Directory if !reparse => ft.is_dir(),
-        _ if reparse => ft.is_symlink() || ft.is_file(),
-        _ => ft.is_file(),
+        ItemKind::Directory if !reparse => ft == FileType::Dir,
+        _ if reparse => matches!(ft, FileType::Symlink | FileType::File),
+        _ => ft == FileType::File,
     };
     if !expected {
         v.push(Finding::new(
@@ -208,52 +202,53 @@ fn disk_entry(
         ));
         return;
     }
-    if !reparse && ft.is_file() && m.len() != size {
+    if !reparse && ft == FileType::File && m.size != size {
         v.push(Finding::new(
             Rule::DiskSize,
             shown,
             format!(
                 "{disk_path} has {} bytes on disk; the metadata records {size}",
-                m.len()
+                m.size
             ),
         ));
     }
 }
 
-/// Reports the files below `root` (a `/`-separated path in the layer directory, `""` for
-/// all of it) that no entry accounts for; `.wclayer` and, when `skip_clone`, the cloned
-/// `UtilityVM/Files` are not looked at.
+/// Reports the files below `start` (a `/`-separated path in the layer directory `root`, `""`
+/// for all of it) that no entry accounts for; `.wclayer` and, when `skip_clone`, the cloned
+/// `UtilityVM/Files` are not looked at. Only real directories are listed: a known name that
+/// is a symbolic link on disk (already a `disk-missing` finding of its entry) is never
+/// followed, and `start` itself is skipped when it is no directory.
 fn extra_files(
     v: &mut Verifier,
-    layer: &Path,
-    root: &str,
+    root: &Dir,
+    start: &str,
     known: &HashSet<String>,
     skip_clone: bool,
 ) -> io::Result<()> {
-    let mut stack = vec![root.to_string()];
+    if !start.is_empty() && !root.metadata(start).is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
+    let mut stack = vec![start.to_string()];
     while let Some(dir) = stack.pop() {
-        let full = if dir.is_empty() {
-            layer.to_path_buf()
+        let d = if dir.is_empty() {
+            root.try_clone()?
         } else {
-            layer.join(&dir)
+            root.open_dir(&dir)?
         };
-        let rd = match std::fs::read_dir(&full) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound && dir == root => continue,
-            Err(e) => return Err(e),
-        };
-        let mut names = Vec::new();
-        for e in rd {
-            let e = e?;
-            names.push((e.file_name(), e.file_type()?));
-        }
-        names.sort_by(|a, b| a.0.cmp(&b.0));
-        for (n, ft) in names {
+        let mut names = d.entries()?;
+        names.sort();
+        for n in names {
             let rel = match n.to_str() {
                 Some(s) if dir.is_empty() => s.to_string(),
                 Some(s) => format!("{dir}/{s}"),
                 None => {
-                    let shown = format!("{dir}/{}", n.to_string_lossy());
+                    let lossy = n.to_string_lossy();
+                    let shown = if dir.is_empty() {
+                        lossy.into_owned()
+                    } else {
+                        format!("{dir}/{lossy}")
+                    };
                     v.push(Finding::new(
                         Rule::DiskExtra,
                         shown,
@@ -273,7 +268,8 @@ fn extra_files(
                 ));
                 continue;
             }
-            if ft.is_dir() {
+            // Described without following it: a symbolic link is not descended into.
+            if d.metadata(&n).is_ok_and(|m| m.is_dir()) {
                 stack.push(rel);
             }
         }
