@@ -115,8 +115,9 @@ rules! {
     BaseOutsideTrees = "base-outside-trees", Warning;
     /// A tombstone in a base layer.
     TombstoneInBase = "tombstone-in-base", Error;
-    /// A tombstone outside `Files\` and `UtilityVM\Files\`.
-    TombstoneOutsideFiles = "tombstone-outside-files", Error;
+    /// A tombstone outside `Files\` and `UtilityVM\Files\`: wclayer's layer keeps it, only
+    /// hcsshim's legacy writer on Windows refuses it (docs/layer-semantics.md §0.4).
+    TombstoneOutsideFiles = "tombstone-outside-files", Warning;
     /// A tombstone that removes nothing the parents have.
     TombstoneRemovesNothing = "tombstone-removes-nothing", Warning;
     /// A hard link to a directory.

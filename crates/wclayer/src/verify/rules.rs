@@ -366,7 +366,7 @@ impl Verifier {
             self.push(Finding::new(
                 Rule::TombstoneOutsideFiles,
                 &shown,
-                "a tombstone outside Files/ and UtilityVM/Files/: hcsshim fails with `invalid tombstone`",
+                "a tombstone outside Files/ and UtilityVM/Files/: wclayer keeps it, but hcsshim's legacy writer on Windows fails with `invalid tombstone`",
             ));
         }
         if let Some(parents) = &self.parents
