@@ -250,6 +250,30 @@ pub fn new_layer_reader_limited(
     Ok(Traced { inner, span })
 }
 
+/// [`new_layer_reader_limited`] without parents, over a layer directory the caller has
+/// already opened as `root` (`path` only names it in the span): one handle for the reader
+/// and for the caller's own look at the directory.
+///
+/// # Errors
+/// As [`new_layer_reader_limited`].
+pub(crate) fn new_layer_reader_in(
+    root: wclayer_fs::Dir,
+    path: &Path,
+    limits: &Limits,
+) -> Result<Traced<DirLayerReader>, Error> {
+    let span = tracing::info_span!(
+        "wclayer::new_layer_reader",
+        path = %path.display(),
+        parentLayerPaths = %joined(&[]),
+        error = Empty,
+    );
+    let inner = finish(
+        &span,
+        span.in_scope(|| DirLayerReader::from_root_limited(root, limits)),
+    )?;
+    Ok(Traced { inner, span })
+}
+
 /// hcsshim `ImportLayerFromTar`: imports an OCI layer tar into a new layer directory and
 /// returns the total size of its regular files, as hcsshim does.
 ///
