@@ -37,6 +37,13 @@ cmp base.export.tar base.convert.tar
 echo "base: import + export gives the same bytes as convert"
 
 echo
+echo "== Check the delta over its base for what Windows would refuse or change (first findings)"
+"$wclayer" verify -l base delta.tar | head -n 6 || true
+echo
+echo "== Compare the exported delta with its layer directory: nothing differs"
+"$wclayer" diff delta.export.tar.gz delta
+
+echo
 echo "== A security descriptor from a layer tar (MSWINDOWS.rawsd), as SDDL and back"
 "$wclayer" sddl AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==
 "$wclayer" sddl --to-binary 'O:BUG:BU'

@@ -83,9 +83,12 @@ fn check(a: &Args) -> Result<ExitCode> {
         verify::verify_tar(input, parents, &options)
             .with_context(|| format!("cannot verify {}", a.layer))?
     };
-    let mut out = io::BufWriter::new(crate::io::Stdout::new());
-    print(&findings, a, &mut out)?;
-    out.flush()?;
+    // With -q the exit status is the answer; --json still prints (docs/cli.md, "Results").
+    if a.json || !crate::report::quiet() {
+        let mut out = io::BufWriter::new(crate::io::Stdout::new());
+        print(&findings, a, &mut out)?;
+        out.flush()?;
+    }
     let errors = findings
         .iter()
         .filter(|f| f.severity == Severity::Error)

@@ -552,4 +552,53 @@ fn symbolic_links_planted_in_a_layer_directory_are_never_followed() {
         std::fs::read_link(layer.join("Files/old.txt")).unwrap(),
         Path::new("/etc/passwd")
     );
+
+    // With --diff-id the export stops at the first link; that is one more finding, and the
+    // disk findings are still all printed.
+    let digest = format!("sha256:{}", "0".repeat(64));
+    let (code, got) = verify(&["--diff-id", &digest, &s(&layer)]);
+    assert!(got.contains(&missing("Files/old.txt")), "{got:?}");
+    assert!(
+        got.iter()
+            .any(|f| f.0 == "diff-id-mismatch" && f.1 == "error"),
+        "{got:?}"
+    );
+    assert_eq!(code, 1);
+}
+
+/// With -q the exit status is the answer: nothing is printed; --json still prints.
+#[test]
+fn quiet_prints_nothing_and_answers_with_the_exit_status() {
+    let clean = data("exports/v1_base_names_times.export.tar");
+    let o = wclayer()
+        .args(["-q", "verify", &s(&clean)])
+        .output()
+        .unwrap();
+    assert_eq!(
+        (o.status.code(), o.stdout.len(), o.stderr.len()),
+        (Some(0), 0, 0)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.tar");
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, "Files/CON", &[][..]).unwrap();
+    std::fs::write(&bad, b.into_inner().unwrap()).unwrap();
+    let o = wclayer().args(["-q", "verify", &s(&bad)]).output().unwrap();
+    assert_eq!(
+        (o.status.code(), o.stdout.len(), o.stderr.len()),
+        (Some(1), 0, 0)
+    );
+    let o = wclayer()
+        .args(["-q", "verify", "--json", &s(&bad)])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .contains("name-reserved")
+    );
 }
