@@ -263,6 +263,52 @@ impl DirLayerReader {
 
 /// Entries
 impl DirLayerReader {
+    /// Makes the layer's own entry `name` (compared case-insensitively, as the layer model
+    /// names are) the current entry, as if the walk had reached it: its backup stream,
+    /// [`LayerReader::link_info`] and [`DirLayerReader::details`] follow. The walk itself does
+    /// not move: the next [`LayerReader::next`] continues where it was. `Ok(None)` when the
+    /// layer has no such entry (a tombstone, an implicit directory and a name of the
+    /// utility-VM clone are no entries).
+    ///
+    /// # Errors
+    /// [`wclayer_layer::Error::Closed`] after [`LayerReader::close`].
+    pub fn open_entry(&mut self, name: &LayerPath) -> Result<Option<Entry>, Error> {
+        if self.closed {
+            return Err(Error::Model(wclayer_layer::Error::Closed));
+        }
+        self.current = None;
+        let tree = &self.index.tree;
+        let Some((node, file)) = tree.find_entry(name) else {
+            return Ok(None);
+        };
+        let name = LayerPath::parse(&tree.path_of(node)).map_err(wclayer_layer::Error::from)?;
+        let info = *tree.info(file);
+        let size = if info.file_attributes.is_directory() {
+            0
+        } else {
+            tree.file(file).data_size
+        };
+        self.current = Some(Current {
+            node,
+            file,
+            name: name.clone(),
+            info,
+            size,
+            segments: None,
+            total: 0,
+            pos: 0,
+            open: None,
+        });
+        Ok(Some(Entry::File { name, size, info }))
+    }
+
+    /// The current entry's file in the layer: the names of one hard-link group share it.
+    /// `None` when there is no current file entry.
+    #[must_use]
+    pub fn current_file(&self) -> Option<FileNo> {
+        self.current.as_ref().map(|c| c.file)
+    }
+
     /// Everything the layer directory records about the current entry.
     ///
     /// # Errors
