@@ -52,6 +52,12 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Compare two layers entry by entry: what was added, removed and changed, and how.
     Diff(cmd::diff::Args),
+    /// Print one file's content from a layer, a layer tar or a chain's merged view.
+    Cat(cmd::cat::Args),
+    /// Show one entry's metadata from a layer, a layer tar or a chain's merged view.
+    Stat(cmd::stat::Args),
+    /// Write a chain of layer directories as one base layer: its merged view as a tar.
+    Flatten(cmd::flatten::Args),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +80,9 @@ fn main() -> ExitCode {
         Command::Ls(a) => cmd::ls::run(&a),
         Command::Verify(a) => cmd::verify::run(&a).map(|code| exit = code),
         Command::Diff(a) => cmd::diff::run(&a).map(|code| exit = code),
+        Command::Cat(a) => cmd::cat::run(&a),
+        Command::Stat(a) => cmd::stat::run(&a),
+        Command::Flatten(a) => cmd::flatten::run(&a),
     };
     signals::ending();
     match result {

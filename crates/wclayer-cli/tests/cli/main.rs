@@ -8,6 +8,7 @@
     reason = "test code: a panic (unwrap, index, overflow) is a failing test"
 )]
 
+mod chain;
 mod conventions;
 mod convert;
 mod diff;

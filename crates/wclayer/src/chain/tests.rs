@@ -157,8 +157,13 @@ fn open_entry_reads_the_supplier() {
 fn flatten_is_a_base_layer_with_the_merged_entries() {
     let tmp = tempfile::tempdir().unwrap();
     let (base, delta) = chain(tmp.path());
-    let (tar, stats, _) =
-        flatten_to_tar(Vec::new(), &delta, &[base.clone()], &Limits::default()).unwrap();
+    let (tar, stats, _) = flatten_to_tar(
+        Vec::new(),
+        &delta,
+        std::slice::from_ref(&base),
+        &Limits::default(),
+    )
+    .unwrap();
     assert_eq!(stats.links, 1);
     let flat = tmp.path().join("flat");
     crate::import_layer_from_tar(&tar[..], &flat, &[]).unwrap();
