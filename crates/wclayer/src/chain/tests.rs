@@ -176,3 +176,63 @@ fn flatten_is_a_base_layer_with_the_merged_entries() {
     };
     assert_eq!(strip(names(&mut one)), strip(names(&mut merged)));
 }
+
+/// Three layers: an upper file replaces a lower directory (its children vanish), an upper
+/// directory with entries below it replaces a lower file, a directory added in another case
+/// is spelled as its supplier spells it, a middle tombstone hides the base's name, and a
+/// link group split by an upper replacement keeps the names left.
+#[test]
+fn replacements_across_kinds_and_layers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    let mid = tmp.path().join("mid");
+    let top = tmp.path().join("top");
+    let mut w = crate::new_layer_writer(&base, &[]).unwrap();
+    for d in ["Files", "Files/tree", "Files/Lower"] {
+        w.add(&p(d), &dir()).unwrap();
+    }
+    file(&mut w, "Files/tree/leaf", b"leaf");
+    file(&mut w, "Files/flat", b"flat");
+    file(&mut w, "Files/Lower/in", b"in");
+    file(&mut w, "Files/gone", b"gone");
+    file(&mut w, "Files/g1", b"group");
+    w.add_link(&p("Files/g2"), &p("Files/g1")).unwrap();
+    w.add_link(&p("Files/g3"), &p("Files/g1")).unwrap();
+    w.close().unwrap();
+
+    let mut w = crate::new_layer_writer(&mid, std::slice::from_ref(&base)).unwrap();
+    w.remove(&p("Files/gone")).unwrap();
+    w.add(&p("Files/LOWER"), &dir()).unwrap();
+    w.close().unwrap();
+
+    let parents = [mid.clone(), base.clone()];
+    let mut w = crate::new_layer_writer(&top, &parents).unwrap();
+    file(&mut w, "Files/tree", b"now a file");
+    file(&mut w, "Files/flat/inside", b"below a lower file");
+    file(&mut w, "Files/g2", b"replaced");
+    w.close().unwrap();
+
+    let mut r = ChainReader::open(&top, &parents, &Limits::default()).unwrap();
+    let got = names(&mut r);
+    let want: Vec<(String, usize, u32)> = [
+        ("Files", 2, 1),
+        ("Files/LOWER", 1, 1),
+        ("Files/LOWER/in", 2, 1),
+        ("Files/flat/inside", 0, 1),
+        ("Files/g1", 2, 2),
+        ("Files/g2", 0, 1),
+        ("Files/g3", 2, 2),
+        ("Files/tree", 0, 1),
+    ]
+    .into_iter()
+    .map(|(n, l, k)| (n.to_string(), l, k))
+    .collect();
+    assert_eq!(got, want);
+    assert_eq!(r.layer_count(), 3);
+    assert_eq!(r.layer_path(1), Some(mid.as_path()));
+    // The flattened chain is a valid base layer (Files\flat is an implicit directory).
+    let (tar, ..) = flatten_to_tar(Vec::new(), &top, &parents, &Limits::default()).unwrap();
+    let flat = tmp.path().join("flat");
+    crate::import_layer_from_tar(&tar[..], &flat, &[]).unwrap();
+    assert!(crate::export_layer_to_tar(Vec::new(), &flat, &[]).unwrap() == tar);
+}
