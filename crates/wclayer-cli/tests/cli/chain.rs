@@ -368,3 +368,28 @@ fn flatten_equals_the_merged_view() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn cat_prints_an_alternate_data_stream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = s(&tmp.path().join("base.tar"));
+    stdout_of(&["sample", "base", "-o", &tar]);
+    let dir = s(&tmp.path().join("base"));
+    stdout_of(&["import", "-q", "-i", &tar, &dir]);
+    for layer in [&tar, &dir] {
+        let zone = stdout_of(&["cat", "--stream", "zone.identifier", layer, r"ads.txt\"]);
+        assert!(zone.starts_with("[ZoneTransfer]"), "{zone}");
+        let out = wclayer()
+            .args(["cat", "--stream", "nope", layer, "Files/ads.txt"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("no alternate data stream \"nope\""), "{err}");
+        let out = wclayer()
+            .args(["cat", layer, "Files/Windows"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+    }
+}
