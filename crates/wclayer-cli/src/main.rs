@@ -52,6 +52,8 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Compare two layers entry by entry: what was added, removed and changed, and how.
     Diff(cmd::diff::Args),
+    /// Make a layer tar from a host directory or a plain tar, over parent layers.
+    Create(cmd::create::Args),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         Command::Ls(a) => cmd::ls::run(&a),
         Command::Verify(a) => cmd::verify::run(&a).map(|code| exit = code),
         Command::Diff(a) => cmd::diff::run(&a).map(|code| exit = code),
+        Command::Create(a) => cmd::create::run(&a),
     };
     signals::ending();
     match result {

@@ -58,6 +58,7 @@ pub mod crates {
 }
 pub use wclayer_backup as backup;
 
+pub mod create;
 pub mod diff;
 pub mod verify;
 

@@ -1,6 +1,7 @@
 //! One module per subcommand: its arguments and its `run`.
 
 pub(crate) mod convert;
+pub(crate) mod create;
 pub(crate) mod diff;
 pub(crate) mod export;
 pub(crate) mod import;
