@@ -10,6 +10,7 @@
 
 mod conventions;
 mod convert;
+mod create;
 mod diff;
 mod digests;
 mod hostile;
