@@ -197,7 +197,7 @@ impl Options {
         for c in &comps {
             rules::check_component(c).map_err(|why| bad(&why))?;
         }
-        LayerPath::parse(&comps.join("/")).map_err(|e| bad(&e.reason.to_string()))?;
+        LayerPath::parse(&comps.join("/")).map_err(|e| bad(e.reason))?;
         self.prefix = comps;
         Ok(self)
     }
