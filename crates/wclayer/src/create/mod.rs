@@ -37,7 +37,7 @@
 //! opts.sd_preset(SdPreset::WindowsDefault).prefix("Files/app")?.source_date_epoch(0);
 //! let out = std::fs::File::create("app.tar")?;
 //! let source = Source::open(Path::new("./app"))?;
-//! let (_out, stats) = create_tar(source, &[PathBuf::from("/layers/base")], &opts, out)?;
+//! let (_out, _export, stats) = create_tar(source, &[PathBuf::from("/layers/base")], &opts, out)?;
 //! println!("{} entries", stats.entries);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
