@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde_json::json;
-use wclayer::crates::layer::{LayerReader, LayerWriter, copy_layer};
+use wclayer::crates::layer::{LayerReader, copy_layer};
 use wclayer::create::{ChainDirs, Options, SdPreset, Source, create_mem_layer, parse_attributes};
 
 use crate::cmd::export::write_tar;
@@ -172,8 +172,8 @@ pub(crate) fn run(a: &Args) -> Result<()> {
         let mut r = layer.reader()?;
         let mut w = wclayer::new_layer_writer(dir, &a.parents)
             .with_context(|| format!("cannot create layer directory {}", dir.display()))?;
+        // copy_layer closes the writer: the layer directory appears complete or not at all.
         copy_layer(&mut r, &mut w)
-            .and_then(|_| w.close())
             .with_context(|| format!("cannot write layer directory {}", dir.display()))?;
         r.close()?;
     }

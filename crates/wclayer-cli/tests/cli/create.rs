@@ -417,3 +417,36 @@ fn linux_tar_source() {
         String::from_utf8_lossy(&v.stdout)
     );
 }
+
+#[test]
+fn layer_dir_output_exports_to_the_created_tar() {
+    let t = tempfile::tempdir().unwrap();
+    let base = base_layer(t.path());
+    let app = t.path().join("app");
+    app_tree(&app);
+    let (out, dir) = (t.path().join("app.tar"), t.path().join("layers/app"));
+    stdout_of(&[
+        "create",
+        "-l",
+        &s(&base),
+        "--layer-dir",
+        &s(&dir),
+        "-o",
+        &s(&out),
+        &s(&app),
+    ]);
+    let again = t.path().join("again.tar");
+    stdout_of(&["export", "-o", &s(&again), &s(&dir)]);
+    assert!(fs::read(&out).unwrap() == fs::read(&again).unwrap());
+    // A layer directory is never replaced.
+    let o = create(&[
+        "-l",
+        &s(&base),
+        "--layer-dir",
+        &s(&dir),
+        "-o",
+        &s(&t.path().join("b.tar")),
+        &s(&app),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+}
