@@ -5,8 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde_json::json;
+use wclayer::FileAttributes;
 use wclayer::crates::layer::{LayerReader, copy_layer};
-use wclayer::create::{ChainDirs, Options, SdPreset, Source, create_mem_layer, parse_attributes};
+use wclayer::create::{
+    ChainDirs, Options, SdPreset, Source, create_mem_layer, parse_attributes, security_descriptor,
+};
 
 use crate::cmd::export::write_tar;
 use crate::io::{Compression, check_output, decompress};
@@ -23,26 +26,26 @@ pub(crate) struct Args {
     #[arg(short = 'l', long = "layer", value_name = "PARENT")]
     parents: Vec<PathBuf>,
     /// The directory of the layer the source's root becomes: `Files` or below it.
-    #[arg(long, value_name = "Files/DIR", default_value = "Files")]
+    #[arg(long, value_name = "Files/DIR", default_value = "Files", value_parser = parse_prefix)]
     prefix: String,
     /// Security descriptors for files and directories: `windows-default` (what a new file
     /// under C:\ gets), `owner-group` (`O:BUG:BU`, what crane and ko write), `none`.
     #[arg(long, value_name = "NAME", default_value = "windows-default", value_parser = parse_preset)]
     sd_preset: SdPreset,
     /// The security descriptor of files, as SDDL (replaces the preset's).
-    #[arg(long, value_name = "SDDL")]
+    #[arg(long, value_name = "SDDL", value_parser = parse_sddl)]
     file_sd: Option<String>,
     /// The security descriptor of directories, as SDDL (replaces the preset's).
-    #[arg(long, value_name = "SDDL")]
+    #[arg(long, value_name = "SDDL", value_parser = parse_sddl)]
     dir_sd: Option<String>,
     /// The security descriptor of the entries whose layer name matches GLOB
     /// (`Files/app/**/*.exe=O:BAG:SYD:...`); the last matching rule wins.
-    #[arg(long = "sd", value_name = "GLOB=SDDL")]
-    sd_rules: Vec<String>,
+    #[arg(long = "sd", value_name = "GLOB=SDDL", value_parser = parse_sd_rule)]
+    sd_rules: Vec<(String, String)>,
     /// The attributes of the entries matching GLOB (`Files/app/*.dll=READONLY|ARCHIVE`);
     /// the last matching rule wins. DIRECTORY and REPARSE_POINT follow the entry's kind.
-    #[arg(long = "attributes", value_name = "GLOB=ATTRS")]
-    attr_rules: Vec<String>,
+    #[arg(long = "attributes", value_name = "GLOB=ATTRS", value_parser = parse_attr_rule)]
+    attr_rules: Vec<(String, FileAttributes)>,
     /// Set all four times of every entry to N seconds after 1970 (default: the
     /// SOURCE_DATE_EPOCH environment variable, if set; else the source's times).
     #[arg(long, value_name = "N")]
@@ -82,11 +85,44 @@ fn parse_preset(s: &str) -> Result<SdPreset, String> {
     })
 }
 
+// Option values are checked while the command line is parsed, so a bad one is a usage
+// error (exit status 2, docs/cli.md "Errors and exit status").
+
+fn parse_prefix(s: &str) -> Result<String, String> {
+    Options::new()
+        .prefix(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_sddl(s: &str) -> Result<String, String> {
+    security_descriptor(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
 /// Splits `GLOB=VALUE` at the first `=` (a glob has none; SDDL and attributes may).
-fn split_rule<'a>(rule: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
+fn split_rule(rule: &str) -> Result<(&str, &str), String> {
     rule.split_once('=')
         .filter(|(g, _)| !g.is_empty())
-        .with_context(|| format!("{flag} {rule:?}: expected GLOB=VALUE"))
+        .ok_or_else(|| format!("{rule:?}: expected GLOB=VALUE"))
+}
+
+fn parse_sd_rule(s: &str) -> Result<(String, String), String> {
+    let (glob, sddl) = split_rule(s)?;
+    Options::new()
+        .sd_rule(glob, sddl)
+        .map_err(|e| e.to_string())?;
+    Ok((glob.to_string(), sddl.to_string()))
+}
+
+fn parse_attr_rule(s: &str) -> Result<(String, FileAttributes), String> {
+    let (glob, attrs) = split_rule(s)?;
+    let attrs = parse_attributes(attrs).map_err(|e| e.to_string())?;
+    Options::new()
+        .attribute_rule(glob, attrs)
+        .map_err(|e| e.to_string())?;
+    Ok((glob.to_string(), attrs))
 }
 
 /// The options the flags describe.
@@ -102,14 +138,11 @@ fn options(a: &Args) -> Result<Options> {
     if let Some(s) = &a.dir_sd {
         o.dir_sddl(s).context("--dir-sd")?;
     }
-    for r in &a.sd_rules {
-        let (glob, sddl) = split_rule(r, "--sd")?;
+    for (glob, sddl) in &a.sd_rules {
         o.sd_rule(glob, sddl).context("--sd")?;
     }
-    for r in &a.attr_rules {
-        let (glob, attrs) = split_rule(r, "--attributes")?;
-        o.attribute_rule(glob, parse_attributes(attrs)?)
-            .context("--attributes")?;
+    for (glob, attrs) in &a.attr_rules {
+        o.attribute_rule(glob, *attrs).context("--attributes")?;
     }
     let epoch = match a.source_date_epoch {
         Some(n) => Some(n),

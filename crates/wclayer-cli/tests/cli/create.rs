@@ -337,7 +337,15 @@ fn sd_presets_and_globs_show_in_ls_json() {
     stdout_of(&["create", "-o", &s(&def), &s(&src)]);
     let json = stdout_of(&["ls", "--json", &s(&def)]);
     assert!(json.contains(r#""sddl":"O:BAG:SYD:AI(A;ID;FA;;;BA)(A;ID;FA;;;SY)(A;ID;0x1200a9;;;BU)(A;ID;0x1301bf;;;AU)""#), "{json}");
-    // A bad preset is a usage error.
+    // A bad preset, SDDL or glob is a usage error.
+    for bad in [
+        ["--sd", "Files/*=O:XX"],
+        ["--attributes", "Files/*=DIRECTORY"],
+        ["--prefix", "Hives"],
+    ] {
+        let o = create(&[bad[0], bad[1], "-o", &s(&t.path().join("x.tar")), &s(&src)]);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+    }
     let o = create(&[
         "--sd-preset",
         "nope",

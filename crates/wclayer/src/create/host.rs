@@ -3,7 +3,7 @@
 //! RESOLVE_NO_SYMLINKS)`), names in sorted byte order, no symbolic link ever followed.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
 use wclayer_fs::{Dir, FileType, Metadata};
@@ -78,109 +78,132 @@ pub(crate) fn walk(root: &Dir, display: &str, e: &mut Emitter<'_>) -> Result<(),
             stack.pop();
             continue;
         };
-        let dir = match &frame.dir {
-            Some(d) => d.try_clone(),
-            None => root.open_dir(frame.rel.iter().collect::<PathBuf>()),
-        }
-        .map_err(|err| CreateError::io(shown(display, &frame.rel), "open the directory", err))?;
-        let lossy = os.to_string_lossy().into_owned();
-        let mut rel = frame.rel.clone();
-        rel.push(lossy.clone());
-        let path = shown(display, &rel);
-        let Some(name) = os.to_str() else {
-            return Err(CreateError::refused(
-                path,
-                "the name is not UTF-8, and a Windows name must be Unicode",
-            ));
+        let dir = match frame.dir.take() {
+            Some(d) => d,
+            None => root
+                .open_dir(frame.rel.iter().collect::<PathBuf>())
+                .map_err(|err| {
+                    CreateError::io(shown(display, &frame.rel), "open the directory", err)
+                })?,
         };
-        check_component(name).map_err(|why| CreateError::refused(&path, why))?;
-        let meta = dir
-            .metadata(&os)
-            .map_err(|err| CreateError::io(&path, "describe the entry", err))?;
-        let lname = e.layer_name(&rel);
-        match meta.file_type {
-            FileType::Dir => {
-                e.dir(&lname, times_of(&meta), &path)?;
-                let sub = dir
-                    .open_dir(&os)
-                    .map_err(|err| CreateError::io(&path, "open the directory", err))?;
-                let names = sorted_names(&sub, &path)?;
-                if stack.len() > HELD_HANDLES
-                    && let Some(f) = stack.last_mut()
-                {
-                    f.dir = None;
-                }
-                stack.push(Frame {
-                    rel,
-                    dir: Some(sub),
-                    names,
-                });
+        let mut rel = frame.rel.clone();
+        rel.push(os.to_string_lossy().into_owned());
+        let child = visit(root, &dir, &os, rel, display, e, &mut links)?;
+        // The directory's handle goes back to its frame, unless a child frame is pushed
+        // this deep (see HELD_HANDLES).
+        let depth = stack.len();
+        if (child.is_none() || depth <= HELD_HANDLES)
+            && let Some(f) = stack.last_mut()
+        {
+            f.dir = Some(dir);
+        }
+        if let Some(c) = child {
+            stack.push(c);
+        }
+    }
+    Ok(())
+}
+
+/// Visits the entry `os` of `dir` (components `rel` below the root); returns the frame of
+/// a directory to walk next.
+fn visit(
+    root: &Dir,
+    dir: &Dir,
+    os: &OsStr,
+    rel: Vec<String>,
+    display: &str,
+    e: &mut Emitter<'_>,
+    links: &mut HashMap<(u64, u64), LayerPath>,
+) -> Result<Option<Frame>, CreateError> {
+    let path = shown(display, &rel);
+    let Some(name) = os.to_str() else {
+        return Err(CreateError::refused(
+            path,
+            "the name is not UTF-8, and a Windows name must be Unicode",
+        ));
+    };
+    check_component(name).map_err(|why| CreateError::refused(&path, why))?;
+    let meta = dir
+        .metadata(os)
+        .map_err(|err| CreateError::io(&path, "describe the entry", err))?;
+    let lname = e.layer_name(&rel);
+    match meta.file_type {
+        FileType::Dir => {
+            e.dir(&lname, times_of(&meta), &path)?;
+            let sub = dir
+                .open_dir(os)
+                .map_err(|err| CreateError::io(&path, "open the directory", err))?;
+            let names = sorted_names(&sub, &path)?;
+            return Ok(Some(Frame {
+                rel,
+                dir: Some(sub),
+                names,
+            }));
+        }
+        FileType::File => {
+            let id = (meta.dev, meta.ino);
+            if meta.nlink > 1
+                && let Some(target) = links.get(&id)
+            {
+                e.link(&lname, target, &path)?;
+                return Ok(None);
             }
-            FileType::File => {
-                let id = (meta.dev, meta.ino);
-                if meta.nlink > 1
-                    && let Some(target) = links.get(&id)
-                {
-                    e.link(&lname, target, &path)?;
-                    continue;
-                }
-                let mut f = dir
-                    .open_file(&os)
-                    .map_err(|err| CreateError::io(&path, "open the file", err))?;
-                let lp = e.file(
-                    &lname,
-                    times_of(&meta),
-                    Data {
-                        reader: &mut f,
-                        size: meta.size,
-                        path: &path,
-                    },
-                )?;
-                if meta.nlink > 1 {
-                    links.insert(id, lp);
-                }
+            let mut f = dir
+                .open_file(os)
+                .map_err(|err| CreateError::io(&path, "open the file", err))?;
+            let lp = e.file(
+                &lname,
+                times_of(&meta),
+                Data {
+                    reader: &mut f,
+                    size: meta.size,
+                    path: &path,
+                },
+            )?;
+            if meta.nlink > 1 {
+                links.insert(id, lp);
             }
-            FileType::Symlink => {
-                let target = dir
-                    .read_link(&os)
-                    .map_err(|err| CreateError::io(&path, "read the symbolic link", err))?;
-                let Some(target) = target.to_str() else {
-                    return Err(CreateError::refused(path, "its target is not UTF-8"));
-                };
-                let parent = rel.get(..rel.len().saturating_sub(1)).unwrap_or_default();
-                match link_target(parent, target) {
-                    Ok((win, resolved)) => {
-                        let is_dir = names_dir(root, resolved);
-                        e.symlink(&lname, times_of(&meta), &win, is_dir, &path)?;
-                    }
-                    Err(why) if e.opts().skip_unsafe_links => {
-                        let s = e.stats_mut();
-                        s.skipped_links = s.skipped_links.saturating_add(1);
-                        tracing::info!("{path}: symbolic link left out: {why}");
-                    }
-                    Err(why) => {
-                        return Err(CreateError::refused(
-                            path,
-                            format!("symbolic link refused: {why}"),
-                        ));
-                    }
+        }
+        FileType::Symlink => {
+            let target = dir
+                .read_link(os)
+                .map_err(|err| CreateError::io(&path, "read the symbolic link", err))?;
+            let Some(target) = target.to_str() else {
+                return Err(CreateError::refused(path, "its target is not UTF-8"));
+            };
+            let parent = rel.get(..rel.len().saturating_sub(1)).unwrap_or_default();
+            match link_target(parent, target) {
+                Ok((win, resolved)) => {
+                    let is_dir = names_dir(root, resolved);
+                    e.symlink(&lname, times_of(&meta), &win, is_dir, &path)?;
                 }
-            }
-            FileType::Other => {
-                if e.opts().skip_special {
+                Err(why) if e.opts().skip_unsafe_links => {
                     let s = e.stats_mut();
-                    s.skipped_special = s.skipped_special.saturating_add(1);
-                    tracing::info!("{path}: left out (a FIFO, socket or device node)");
-                } else {
+                    s.skipped_links = s.skipped_links.saturating_add(1);
+                    tracing::info!("{path}: symbolic link left out: {why}");
+                }
+                Err(why) => {
                     return Err(CreateError::refused(
                         path,
-                        "a FIFO, socket or device node, which a Windows layer cannot hold",
+                        format!("symbolic link refused: {why}"),
                     ));
                 }
             }
         }
+        FileType::Other => {
+            if e.opts().skip_special {
+                let s = e.stats_mut();
+                s.skipped_special = s.skipped_special.saturating_add(1);
+                tracing::info!("{path}: left out (a FIFO, socket or device node)");
+            } else {
+                return Err(CreateError::refused(
+                    path,
+                    "a FIFO, socket or device node, which a Windows layer cannot hold",
+                ));
+            }
+        }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Whether `comps` (below the root) names a directory, following symbolic links inside the

@@ -164,3 +164,43 @@ fn tar_source_adds_missing_directories_and_links() {
         ]
     );
 }
+
+/// A tree deeper than the handles the walk holds: every level is added once, in order, and
+/// a symbolic link to a directory through another link is a directory link.
+#[test]
+fn deep_host_trees_and_links_through_links() {
+    let t = tempfile::tempdir().unwrap();
+    let mut p = t.path().to_path_buf();
+    for i in 0..150 {
+        p.push(format!("d{i}"));
+    }
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join("leaf.txt"), b"leaf").unwrap();
+    std::os::unix::fs::symlink("d0", t.path().join("alias")).unwrap();
+    std::os::unix::fs::symlink("alias/d1", t.path().join("via")).unwrap();
+    let source = Source::open(t.path()).unwrap();
+    let mut o = Options::new();
+    o.source_date_epoch(0);
+    let (mut layer, stats) = create_mem_layer(source, &ChainDirs::none(), &o, false).unwrap();
+    assert_eq!(stats.directories, 151, "Files and 150 levels");
+    assert_eq!(stats.file_bytes, 4);
+    let mut r = layer.reader().unwrap();
+    let mut links = Vec::new();
+    while let Some(e) = r.next().unwrap() {
+        if let Entry::File { name, info, .. } = e
+            && info.file_attributes.is_reparse_point()
+        {
+            links.push((
+                name.as_str().to_string(),
+                info.file_attributes.is_directory(),
+            ));
+        }
+    }
+    assert_eq!(
+        links,
+        [
+            ("Files\\alias".to_string(), true),
+            ("Files\\via".to_string(), true)
+        ]
+    );
+}
