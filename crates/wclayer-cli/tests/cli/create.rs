@@ -6,7 +6,6 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
 use super::*;
 
@@ -91,34 +90,35 @@ fn created_layer_imports_exports_identically_and_verifies_clean() {
     assert!(report.contains("0 errors, 0 warnings"), "{report}");
 }
 
-/// Builds the same content in `root`: files with `mode`, the given mtime, created in the
-/// given order.
-fn same_content(root: &Path, mode: u32, mtime: SystemTime, reverse: bool) {
-    let mut files = vec![
-        ("a/one.txt", &b"one"[..]),
-        ("a/b/two.txt", b"two two"),
-        ("z.txt", b"last"),
-        ("m/empty", b""),
+/// Builds the same content in `root` as another machine would: in a shell with its own
+/// `umask` (so the modes differ; this process's umask is left alone), in the given order,
+/// every time (of files, links and directories) set to `mtime` afterwards.
+fn same_content(root: &Path, umask: &str, mtime: i64, reverse: bool) {
+    let mut steps = vec![
+        "mkdir -p a/b m",
+        "printf one > a/one.txt",
+        "printf 'two two' > a/b/two.txt",
+        "printf last > z.txt",
+        ": > m/empty",
+        "ln -s a/b/two.txt link.txt",
     ];
     if reverse {
-        files.reverse();
+        // The directories first, then everything else backwards.
+        steps[1..].reverse();
     }
-    for (name, data) in files {
-        let p = root.join(name);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(&p, data).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
-        fs::File::options()
-            .write(true)
-            .open(&p)
-            .unwrap()
-            .set_modified(mtime)
-            .unwrap();
-    }
-    std::os::unix::fs::symlink("a/b/two.txt", root.join("link.txt")).unwrap();
-    for d in ["a", "a/b", "m"] {
-        fs::set_permissions(root.join(d), fs::Permissions::from_mode(mode | 0o700)).unwrap();
-    }
+    // A second name of z.txt, once it exists.
+    steps.push("ln z.txt m/z-again.txt");
+    fs::create_dir_all(root).unwrap();
+    let script = format!(
+        "set -e; umask {umask}; cd '{}'; {}; find . -exec touch -h -d @{mtime} {{}} +",
+        root.display(),
+        steps.join("; ")
+    );
+    let st = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .status()
+        .unwrap();
+    assert!(st.success(), "{script}");
 }
 
 #[test]
@@ -127,14 +127,11 @@ fn same_content_gives_same_diff_id_on_two_machines() {
     let two = tempfile::tempdir().unwrap();
     let src1 = one.path().join("src");
     let src2 = two.path().join("elsewhere/other-name");
-    // Different "umasks" (modes), mtimes and creation orders.
-    same_content(
-        &src1,
-        0o644,
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000),
-        false,
-    );
-    same_content(&src2, 0o600, SystemTime::now(), true);
+    // Different directories, umasks, mtimes and creation orders.
+    same_content(&src1, "022", 1_000_000, false);
+    same_content(&src2, "077", 1_600_000_000, true);
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_ne!(mode(&src1.join("z.txt")), mode(&src2.join("z.txt")));
     let mut ids = Vec::new();
     let mut bytes = Vec::new();
     for (dir, src) in [(one.path(), &src1), (two.path(), &src2)] {
