@@ -58,6 +58,8 @@ enum Command {
     Stat(cmd::stat::Args),
     /// Write a chain of layer directories as one base layer: its merged view as a tar.
     Flatten(cmd::flatten::Args),
+    /// Make a layer tar from a host directory or a plain tar, over parent layers.
+    Create(cmd::create::Args),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +85,7 @@ fn main() -> ExitCode {
         Command::Cat(a) => cmd::cat::run(&a),
         Command::Stat(a) => cmd::stat::run(&a),
         Command::Flatten(a) => cmd::flatten::run(&a),
+        Command::Create(a) => cmd::create::run(&a),
     };
     signals::ending();
     match result {

@@ -59,6 +59,7 @@ pub mod crates {
 pub use wclayer_backup as backup;
 
 pub mod chain;
+pub mod create;
 pub mod diff;
 pub mod verify;
 

@@ -11,6 +11,7 @@
 mod chain;
 mod conventions;
 mod convert;
+mod create;
 mod diff;
 mod digests;
 mod hostile;
