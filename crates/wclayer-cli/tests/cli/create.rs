@@ -237,16 +237,35 @@ fn unsafe_links_and_fifos_can_be_skipped_with_a_warning() {
 
 #[test]
 fn unreadable_file_is_refused_naming_it() {
-    // Root reads any file whatever its mode, so there is nothing to refuse as root.
-    if rustix::process::geteuid().is_root() {
-        return;
-    }
     let t = tempfile::tempdir().unwrap();
+    // Open to everyone, so that an unprivileged user can read the source and write beside it.
+    fs::set_permissions(t.path(), fs::Permissions::from_mode(0o777)).unwrap();
     let src = t.path().join("src");
     fs::create_dir(&src).unwrap();
+    fs::write(src.join("readable"), b"ok").unwrap();
     fs::write(src.join("secret"), b"x").unwrap();
     fs::set_permissions(src.join("secret"), fs::Permissions::from_mode(0o000)).unwrap();
-    refused(&src, "src/secret: cannot open the file");
+    if !rustix::process::geteuid().is_root() {
+        refused(&src, "src/secret: cannot open the file");
+        return;
+    }
+    // Root reads any file whatever its mode: the command runs as the unprivileged user
+    // `nobody` (util-linux `setpriv`), for whom the file is unreadable.
+    let bin = assert_cmd::cargo::cargo_bin("wclayer");
+    let out = t.path().join("out.tar");
+    let o = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(["create", "-o", &s(&out), &s(&src)])
+        .output()
+        .expect("setpriv (util-linux) to run the command as nobody");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("wclayer: error: "), "{err}");
+    assert!(err.contains("src/secret: cannot open the file"), "{err}");
+    assert!(!out.exists(), "an output was left");
+    assert_eq!(ls(t.path()), ["src"]);
 }
 
 #[test]
