@@ -2,7 +2,7 @@
 //! tar becomes a base or delta layer whose entries sit below `Files/` (docs/create.md).
 //!
 //! A [`Source`] is walked in sorted name order, never in directory order, and turned into
-//! [`LayerWriter`] calls: [`LayerWriter::add`] with a [`FileBasicInfo`] and a Win32 backup
+//! [`LayerWriter`] calls: [`LayerWriter::add`] with a [`FileBasicInfo`](crate::FileBasicInfo) and a Win32 backup
 //! stream (security descriptor, data, reparse data for symbolic links) for each directory,
 //! file and symbolic link, [`LayerWriter::add_link`] for each further name of a hard-linked
 //! file. [`create_tar`] feeds those calls into a [`MemLayer`] (which spools the data to a
