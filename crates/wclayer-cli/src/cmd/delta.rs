@@ -98,6 +98,13 @@ pub(crate) fn run(a: &Args) -> Result<()> {
         Ok(())
     })?;
     reader.close()?;
+    if stats.hive_entries > 0 {
+        report::warn(&format!(
+            "{shown}: {} entries under Hives/ (registry hive deltas) are not part of the \
+             merged views, and the delta leaves them out",
+            stats.hive_entries
+        ));
+    }
     let json = a.json.then(|| {
         let mut v = written.json(&a.output, ("new", shown.clone()));
         if let Some(o) = v.as_object_mut() {

@@ -151,6 +151,10 @@ pub struct DeltaStats {
     pub old_entries: u64,
     /// Entries of the new tree compared.
     pub new_entries: u64,
+    /// Entries and tombstones under `Hives` (registry hive deltas) of the new chain's
+    /// layers that are not parents of the delta: neither view has them (docs/chain.md,
+    /// "Hives"), so the delta leaves them out.
+    pub hive_entries: u64,
 }
 
 impl DeltaStats {
@@ -210,18 +214,18 @@ pub fn delta_mem_layer(
 }
 
 fn make(
-    top: &Path,
+    old_top: &Path,
     below: &[PathBuf],
     new: &NewTree,
     limits: &Limits,
 ) -> Result<(MemLayer, DeltaStats), DeltaError> {
     let old_err = |e: crate::Error| DeltaError::Old {
-        path: top.display().to_string(),
+        path: old_top.display().to_string(),
         source: Box::new(e),
     };
     let mut old = View::default();
     {
-        let mut r = ChainReader::open(top, below, limits).map_err(old_err)?;
+        let mut r = ChainReader::open(old_top, below, limits).map_err(old_err)?;
         read_layer(&mut r, &mut |n, s| old.push(n, s)).map_err(old_err)?;
         r.close().map_err(|e| old_err(e.into()))?;
     }
@@ -248,6 +252,13 @@ fn make(
                     Copy::Write(e) => DeltaError::Layer(e),
                 })?;
             r.close().map_err(|e| new_err(e.into()))?;
+            let old_layers: Vec<&Path> = std::iter::once(old_top)
+                .chain(below.iter().map(PathBuf::as_path))
+                .collect();
+            stats.hive_entries = (0..r.layer_count())
+                .filter(|i| r.layer_path(*i).is_some_and(|p| !old_layers.contains(&p)))
+                .filter_map(|i| r.hive_entries().get(i))
+                .fold(0u64, |n, h| n.saturating_add(*h));
             count(&mut stats, &plan);
         }
         NewTree::Host { root, options } => {
