@@ -60,6 +60,8 @@ enum Command {
     Flatten(cmd::flatten::Args),
     /// Make a layer tar from a host directory or a plain tar, over parent layers.
     Create(cmd::create::Args),
+    /// Make the delta layer that turns parent layers into a host directory or another layer.
+    Delta(cmd::delta::Args),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
         Command::Stat(a) => cmd::stat::run(&a),
         Command::Flatten(a) => cmd::flatten::run(&a),
         Command::Create(a) => cmd::create::run(&a),
+        Command::Delta(a) => cmd::delta::run(&a),
     };
     signals::ending();
     match result {

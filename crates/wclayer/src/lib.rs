@@ -60,6 +60,7 @@ pub use wclayer_backup as backup;
 
 pub mod chain;
 pub mod create;
+pub mod delta;
 pub mod diff;
 pub mod verify;
 

@@ -25,6 +25,33 @@ pub(crate) struct Args {
     /// Directories they already have are not added again.
     #[arg(short = 'l', long = "layer", value_name = "PARENT")]
     parents: Vec<PathBuf>,
+    #[command(flatten)]
+    make: MakeArgs,
+    /// Where to write the tar (`-` is standard output, never a terminal). The name chooses
+    /// the compression: `.tar.gz`/`.tgz` gzip, `.tar.zst` zstd, `.tar` none.
+    #[arg(short, long, default_value = "-")]
+    output: String,
+    /// Also write the layer as a new layer directory (it must not exist).
+    #[arg(long, value_name = "DIR")]
+    layer_dir: Option<PathBuf>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    force: bool,
+    /// Print the result as one JSON object (diffID, digest, sizes, counts).
+    #[arg(long)]
+    json: bool,
+    /// Compress with gzip.
+    #[arg(short = 'z', long, conflicts_with = "zstd")]
+    gzip: bool,
+    /// Compress with zstd.
+    #[arg(long)]
+    zstd: bool,
+}
+
+/// How host files become layer entries: the flags `create` and `delta` share
+/// (docs/create.md).
+#[derive(clap::Args, Debug)]
+pub(crate) struct MakeArgs {
     /// The directory of the layer the source's root becomes: `Files` or below it.
     #[arg(long, value_name = "Files/DIR", default_value = "Files", value_parser = parse_prefix)]
     prefix: String,
@@ -57,25 +84,26 @@ pub(crate) struct Args {
     /// Leave out FIFOs, sockets and device nodes, with a warning, instead of failing.
     #[arg(long)]
     skip_special: bool,
-    /// Where to write the tar (`-` is standard output, never a terminal). The name chooses
-    /// the compression: `.tar.gz`/`.tgz` gzip, `.tar.zst` zstd, `.tar` none.
-    #[arg(short, long, default_value = "-")]
-    output: String,
-    /// Also write the layer as a new layer directory (it must not exist).
-    #[arg(long, value_name = "DIR")]
-    layer_dir: Option<PathBuf>,
-    /// Replace an existing output file.
-    #[arg(long)]
-    force: bool,
-    /// Print the result as one JSON object (diffID, digest, sizes, counts).
-    #[arg(long)]
-    json: bool,
-    /// Compress with gzip.
-    #[arg(short = 'z', long, conflicts_with = "zstd")]
-    gzip: bool,
-    /// Compress with zstd.
-    #[arg(long)]
-    zstd: bool,
+}
+
+impl MakeArgs {
+    /// The first of these flags given (`delta` refuses them when its new tree is a layer
+    /// directory, whose metadata is its own).
+    pub(crate) fn first_given(&self) -> Option<&'static str> {
+        [
+            (self.prefix != "Files", "--prefix"),
+            (self.sd_preset != SdPreset::WindowsDefault, "--sd-preset"),
+            (self.file_sd.is_some(), "--file-sd"),
+            (self.dir_sd.is_some(), "--dir-sd"),
+            (!self.sd_rules.is_empty(), "--sd"),
+            (!self.attr_rules.is_empty(), "--attributes"),
+            (self.source_date_epoch.is_some(), "--source-date-epoch"),
+            (self.skip_unsafe_links, "--skip-unsafe-links"),
+            (self.skip_special, "--skip-special"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
 }
 
 fn parse_preset(s: &str) -> Result<SdPreset, String> {
@@ -126,7 +154,7 @@ fn parse_attr_rule(s: &str) -> Result<(String, FileAttributes), String> {
 }
 
 /// The options the flags describe.
-fn options(a: &Args) -> Result<Options> {
+pub(crate) fn options(a: &MakeArgs) -> Result<Options> {
     let mut o = Options::new();
     o.sd_preset(a.sd_preset)
         .skip_unsafe_links(a.skip_unsafe_links)
@@ -178,7 +206,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
             p.display()
         );
     }
-    let opts = options(a)?;
+    let opts = options(&a.make)?;
     let src = a.source.display().to_string();
     let what = || format!("cannot create a layer from {src}");
     let source = if a.source.is_dir() {

@@ -3,6 +3,7 @@
 pub(crate) mod cat;
 pub(crate) mod convert;
 pub(crate) mod create;
+pub(crate) mod delta;
 pub(crate) mod diff;
 pub(crate) mod export;
 pub(crate) mod flatten;

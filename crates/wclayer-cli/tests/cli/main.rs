@@ -12,6 +12,7 @@ mod chain;
 mod conventions;
 mod convert;
 mod create;
+mod delta;
 mod diff;
 mod digests;
 mod hostile;

@@ -202,6 +202,12 @@ impl Options {
         Ok(self)
     }
 
+    /// The directory the source's root becomes, `/`-separated (`Files`, `Files/app`).
+    #[must_use]
+    pub fn prefix_name(&self) -> String {
+        self.prefix.join("/")
+    }
+
     /// Uses the descriptors of `preset` for files and directories.
     pub fn sd_preset(&mut self, preset: SdPreset) -> &mut Options {
         (self.file_sd, self.dir_sd) = preset.descriptors();

@@ -11,7 +11,7 @@ use super::{EntrySummary, FieldChange, Kind, StreamDigest};
 
 /// The hard link `link` as the file `target` it names (which keeps its own kind when it is
 /// a link whose target is missing).
-pub(super) fn resolved_link(link: &EntrySummary, target: EntrySummary) -> EntrySummary {
+pub(crate) fn resolved_link(link: &EntrySummary, target: EntrySummary) -> EntrySummary {
     if target.kind == Kind::HardLink || target.kind == Kind::Tombstone {
         return link.clone();
     }
@@ -65,7 +65,7 @@ pub(super) fn link_fields(
 }
 
 /// The differing fields of two summaries of one name.
-pub(super) fn compare_entries(o: &EntrySummary, n: &EntrySummary) -> Vec<FieldChange> {
+pub(crate) fn compare_entries(o: &EntrySummary, n: &EntrySummary) -> Vec<FieldChange> {
     let mut f = Vec::new();
     let mut field = |name: &str, a: Option<String>, b: Option<String>| {
         if a != b {

@@ -32,8 +32,9 @@ use wclayer_backup::reparse::ReparsePoint;
 use wclayer_layer::{LayerReader, Limits};
 
 use crate::Error;
-use compare::{compare_entries, link_fields, resolved_link};
-use summary::read_layer;
+use compare::link_fields;
+pub(crate) use compare::{compare_entries, resolved_link};
+pub(crate) use summary::{Collector, read_layer};
 use tar::{HeaderCompare, HeaderSummary, OldHeaders, bytes_note, read_tar};
 
 mod compare;

@@ -20,7 +20,7 @@ use crate::Error;
 const METADATA_LIMIT: u64 = 16 << 20;
 
 /// Reads every entry of `r` into `sink`.
-pub(super) fn read_layer(
+pub(crate) fn read_layer(
     r: &mut dyn LayerReader,
     sink: &mut dyn FnMut(String, EntrySummary),
 ) -> Result<(), Error> {
@@ -31,13 +31,13 @@ pub(super) fn read_layer(
 
 /// A [`LayerWriter`] that reduces each entry to an [`EntrySummary`] and hands it to `sink`,
 /// hashing file data as it passes.
-pub(super) struct Collector<'s> {
+pub(crate) struct Collector<'s> {
     sink: &'s mut dyn FnMut(String, EntrySummary),
     open: Option<(String, FileBasicInfo, StreamSplitter, Accum)>,
 }
 
 impl<'s> Collector<'s> {
-    pub(super) fn new(sink: &'s mut dyn FnMut(String, EntrySummary)) -> Collector<'s> {
+    pub(crate) fn new(sink: &'s mut dyn FnMut(String, EntrySummary)) -> Collector<'s> {
         Collector { sink, open: None }
     }
 
