@@ -44,6 +44,16 @@ echo "== Compare the exported delta with its layer directory: nothing differs"
 "$wclayer" diff delta.export.tar.gz delta
 
 echo
+echo "== Make a layer from ordinary files over the base, reproducibly, and check it"
+mkdir -p app/bin
+printf 'hello from app\n' > app/readme.txt
+printf 'MZ' > app/bin/app.exe
+"$wclayer" create -l base --prefix Files/app --source-date-epoch 0 -o app.tar.gz app
+"$wclayer" verify -l base app.tar.gz
+"$wclayer" import -l base -i app.tar.gz app-layer >/dev/null
+"$wclayer" cat -l base app-layer Files/app/readme.txt
+
+echo
 echo "== A security descriptor from a layer tar (MSWINDOWS.rawsd), as SDDL and back"
 "$wclayer" sddl AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==
 "$wclayer" sddl --to-binary 'O:BUG:BU'
