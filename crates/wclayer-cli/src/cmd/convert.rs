@@ -81,7 +81,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     let mut reader = layer
         .reader()
         .with_context(|| format!("cannot convert {}", a.input))?;
-    let written = write_tar(&a.output, compression, &mut |w| {
+    let written = write_tar(&a.output, compression, None, &mut |w| {
         wclayer::crates::tar::export_tar(&mut reader, w)
             .with_context(|| format!("cannot convert {}", a.input))?;
         Ok(())

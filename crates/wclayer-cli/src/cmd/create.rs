@@ -224,7 +224,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     let (mut layer, stats) =
         create_mem_layer(source, &chain, &opts, !a.parents.is_empty()).with_context(what)?;
     let mut reader = layer.reader().with_context(what)?;
-    let written = write_tar(&a.output, compression, &mut |w| {
+    let written = write_tar(&a.output, compression, None, &mut |w| {
         wclayer::crates::tar::export_tar(&mut reader, w).with_context(what)?;
         Ok(())
     })?;

@@ -93,7 +93,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     let (mut layer, stats) =
         delta_mem_layer(&a.parents, &new, &a.limits.limits()).with_context(what)?;
     let mut reader = layer.reader().with_context(what)?;
-    let written = write_tar(&a.output, compression, &mut |w| {
+    let written = write_tar(&a.output, compression, None, &mut |w| {
         wclayer::crates::tar::export_tar(&mut reader, w).with_context(what)?;
         Ok(())
     })?;

@@ -75,7 +75,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     // Opened once here, so that a missing layer fails before the output is created.
     let mut view = Some(open_chain(&top, &a.parents, &a.limits)?);
     let mut done: Option<ChainReader> = None;
-    let written = write_tar(&a.output, compression, &mut |w| {
+    let written = write_tar(&a.output, compression, None, &mut |w| {
         let mut r = view.take().context("the chain was already exported")?;
         wclayer::crates::tar::export_tar(&mut r, w)
             .map_err(|e| with_hint(wclayer::Error::Tar(e)))

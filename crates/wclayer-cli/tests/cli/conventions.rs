@@ -190,6 +190,32 @@ fn output_names_choose_the_compression_and_contradicting_flags_are_refused() {
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["diff_id"], plain["diff_id"], "{f}");
     }
+    // The level changes the compressed bytes, never the tar.
+    let mut digests = Vec::new();
+    for (level, out) in [
+        ("1", "l1.tar.gz"),
+        ("9", "l9.tar.gz"),
+        ("19", "l19.tar.zst"),
+    ] {
+        let o = run_in(
+            d,
+            &["export", "B", "--level", level, "-o", out, "--json"],
+            b"",
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["diff_id"], plain["diff_id"], "{out}");
+        digests.push(v["digest"].clone());
+    }
+    assert_ne!(digests[0], digests[1]);
+    one_error_line(
+        &run_in(d, &["export", "B", "--level", "12", "-o", "y.tar.gz"], b""),
+        &["--level 12: gzip levels are 1 to 9"],
+    );
+    one_error_line(
+        &run_in(d, &["export", "B", "--level", "3", "-o", "y.tar"], b""),
+        &["--level 3 was given, but y.tar is not compressed"],
+    );
     for (args, words) in [
         (
             &["export", "B", "--zstd", "-o", "y.tar.gz"][..],
