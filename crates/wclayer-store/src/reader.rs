@@ -282,11 +282,16 @@ impl DirLayerReader {
             return Ok(None);
         };
         let name = LayerPath::parse(&tree.path_of(node)).map_err(wclayer_layer::Error::from)?;
-        let info = *tree.info(file);
+        Ok(Some(self.make_current(node, file, name)))
+    }
+
+    /// Makes `file` (at `node`, named `name`) the current entry, its stream not yet opened.
+    fn make_current(&mut self, node: NodeId, file: FileNo, name: LayerPath) -> Entry {
+        let info = *self.index.tree.info(file);
         let size = if info.file_attributes.is_directory() {
             0
         } else {
-            tree.file(file).data_size
+            self.index.tree.file(file).data_size
         };
         self.current = Some(Current {
             node,
@@ -299,7 +304,7 @@ impl DirLayerReader {
             pos: 0,
             open: None,
         });
-        Ok(Some(Entry::File { name, size, info }))
+        Entry::File { name, size, info }
     }
 
     /// The current entry's file in the layer: the names of one hard-link group share it.
@@ -621,24 +626,7 @@ impl LayerReader for DirLayerReader {
             })),
             Some(Visit::Entry { node, file }) => {
                 let name = LayerPath::parse(self.walk.path())?;
-                let info = *tree.info(file);
-                let size = if info.file_attributes.is_directory() {
-                    0
-                } else {
-                    tree.file(file).data_size
-                };
-                self.current = Some(Current {
-                    node,
-                    file,
-                    name: name.clone(),
-                    info,
-                    size,
-                    segments: None,
-                    total: 0,
-                    pos: 0,
-                    open: None,
-                });
-                Ok(Some(Entry::File { name, size, info }))
+                Ok(Some(self.make_current(node, file, name)))
             }
         }
     }

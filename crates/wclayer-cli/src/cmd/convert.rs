@@ -7,9 +7,9 @@ use sha2::{Digest, Sha256};
 use wclayer::crates::layer::{LayerReader, MemLayer, WalkMode};
 use wclayer::crates::tar::archive::ArchiveReader;
 
-use crate::cmd::export::write_tar;
+use crate::cmd::export::{TarFlags, write_tar};
 use crate::cmd::limits::{LimitArgs, with_hint};
-use crate::io::{Compression, check_output, open_input};
+use crate::io::open_input;
 use crate::report::{self, Channel};
 
 /// Arguments of `wclayer convert`.
@@ -32,25 +32,14 @@ pub(crate) struct Args {
     /// refusing; a warning says how many.
     #[arg(long, requires = "base")]
     drop_whiteouts: bool,
-    /// Compress the output with gzip.
-    #[arg(short = 'z', long, conflicts_with = "zstd")]
-    gzip: bool,
-    /// Compress the output with zstd.
-    #[arg(long)]
-    zstd: bool,
-    /// Replace an existing output file.
-    #[arg(long)]
-    force: bool,
-    /// Print the result as one JSON object (diffID, digest, sizes, media type).
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    tar: TarFlags,
     #[command(flatten)]
     limits: LimitArgs,
 }
 
 pub(crate) fn run(a: &Args) -> Result<()> {
-    let compression = Compression::choose(&a.output, a.gzip, a.zstd)?;
-    check_output(&a.output, a.force)?;
+    let compression = a.tar.prepare(&a.output)?;
     let mut input = open_input(&a.input, a.limits.max_ratio)?;
     if let Some(why) = input.sniff().not_a_layer() {
         anyhow::bail!("cannot convert {}: {why}", a.input);
@@ -81,13 +70,14 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     let mut reader = layer
         .reader()
         .with_context(|| format!("cannot convert {}", a.input))?;
-    let written = write_tar(&a.output, compression, None, &mut |w| {
+    let written = write_tar(&a.output, compression, a.tar.level, &mut |w| {
         wclayer::crates::tar::export_tar(&mut reader, w)
             .with_context(|| format!("cannot convert {}", a.input))?;
         Ok(())
     })?;
     reader.close()?;
     let json = a
+        .tar
         .json
         .then(|| written.json(&a.output, ("input", a.input.clone())));
     report::result(Channel::beside(&a.output), json.as_ref(), &written.text());

@@ -11,8 +11,8 @@ use wclayer::create::{
     ChainDirs, Options, SdPreset, Source, create_mem_layer, parse_attributes, security_descriptor,
 };
 
-use crate::cmd::export::write_tar;
-use crate::io::{Compression, check_output, decompress};
+use crate::cmd::export::{TarFlags, write_tar};
+use crate::io::decompress;
 use crate::report::{self, Channel};
 
 /// Arguments of `wclayer create`.
@@ -31,21 +31,11 @@ pub(crate) struct Args {
     /// the compression: `.tar.gz`/`.tgz` gzip, `.tar.zst` zstd, `.tar` none.
     #[arg(short, long, default_value = "-")]
     output: String,
+    #[command(flatten)]
+    tar: TarFlags,
     /// Also write the layer as a new layer directory (it must not exist).
     #[arg(long, value_name = "DIR")]
     layer_dir: Option<PathBuf>,
-    /// Replace an existing output file.
-    #[arg(long)]
-    force: bool,
-    /// Print the result as one JSON object (diffID, digest, sizes, counts).
-    #[arg(long)]
-    json: bool,
-    /// Compress with gzip.
-    #[arg(short = 'z', long, conflicts_with = "zstd")]
-    gzip: bool,
-    /// Compress with zstd.
-    #[arg(long)]
-    zstd: bool,
 }
 
 /// How host files become layer entries: the flags `create` and `delta` share
@@ -190,8 +180,7 @@ pub(crate) fn options(a: &MakeArgs) -> Result<Options> {
 }
 
 pub(crate) fn run(a: &Args) -> Result<()> {
-    let compression = Compression::choose(&a.output, a.gzip, a.zstd)?;
-    check_output(&a.output, a.force)?;
+    let compression = a.tar.prepare(&a.output)?;
     if let Some(d) = &a.layer_dir {
         anyhow::ensure!(
             !d.exists(),
@@ -224,7 +213,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     let (mut layer, stats) =
         create_mem_layer(source, &chain, &opts, !a.parents.is_empty()).with_context(what)?;
     let mut reader = layer.reader().with_context(what)?;
-    let written = write_tar(&a.output, compression, None, &mut |w| {
+    let written = write_tar(&a.output, compression, a.tar.level, &mut |w| {
         wclayer::crates::tar::export_tar(&mut reader, w).with_context(what)?;
         Ok(())
     })?;
@@ -251,7 +240,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
             stats.skipped_special
         ));
     }
-    let json = a.json.then(|| {
+    let json = a.tar.json.then(|| {
         let mut v = written.json(&a.output, ("source", src.clone()));
         if let Some(o) = v.as_object_mut() {
             o.insert("entries".into(), json!(stats.entries));

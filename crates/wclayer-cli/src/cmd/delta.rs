@@ -9,9 +9,8 @@ use wclayer::LayerReader;
 use wclayer::delta::{NewTree, delta_mem_layer, is_layer_dir, own_parents};
 
 use crate::cmd::create::{MakeArgs, options};
-use crate::cmd::export::write_tar;
+use crate::cmd::export::{TarFlags, write_tar};
 use crate::cmd::limits::LimitArgs;
-use crate::io::{Compression, check_output};
 use crate::report::{self, Channel};
 
 /// Arguments of `wclayer delta`.
@@ -35,25 +34,14 @@ pub(crate) struct Args {
     /// the compression: `.tar.gz`/`.tgz` gzip, `.tar.zst` zstd, `.tar` none.
     #[arg(short, long, default_value = "-")]
     output: String,
-    /// Replace an existing output file.
-    #[arg(long)]
-    force: bool,
-    /// Print the result as one JSON object (diffID, digest, sizes, counts).
-    #[arg(long)]
-    json: bool,
-    /// Compress with gzip.
-    #[arg(short = 'z', long, conflicts_with = "zstd")]
-    gzip: bool,
-    /// Compress with zstd.
-    #[arg(long)]
-    zstd: bool,
+    #[command(flatten)]
+    tar: TarFlags,
     #[command(flatten)]
     limits: LimitArgs,
 }
 
 pub(crate) fn run(a: &Args) -> Result<()> {
-    let compression = Compression::choose(&a.output, a.gzip, a.zstd)?;
-    check_output(&a.output, a.force)?;
+    let compression = a.tar.prepare(&a.output)?;
     for p in a.parents.iter().chain(&a.new_parents) {
         anyhow::ensure!(
             p.is_dir(),
@@ -93,7 +81,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     let (mut layer, stats) =
         delta_mem_layer(&a.parents, &new, &a.limits.limits()).with_context(what)?;
     let mut reader = layer.reader().with_context(what)?;
-    let written = write_tar(&a.output, compression, None, &mut |w| {
+    let written = write_tar(&a.output, compression, a.tar.level, &mut |w| {
         wclayer::crates::tar::export_tar(&mut reader, w).with_context(what)?;
         Ok(())
     })?;
@@ -105,7 +93,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
             stats.hive_entries
         ));
     }
-    let json = a.json.then(|| {
+    let json = a.tar.json.then(|| {
         let mut v = written.json(&a.output, ("new", shown.clone()));
         if let Some(o) = v.as_object_mut() {
             o.insert("added".into(), json!(stats.added));

@@ -25,25 +25,11 @@ pub(crate) struct Args {
     /// the compression: `.tar.gz`/`.tgz` gzip, `.tar.zst` zstd, `.tar` none.
     #[arg(short, long, default_value = "-", conflicts_with = "folder")]
     output: String,
-    /// Replace an existing output file.
-    #[arg(long)]
-    force: bool,
-    /// Print the result as one JSON object (diffID, digest, sizes, media type).
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    tar: TarFlags,
     /// Export into a new transport folder (hcsshim's `ExportLayer` format) instead of a tar.
     #[arg(long, value_name = "FOLDER", conflicts_with_all = ["gzip", "zstd"])]
     folder: Option<PathBuf>,
-    /// Compress with gzip.
-    #[arg(short = 'z', long, conflicts_with = "zstd")]
-    gzip: bool,
-    /// Compress with zstd.
-    #[arg(long)]
-    zstd: bool,
-    /// The compression level: gzip 1 (fastest) to 9 (smallest), default 4; zstd 1 to 19,
-    /// default 3. The uncompressed tar, and so the diffID, never depends on it.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=19))]
-    level: Option<u32>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -64,7 +50,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
                 folder.display()
             )
         })?;
-        let json = a.json.then(|| {
+        let json = a.tar.json.then(|| {
             json!({"layer": a.layer.display().to_string(), "folder": folder.display().to_string()})
         });
         report::result(
@@ -74,35 +60,66 @@ pub(crate) fn run(a: &Args) -> Result<()> {
         );
         return Ok(());
     }
-    let compression = Compression::choose(&a.output, a.gzip, a.zstd)?;
-    if let Some(l) = a.level {
-        anyhow::ensure!(
-            compression != Compression::None,
-            "--level {l} was given, but {} is not compressed",
-            a.output
-        );
-        anyhow::ensure!(
-            compression != Compression::Gzip || l <= 9,
-            "--level {l}: gzip levels are 1 to 9"
-        );
-    }
-    check_output(&a.output, a.force)?;
+    let compression = a.tar.prepare(&a.output)?;
     anyhow::ensure!(
         a.layer.is_dir(),
         "cannot export {}: no such layer directory",
         a.layer.display()
     );
-    let written = write_tar(&a.output, compression, a.level, &mut |w| {
+    let written = write_tar(&a.output, compression, a.tar.level, &mut |w| {
         wclayer::export_layer_to_tar_with_stats(w, &a.layer, &a.parents, &a.limits.limits())
             .map_err(with_hint)
             .with_context(|| format!("cannot export {}", a.layer.display()))?;
         Ok(())
     })?;
     let json = a
+        .tar
         .json
         .then(|| written.json(&a.output, ("layer", a.layer.display().to_string())));
     report::result(Channel::beside(&a.output), json.as_ref(), &written.text());
     Ok(())
+}
+
+/// The flags of every command that writes a layer tar: compression, `--force`, `--json`
+/// (docs/cli.md, "Outputs" and "Results").
+#[derive(clap::Args, Debug)]
+pub(crate) struct TarFlags {
+    /// Compress with gzip (also chosen by an output named `.tar.gz` or `.tgz`).
+    #[arg(short = 'z', long, conflicts_with = "zstd")]
+    pub(crate) gzip: bool,
+    /// Compress with zstd (also chosen by an output named `.tar.zst`).
+    #[arg(long)]
+    pub(crate) zstd: bool,
+    /// The compression level: gzip 1 (fastest) to 9 (smallest), default 4; zstd 1 to 19,
+    /// default 3. The uncompressed tar, and so the diffID, never depends on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=19))]
+    pub(crate) level: Option<u32>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Print the result as one JSON object (diffID, digest, sizes, media type, counts).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+impl TarFlags {
+    /// Checks, before any work, that the flags and `output` agree and that `output` may be
+    /// written; returns its compression.
+    pub(crate) fn prepare(&self, output: &str) -> Result<Compression> {
+        let compression = Compression::choose(output, self.gzip, self.zstd)?;
+        if let Some(l) = self.level {
+            anyhow::ensure!(
+                compression != Compression::None,
+                "--level {l} was given, but {output} is not compressed"
+            );
+            anyhow::ensure!(
+                compression != Compression::Gzip || l <= 9,
+                "--level {l}: gzip levels are 1 to 9"
+            );
+        }
+        check_output(output, self.force)?;
+        Ok(compression)
+    }
 }
 
 /// The gzip level of compressed outputs unless `--level` says otherwise: chosen by

@@ -8,9 +8,8 @@ use serde_json::json;
 use wclayer::chain::ChainReader;
 
 use crate::cmd::cat::open_chain;
-use crate::cmd::export::write_tar;
+use crate::cmd::export::{TarFlags, write_tar};
 use crate::cmd::limits::{LimitArgs, with_hint};
-use crate::io::{Compression, check_output};
 use crate::report::{self, Channel};
 
 /// Arguments of `wclayer flatten`.
@@ -25,21 +24,11 @@ pub(crate) struct Args {
     /// name chooses the compression: `.tar.gz`/`.tgz` gzip, `.tar.zst` zstd, `.tar` none.
     #[arg(short, long, default_value = "-", conflicts_with = "layer_dir")]
     output: String,
+    #[command(flatten)]
+    tar: TarFlags,
     /// Write a new base layer directory instead of a tar.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["gzip", "zstd", "force"])]
     layer_dir: Option<PathBuf>,
-    /// Replace an existing output file.
-    #[arg(long)]
-    force: bool,
-    /// Print the result as one JSON object (diffID, digest, sizes, media type).
-    #[arg(long)]
-    json: bool,
-    /// Compress with gzip.
-    #[arg(short = 'z', long, conflicts_with = "zstd")]
-    gzip: bool,
-    /// Compress with zstd.
-    #[arg(long)]
-    zstd: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -54,7 +43,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
             .map_err(|e| with_hint(wclayer::Error::Layer(e)))
             .with_context(|| format!("cannot flatten {top} into {}", dir.display()))?;
         warn_hives(&view);
-        let json = a.json.then(|| {
+        let json = a.tar.json.then(|| {
             json!({"layer": top, "layer_dir": dir.display().to_string(),
                 "entries": stats.files, "hard_links": stats.links})
         });
@@ -70,12 +59,11 @@ pub(crate) fn run(a: &Args) -> Result<()> {
         );
         return Ok(());
     }
-    let compression = Compression::choose(&a.output, a.gzip, a.zstd)?;
-    check_output(&a.output, a.force)?;
+    let compression = a.tar.prepare(&a.output)?;
     // Opened once here, so that a missing layer fails before the output is created.
     let mut view = Some(open_chain(&top, &a.parents, &a.limits)?);
     let mut done: Option<ChainReader> = None;
-    let written = write_tar(&a.output, compression, None, &mut |w| {
+    let written = write_tar(&a.output, compression, a.tar.level, &mut |w| {
         let mut r = view.take().context("the chain was already exported")?;
         wclayer::crates::tar::export_tar(&mut r, w)
             .map_err(|e| with_hint(wclayer::Error::Tar(e)))
@@ -87,6 +75,7 @@ pub(crate) fn run(a: &Args) -> Result<()> {
         warn_hives(r);
     }
     let json = a
+        .tar
         .json
         .then(|| written.json(&a.output, ("layer", top.clone())));
     report::result(Channel::beside(&a.output), json.as_ref(), &written.text());
