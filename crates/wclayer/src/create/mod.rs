@@ -329,30 +329,25 @@ impl ChainDirs {
     /// [`CreateError::Parent`] when one cannot be opened or walked.
     pub fn from_layer_dirs(parents: &[PathBuf]) -> Result<ChainDirs, CreateError> {
         let mut chain = ChainDirs::default();
-        for p in parents.iter().rev() {
-            let parent_err = |e: crate::Error| CreateError::Parent {
-                path: p.display().to_string(),
-                source: Box::new(e),
-            };
-            let mut r =
-                crate::new_layer_reader_limited(p, &[], &Limits::default()).map_err(parent_err)?;
-            while let Some(e) = r.next().map_err(|e| parent_err(e.into()))? {
-                match e {
-                    Entry::Tombstone { name } => chain.remove(name.as_str()),
-                    Entry::File { name, info, .. } => {
-                        let attrs = info.file_attributes;
-                        if attrs.is_directory() && !attrs.is_reparse_point() {
-                            chain.insert(name.as_str());
-                        } else {
-                            // A file (or a link) replaces a directory of a lower layer.
-                            chain.remove(name.as_str());
-                        }
-                    }
-                    _ => {}
+        let Some((nearest, lower)) = parents.split_first() else {
+            return Ok(chain);
+        };
+        let parent_err = |e: crate::Error| CreateError::Parent {
+            path: nearest.display().to_string(),
+            source: Box::new(e),
+        };
+        // The parents' merged view, with the one merge rule of docs/chain.md.
+        let mut view = crate::chain::ChainReader::open(nearest, lower, &Limits::default())
+            .map_err(parent_err)?;
+        while let Some(e) = view.next().map_err(|e| parent_err(e.into()))? {
+            if let Entry::File { name, info, .. } = e {
+                let attrs = info.file_attributes;
+                if attrs.is_directory() && !attrs.is_reparse_point() {
+                    chain.insert(name.as_str());
                 }
             }
-            r.close().map_err(|e| parent_err(e.into()))?;
         }
+        view.close().map_err(|e| parent_err(e.into()))?;
         Ok(chain)
     }
 

@@ -289,18 +289,19 @@ impl ParentNames {
     /// [`VerifyError::Read`] when a parent cannot be opened or walked.
     pub fn from_layer_dirs(parents: &[PathBuf], limits: &Limits) -> Result<Self, VerifyError> {
         let mut names = ParentNames::default();
-        for p in parents.iter().rev() {
-            let what = || format!("cannot read parent layer {}", p.display());
-            let mut r =
-                crate::new_layer_reader_limited(p, &[], limits).map_err(|e| read_err(what(), e))?;
-            while let Some(e) = r.next().map_err(|e| read_err(what(), e))? {
-                match e {
-                    Entry::Tombstone { name } => names.remove(name.as_str()),
-                    Entry::File { name, .. } => names.insert(name.as_str()),
-                    _ => {}
-                }
+        let Some((nearest, lower)) = parents.split_first() else {
+            return Ok(names);
+        };
+        // The parents' merged view, with the one merge rule of docs/chain.md.
+        let what = || format!("cannot read parent layer {}", nearest.display());
+        let mut view = crate::chain::ChainReader::open(nearest, lower, limits)
+            .map_err(|e| read_err(what(), e))?;
+        while let Some(e) = view.next().map_err(|e| read_err(what(), e))? {
+            if let Entry::File { name, .. } = e {
+                names.insert(name.as_str());
             }
         }
+        view.close().map_err(|e| read_err(what(), e))?;
         Ok(names)
     }
 
