@@ -1,0 +1,1 @@
+//! hcsshim's Windows layer writers and readers.
