@@ -58,6 +58,15 @@ pub mod crates {
 }
 pub use wclayer_backup as backup;
 
+/// hcsshim's Windows back end (docs/windows.md):
+/// layers written and read where Windows expects them, through the Host Compute Service and
+/// the backup APIs, exactly as hcsshim does. The writers, readers and entry points are
+/// generic over a [`windows::Host`]; `windows::Win32Host` (on Windows) makes the real calls,
+/// [`windows::testing::RecordingHost`] records them (on every system).
+pub mod windows {
+    pub use wclayer_hcs::*;
+}
+
 pub mod chain;
 pub mod create;
 pub mod delta;

@@ -30,11 +30,19 @@ pub(crate) struct Args {
     /// Export into a new transport folder (hcsshim's `ExportLayer` format) instead of a tar.
     #[arg(long, value_name = "FOLDER", conflicts_with_all = ["gzip", "zstd"])]
     folder: Option<PathBuf>,
+    /// Read the layer where Windows keeps it, through the Host Compute Service and the
+    /// backup APIs, exactly as hcsshim's `wclayer export` does (Windows only, as an
+    /// administrator; docs/windows.md).
+    #[arg(long)]
+    hcs: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
 
 pub(crate) fn run(a: &Args) -> Result<()> {
+    if a.hcs {
+        crate::cmd::import::hcs::check_available()?;
+    }
     for p in &a.parents {
         anyhow::ensure!(
             p.is_dir(),
@@ -43,7 +51,12 @@ pub(crate) fn run(a: &Args) -> Result<()> {
         );
     }
     if let Some(folder) = &a.folder {
-        wclayer::export_layer(&a.layer, folder, &a.parents).with_context(|| {
+        let exported = if a.hcs {
+            crate::cmd::import::hcs::export_folder(&a.layer, folder, &a.parents)
+        } else {
+            wclayer::export_layer(&a.layer, folder, &a.parents).map_err(anyhow::Error::from)
+        };
+        exported.with_context(|| {
             format!(
                 "cannot export {} into {}",
                 a.layer.display(),
@@ -67,9 +80,14 @@ pub(crate) fn run(a: &Args) -> Result<()> {
         a.layer.display()
     );
     let written = write_tar(&a.output, compression, a.tar.level, &mut |w| {
-        wclayer::export_layer_to_tar_with_stats(w, &a.layer, &a.parents, &a.limits.limits())
-            .map_err(with_hint)
-            .with_context(|| format!("cannot export {}", a.layer.display()))?;
+        if a.hcs {
+            crate::cmd::import::hcs::export_tar(w, &a.layer, &a.parents)
+        } else {
+            wclayer::export_layer_to_tar_with_stats(w, &a.layer, &a.parents, &a.limits.limits())
+                .map(drop)
+                .map_err(with_hint)
+        }
+        .with_context(|| format!("cannot export {}", a.layer.display()))?;
         Ok(())
     })?;
     let json = a

@@ -28,11 +28,19 @@ pub(crate) struct Args {
     /// Print the result as one JSON object (layer, diffID, counts) on standard output.
     #[arg(long)]
     json: bool,
+    /// Write the layer where Windows expects it, through the Host Compute Service and the
+    /// backup APIs, exactly as hcsshim's `wclayer import` does (Windows only, as an
+    /// administrator; docs/windows.md). The directory may exist if it is empty.
+    #[arg(long)]
+    hcs: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
 
 pub(crate) fn run(a: &Args) -> Result<()> {
+    if a.hcs {
+        hcs::check_available()?;
+    }
     // As hcsshim's ImportLayerFromTar, create the directories leading to the layer; a
     // failed import removes again those it created.
     let created = create_parents(&a.layer)?;
@@ -63,8 +71,11 @@ fn create_parents(layer: &std::path::Path) -> Result<Vec<PathBuf>> {
 
 fn import(a: &Args) -> Result<()> {
     if let Some(folder) = &a.folder {
-        wclayer::import_layer_limited(&a.layer, folder, &a.parents, &a.limits.limits())
-            .map_err(with_hint)
+        if a.hcs {
+            hcs::import_folder(&a.layer, folder, &a.parents)?;
+        } else {
+            wclayer::import_layer_limited(&a.layer, folder, &a.parents, &a.limits.limits())
+                .map_err(with_hint)
             .with_context(|| {
                 format!(
                     "cannot import {} into {}",
@@ -72,6 +83,7 @@ fn import(a: &Args) -> Result<()> {
                     a.layer.display()
                 )
             })?;
+        }
         let json = a.json.then(|| {
             json!({"layer": a.layer.display().to_string(), "folder": folder.display().to_string()})
         });
@@ -91,20 +103,13 @@ fn import(a: &Args) -> Result<()> {
     if let Some(why) = sniff.not_a_layer() {
         anyhow::bail!("{}: {why}", cannot());
     }
-    let stats = wclayer::import_layer_from_tar_with_stats(
-        progress_reader(&mut input, "importing"),
-        &a.layer,
-        &a.parents,
-        &a.limits.limits(),
-    )
-    .map_err(|e| {
-        if matches!(e.model(), Some(wclayer::crates::layer::Error::NoFiles)) {
-            anyhow::anyhow!("a base layer needs a Files directory, and the tar has no Files/")
-        } else {
-            with_hint(e)
-        }
-    })
-    .with_context(cannot)?;
+    let limits = a.limits.limits();
+    let stats = if a.hcs {
+        hcs::import_tar(progress_reader(&mut input, "importing"), a, &limits)
+            .with_context(cannot)?
+    } else {
+        import_dir(progress_reader(&mut input, "importing"), a, &limits).with_context(cannot)?
+    };
     // The layer is complete and in place; what follows the archive's end only completes
     // the diffID, and a fault there (a damaged gzip trailer) costs the diffID, not the layer.
     let diff_id = input.finish();
@@ -142,4 +147,112 @@ fn import(a: &Args) -> Result<()> {
     }
     report::result(Channel::Stdout, json.as_ref(), &text);
     Ok(())
+}
+
+/// Imports into a wclayer layer directory (every system).
+fn import_dir(
+    r: impl std::io::Read,
+    a: &Args,
+    limits: &wclayer::Limits,
+) -> Result<wclayer::ImportStats> {
+    wclayer::import_layer_from_tar_with_stats(r, &a.layer, &a.parents, limits).map_err(|e| {
+        if matches!(e.model(), Some(wclayer::crates::layer::Error::NoFiles)) {
+            anyhow::anyhow!("a base layer needs a Files directory, and the tar has no Files/")
+        } else {
+            with_hint(e)
+        }
+    })
+}
+
+/// `--hcs`: the Windows back end (docs/windows.md).
+#[cfg(windows)]
+pub(crate) mod hcs {
+    use std::path::{Path, PathBuf};
+
+    use anyhow::{Context, Result};
+    use wclayer::windows::Win32Host;
+
+    /// Enables the backup and restore privileges the back end needs.
+    pub(crate) fn check_available() -> Result<()> {
+        Win32Host::enable_privileges()
+            .context("--hcs needs the backup and restore privileges (run as an administrator)")
+    }
+
+    /// hcsshim `ImportLayerFromTar`.
+    pub(crate) fn import_tar(
+        r: impl std::io::Read,
+        a: &super::Args,
+        limits: &wclayer::Limits,
+    ) -> Result<wclayer::ImportStats> {
+        Ok(wclayer::windows::import_layer_from_tar(
+            &Win32Host,
+            r,
+            &a.layer,
+            &a.parents,
+            limits,
+        )?)
+    }
+
+    /// hcsshim `ImportLayer`: HCS imports a transport folder.
+    pub(crate) fn import_folder(layer: &Path, folder: &Path, parents: &[PathBuf]) -> Result<()> {
+        wclayer::windows::import_layer(&Win32Host, layer, folder, parents).with_context(|| {
+            format!("cannot import {} into {}", folder.display(), layer.display())
+        })
+    }
+
+    /// hcsshim `ExportLayer`: HCS writes the layer as a transport folder.
+    pub(crate) fn export_folder(layer: &Path, folder: &Path, parents: &[PathBuf]) -> Result<()> {
+        Ok(wclayer::windows::export_layer(&Win32Host, layer, folder, parents)?)
+    }
+
+    /// hcsshim `ExportLayerToTar`.
+    pub(crate) fn export_tar(
+        w: &mut dyn std::io::Write,
+        layer: &Path,
+        parents: &[PathBuf],
+    ) -> Result<()> {
+        wclayer::windows::export_layer_to_tar(Win32Host, w, layer, parents)?;
+        Ok(())
+    }
+}
+
+/// `--hcs` on a system without the Host Compute Service: refused before anything is done.
+#[cfg(not(windows))]
+pub(crate) mod hcs {
+    use std::path::{Path, PathBuf};
+
+    use anyhow::Result;
+
+    const WHY: &str = "--hcs needs Windows: it writes and reads layers through the Host \
+        Compute Service and the backup APIs (docs/windows.md); without it, wclayer keeps \
+        layers in its own directory format";
+
+    /// Refuses: there is no Host Compute Service here.
+    pub(crate) fn check_available() -> Result<()> {
+        anyhow::bail!(WHY)
+    }
+
+    /// Never reached: [`check_available`] refused first.
+    pub(crate) fn import_tar(
+        _: impl std::io::Read,
+        _: &super::Args,
+        _: &wclayer::Limits,
+    ) -> Result<wclayer::ImportStats> {
+        anyhow::bail!(WHY)
+    }
+
+    /// Never reached: [`check_available`] refused first.
+    pub(crate) fn import_folder(_: &Path, _: &Path, _: &[PathBuf]) -> Result<()> {
+        anyhow::bail!(WHY)
+    }
+
+    /// Never reached: [`check_available`] refused first.
+    pub(crate) fn export_folder(_: &Path, _: &Path, _: &[PathBuf]) -> Result<()> {
+        anyhow::bail!(WHY)
+    }
+
+    /// Never reached: [`check_available`] refused first.
+    pub(crate) fn export_tar(_: &mut dyn std::io::Write, _: &Path, _: &[PathBuf]) -> Result<()> {
+        anyhow::bail!(WHY)
+    }
 }

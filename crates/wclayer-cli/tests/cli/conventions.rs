@@ -497,3 +497,21 @@ fn an_error_is_one_line_without_repeated_causes() {
     );
     assert_eq!(ls(d), before);
 }
+
+/// `--hcs` writes and reads layers through the Host Compute Service; where there is none it
+/// is refused before anything is read or created.
+#[cfg(not(windows))]
+#[test]
+fn the_windows_back_end_is_refused_where_there_is_no_host_compute_service() {
+    let dir = workdir();
+    let before = ls(dir.path());
+    for args in [
+        &["import", "--hcs", "-i", "base.tar", "layers/base"][..],
+        &["import", "--hcs", "--folder", "folder", "layers/base"][..],
+        &["export", "--hcs", "-o", "out.tar", "layers/base"][..],
+    ] {
+        let out = run_in(dir.path(), args, b"");
+        one_error_line(&out, &["--hcs needs Windows", "Host Compute Service", "docs/windows.md"]);
+        assert_eq!(ls(dir.path()), before, "{args:?}");
+    }
+}
