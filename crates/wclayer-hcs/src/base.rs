@@ -9,10 +9,10 @@ use std::path::Path;
 use wclayer_backup::{FileAttributes, FileBasicInfo};
 use wclayer_layer::{LayerPath, LayerWriter};
 
+use crate::Error;
 use crate::host::{Host, HostFile, Open};
 use crate::names::{is_not_found, mutated_backup};
 use crate::sink::{Mode, Sink};
-use crate::Error;
 
 /// Writes a base layer where Windows expects it (see the module documentation).
 ///
@@ -96,7 +96,11 @@ impl<H: Host> BaseLayerWriter<H> {
             .map_err(|e| Error::os("Failed to safefile.OpenRelative", n, e))?;
         file.set_basic_info(info)
             .map_err(|e| Error::os("Failed to SetFileBasicInfo", n, e))?;
-        self.current = Some(Sink::new(file, n.to_owned(), Mode::Backup { security: true }));
+        self.current = Some(Sink::new(
+            file,
+            n.to_owned(),
+            Mode::Backup { security: true },
+        ));
         self.bcd = open_bcd_backup(&self.host, self.root()?, n)?;
         Ok(())
     }
@@ -173,7 +177,11 @@ impl<H: Host> LayerWriter for BaseLayerWriter<H> {
         Ok(self.stick(r)?)
     }
 
-    fn add_link(&mut self, name: &LayerPath, target: &LayerPath) -> Result<(), wclayer_layer::Error> {
+    fn add_link(
+        &mut self,
+        name: &LayerPath,
+        target: &LayerPath,
+    ) -> Result<(), wclayer_layer::Error> {
         let r = self.close_current().and_then(|()| {
             let root = self.root()?;
             self.host

@@ -4,10 +4,10 @@
 
 use wclayer_backup::FileBasicInfo;
 
+use crate::Error;
 use crate::base::reapply_dir_times;
 use crate::host::{Host, HostFile, Open, Stat};
 use crate::names::MUTATED_FILES;
-use crate::Error;
 
 /// Copy buffer of a cloned entry's backup stream.
 const BUFFER: usize = 64 * 1024;
@@ -81,9 +81,7 @@ fn copy_entry<H: Host>(
     let mut from = host
         .open(src, rel, Open::ExistingForBackup)
         .map_err(|e| Error::os("open", rel, e))?;
-    let info = from
-        .basic_info()
-        .map_err(|e| Error::os("stat", rel, e))?;
+    let info = from.basic_info().map_err(|e| Error::os("stat", rel, e))?;
     let how = if st.is_dir() {
         Open::CreateDir { security: true }
     } else {

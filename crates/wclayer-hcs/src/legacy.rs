@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use wclayer_backup::{BackupStreamReader, FileAttributes, FileBasicInfo, StreamId};
 use wclayer_layer::{LayerPath, LayerWriter};
 
+use crate::Error;
 use crate::base::{open_bcd_backup, process_utility_vm, reapply_dir_times};
 use crate::host::{Host, HostFile, Open};
 use crate::names::{TOMBSTONES_TXT, WCIDIRS, has_path_prefix, is_not_found, layer_descriptors};
 use crate::sink::{Mode, Sink};
-use crate::Error;
 
 /// Which root a pending hard link's target is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -387,8 +387,13 @@ impl<H: Host> LegacyLayerWriter<H> {
                 Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(Error::os("remove", link.path.clone(), e)),
             }
-            host.link(self.root_of(link.root)?, &link.target, &roots.dest, &link.path)
-                .map_err(|e| Error::os("link", link.path.clone(), e))?;
+            host.link(
+                self.root_of(link.root)?,
+                &link.target,
+                &roots.dest,
+                &link.path,
+            )
+            .map_err(|e| Error::os("link", link.path.clone(), e))?;
         }
         reapply_dir_times(host, &roots.dest, &self.changed_dirs)?;
         if self.has_utility_vm {
@@ -432,7 +437,11 @@ impl<H: Host> LayerWriter for LegacyLayerWriter<H> {
         Ok(self.add_inner(name, info)?)
     }
 
-    fn add_link(&mut self, name: &LayerPath, target: &LayerPath) -> Result<(), wclayer_layer::Error> {
+    fn add_link(
+        &mut self,
+        name: &LayerPath,
+        target: &LayerPath,
+    ) -> Result<(), wclayer_layer::Error> {
         Ok(self.add_link_inner(name, target)?)
     }
 

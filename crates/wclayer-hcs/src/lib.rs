@@ -87,9 +87,9 @@ pub fn new_layer_writer<H: Host>(
     if parents.is_empty() {
         Ok(WindowsLayerWriter::Base(BaseLayerWriter::new(host, path)?))
     } else {
-        Ok(WindowsLayerWriter::Legacy(Box::new(LegacyLayerWriter::new(
-            host, path, parents,
-        )?)))
+        Ok(WindowsLayerWriter::Legacy(Box::new(
+            LegacyLayerWriter::new(host, path, parents)?,
+        )))
     }
 }
 
@@ -291,13 +291,21 @@ fn joined(parents: &[PathBuf]) -> String {
 macro_rules! delegate_writer {
     ($t:ident) => {
         impl<H: Host> LayerWriter for $t<H> {
-            fn add(&mut self, name: &LayerPath, info: &FileBasicInfo) -> Result<(), wclayer_layer::Error> {
+            fn add(
+                &mut self,
+                name: &LayerPath,
+                info: &FileBasicInfo,
+            ) -> Result<(), wclayer_layer::Error> {
                 match self {
                     $t::Base(w) => w.add(name, info),
                     $t::Legacy(w) => w.add(name, info),
                 }
             }
-            fn add_link(&mut self, name: &LayerPath, target: &LayerPath) -> Result<(), wclayer_layer::Error> {
+            fn add_link(
+                &mut self,
+                name: &LayerPath,
+                target: &LayerPath,
+            ) -> Result<(), wclayer_layer::Error> {
                 match self {
                     $t::Base(w) => w.add_link(name, target),
                     $t::Legacy(w) => w.add_link(name, target),

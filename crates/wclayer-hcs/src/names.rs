@@ -3,8 +3,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::host::{Host, LayerDescriptor};
 use crate::Error;
+use crate::host::{Host, LayerDescriptor};
 
 /// Suffix of the file that carries a directory's attributes and backup stream in the
 /// transport folder (docs/transport-folder.md).
@@ -16,7 +16,8 @@ pub(crate) const TOMBSTONES_TXT: &str = "tombstones.txt";
 /// hcsshim `hasPathPrefix`: `p` starts with `prefix` followed by `\` (case-sensitive, so
 /// `Files` itself does not have the prefix `Files`).
 pub(crate) fn has_path_prefix(p: &str, prefix: &str) -> bool {
-    p.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('\\'))
+    p.strip_prefix(prefix)
+        .is_some_and(|rest| rest.starts_with('\\'))
 }
 
 /// The utility-VM boot files that processing the utility VM changes, and the file in the
@@ -26,8 +27,14 @@ pub(crate) fn has_path_prefix(p: &str, prefix: &str) -> bool {
 pub(crate) const MUTATED_FILES: [(&str, &str); 4] = [
     (r"UtilityVM\Files\EFI\Microsoft\Boot\BCD", "bcd.bak"),
     (r"UtilityVM\Files\EFI\Microsoft\Boot\BCD.LOG", "bcd.log.bak"),
-    (r"UtilityVM\Files\EFI\Microsoft\Boot\BCD.LOG1", "bcd.log1.bak"),
-    (r"UtilityVM\Files\EFI\Microsoft\Boot\BCD.LOG2", "bcd.log2.bak"),
+    (
+        r"UtilityVM\Files\EFI\Microsoft\Boot\BCD.LOG1",
+        "bcd.log1.bak",
+    ),
+    (
+        r"UtilityVM\Files\EFI\Microsoft\Boot\BCD.LOG2",
+        "bcd.log2.bak",
+    ),
 ];
 
 /// The backup file of a mutated utility-VM boot file, if `name` is one.
@@ -97,7 +104,13 @@ mod tests {
         assert_eq!(base_name(Path::new(r"C:\layers\abc")), "abc");
         assert_eq!(base_name(Path::new("/var/layers/abc")), "abc");
         assert_eq!(base_name(Path::new(r"C:\layers\abc\")), "");
-        assert_eq!(mutated_backup(r"UtilityVM\Files\EFI\Microsoft\Boot\BCD.LOG1"), Some("bcd.log1.bak"));
-        assert_eq!(mutated_backup(r"UtilityVM\Files\EFI\Microsoft\Boot\bcd"), None);
+        assert_eq!(
+            mutated_backup(r"UtilityVM\Files\EFI\Microsoft\Boot\BCD.LOG1"),
+            Some("bcd.log1.bak")
+        );
+        assert_eq!(
+            mutated_backup(r"UtilityVM\Files\EFI\Microsoft\Boot\bcd"),
+            None
+        );
     }
 }

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use wclayer_backup::{BackupStreamReader, FileAttributes, FileBasicInfo, StreamId};
 use wclayer_layer::{Entry, LayerPath, LayerReader, LinkInfo};
 
+use crate::Error;
 use crate::host::{Host, HostFile, Open, Stat};
 use crate::legacy::FileRead;
 use crate::names::{TOMBSTONES_TXT, WCIDIRS, has_path_prefix, layer_descriptors};
-use crate::Error;
 
 /// A directory being walked: its children not yet visited, last first.
 struct Level {
@@ -157,7 +157,9 @@ impl<H: Host> LayerReader for BaseLayerReader<H> {
 
     fn link_info(&mut self) -> Result<LinkInfo, wclayer_layer::Error> {
         let f = self.current.as_mut().ok_or(wclayer_layer::Error::NoEntry)?;
-        let (number_of_links, file_id) = f.link_info().map_err(|e| wclayer_layer::Error::io("link info", e))?;
+        let (number_of_links, file_id) = f
+            .link_info()
+            .map_err(|e| wclayer_layer::Error::io("link info", e))?;
         Ok(LinkInfo {
             number_of_links,
             file_id,
@@ -175,7 +177,10 @@ impl<H: Host> LayerReader for BaseLayerReader<H> {
 
     fn close(&mut self) -> Result<(), wclayer_layer::Error> {
         self.current = None;
-        self.root.take().map(drop).ok_or_else(|| Error::Closed.into())
+        self.root
+            .take()
+            .map(drop)
+            .ok_or_else(|| Error::Closed.into())
     }
 }
 
@@ -275,8 +280,7 @@ impl<H: Host> LegacyLayerReader<H> {
                     .host
                     .open(root, name, Open::ExistingForBackup)
                     .map_err(|e| Error::os("open", name, e))?;
-                self.hives_times =
-                    Some(f.basic_info().map_err(|e| Error::os("stat", name, e))?);
+                self.hives_times = Some(f.basic_info().map_err(|e| Error::os("stat", name, e))?);
             }
         }
         Ok(self.hives_times)
@@ -332,7 +336,8 @@ impl<H: Host> LegacyLayerReader<H> {
             } else {
                 data_size(&mut f, &file_name)?
             };
-            f.seek(4).map_err(|e| Error::os("read", file_name.clone(), e))?;
+            f.seek(4)
+                .map_err(|e| Error::os("read", file_name.clone(), e))?;
             self.current = Some(Stream::Raw(f, 0));
             return Ok(Some(Entry::File {
                 name: lpath,
@@ -417,12 +422,15 @@ fn read_tombstones<H: Host>(
             break;
         };
         text.extend_from_slice(chunk);
-        if text.len() > wclayer_layer::MAX_PATH_UNITS.saturating_mul(4).saturating_mul(1024) {
+        if text.len()
+            > wclayer_layer::MAX_PATH_UNITS
+                .saturating_mul(4)
+                .saturating_mul(1024)
+        {
             return Err(Error::InvalidTombstones("the file is too large".into()));
         }
     }
-    let text = String::from_utf8(text)
-        .map_err(|_| Error::InvalidTombstones("not UTF-8".into()))?;
+    let text = String::from_utf8(text).map_err(|_| Error::InvalidTombstones("not UTF-8".into()))?;
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     if lines.next() != Some("\u{feff}Version 1.0") {
         return Err(Error::InvalidTombstones("no version header".into()));
@@ -446,7 +454,10 @@ fn read_tombstones<H: Host>(
             )));
         }
         let parent = path.parent().unwrap_or_default().to_owned();
-        by_dir.entry(parent).or_default().push(path.as_str().to_owned());
+        by_dir
+            .entry(parent)
+            .or_default()
+            .push(path.as_str().to_owned());
     }
     Ok(by_dir)
 }
@@ -461,7 +472,9 @@ impl<H: Host> LayerReader for LegacyLayerReader<H> {
             Some(Stream::Raw(f, _) | Stream::Backup(f)) => f,
             None => return Err(wclayer_layer::Error::NoEntry),
         };
-        let (number_of_links, file_id) = f.link_info().map_err(|e| wclayer_layer::Error::io("link info", e))?;
+        let (number_of_links, file_id) = f
+            .link_info()
+            .map_err(|e| wclayer_layer::Error::io("link info", e))?;
         Ok(LinkInfo {
             number_of_links,
             file_id,
@@ -496,9 +509,8 @@ impl<H: Host> LayerReader for LegacyLayerReader<H> {
                 .saturating_sub(4)
                 .checked_add_signed(d),
         };
-        let to = to.ok_or_else(|| {
-            wclayer_layer::Error::io("seek", io::ErrorKind::InvalidInput.into())
-        })?;
+        let to =
+            to.ok_or_else(|| wclayer_layer::Error::io("seek", io::ErrorKind::InvalidInput.into()))?;
         f.seek(to.saturating_add(4))
             .map_err(|e| wclayer_layer::Error::io("seek", e))?;
         *at = to;

@@ -1,8 +1,8 @@
 //! The current entry of a writer: an open file that takes the entry's bytes, buffered in
 //! 64 KiB as hcsshim's writers buffer them (`bufio.NewWriterSize(f, 65536)`).
 
-use crate::host::HostFile;
 use crate::Error;
+use crate::host::HostFile;
 
 /// hcsshim's write buffer size.
 const BUFFER: usize = 64 * 1024;

@@ -139,7 +139,10 @@ impl State {
                 return Err(err(io::ErrorKind::NotADirectory, "parent is no directory"));
             }
             if dir.len() > root.len() && is_reparse(&c) {
-                return Err(err(io::ErrorKind::PermissionDenied, "reparse point encountered"));
+                return Err(err(
+                    io::ErrorKind::PermissionDenied,
+                    "reparse point encountered",
+                ));
             }
             first = false;
             if dir.len() == root.len() {
@@ -259,7 +262,10 @@ impl RecordingHost {
     /// The times and attributes of `path`.
     #[must_use]
     pub fn info(&self, path: &str) -> Option<FileBasicInfo> {
-        self.state.borrow().get(path).map(|n| n.content.borrow().info)
+        self.state
+            .borrow()
+            .get(path)
+            .map(|n| n.content.borrow().info)
     }
 
     /// The backup stream restored into `path` (the bytes `BackupWrite` received).
@@ -283,7 +289,10 @@ impl RecordingHost {
     /// The link count of `path`.
     #[must_use]
     pub fn links(&self, path: &str) -> Option<u32> {
-        self.state.borrow().get(path).map(|n| n.content.borrow().links)
+        self.state
+            .borrow()
+            .get(path)
+            .map(|n| n.content.borrow().links)
     }
 
     /// Creates the file `path` (parents made as needed) with `info` and the restored backup
@@ -564,7 +573,10 @@ impl Host for RecordingHost {
         let imported = s.tombstones.contains_key(&key(&root.text));
         if s.get(&path).is_none() {
             if imported && crate::names::has_path_prefix(rel, "Files") {
-                s.tombstones.entry(key(&root.text)).or_default().push(rel.to_owned());
+                s.tombstones
+                    .entry(key(&root.text))
+                    .or_default()
+                    .push(rel.to_owned());
                 return Ok(());
             }
             return Err(err(io::ErrorKind::NotFound, "not found"));
@@ -574,7 +586,10 @@ impl Host for RecordingHost {
         }
         s.remove_tree(&path);
         if imported && crate::names::has_path_prefix(rel, "Files") {
-            s.tombstones.entry(key(&root.text)).or_default().push(rel.to_owned());
+            s.tombstones
+                .entry(key(&root.text))
+                .or_default()
+                .push(rel.to_owned());
         }
         Ok(())
     }
@@ -587,7 +602,13 @@ impl Host for RecordingHost {
         Ok(())
     }
 
-    fn link(&self, old_root: &FakeRoot, old: &str, new_root: &FakeRoot, new: &str) -> io::Result<()> {
+    fn link(
+        &self,
+        old_root: &FakeRoot,
+        old: &str,
+        new_root: &FakeRoot,
+        new: &str,
+    ) -> io::Result<()> {
         let from = join(&old_root.text, old);
         let to = join(&new_root.text, new);
         let mut s = self.state.borrow_mut();
@@ -599,7 +620,10 @@ impl Host for RecordingHost {
             .map(|n| Rc::clone(&n.content))
             .ok_or_else(|| err(io::ErrorKind::NotFound, "link target not found"))?;
         if is_dir(&content.borrow()) {
-            return Err(err(io::ErrorKind::PermissionDenied, "cannot link a directory"));
+            return Err(err(
+                io::ErrorKind::PermissionDenied,
+                "cannot link a directory",
+            ));
         }
         if s.get(&to).is_some() {
             return Err(err(io::ErrorKind::AlreadyExists, "exists"));
@@ -627,7 +651,10 @@ impl Host for RecordingHost {
             .get(&path)
             .ok_or_else(|| err(io::ErrorKind::NotFound, "not found"))?;
         if is_reparse(&n.content.borrow()) {
-            return Err(err(io::ErrorKind::PermissionDenied, "reparse point encountered"));
+            return Err(err(
+                io::ErrorKind::PermissionDenied,
+                "reparse point encountered",
+            ));
         }
         Ok(())
     }
@@ -642,12 +669,7 @@ impl Host for RecordingHost {
         Ok(s.children(&path)
             .into_iter()
             .map(|n| DirEntry {
-                name: n
-                    .display
-                    .rsplit('\\')
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned(),
+                name: n.display.rsplit('\\').next().unwrap_or_default().to_owned(),
                 attributes: n.content.borrow().info.file_attributes.0,
             })
             .collect())
@@ -690,7 +712,12 @@ impl Host for RecordingHost {
         Ok(guid_of(name))
     }
 
-    fn import_layer(&self, id: &Path, folder: &Path, parents: &[LayerDescriptor]) -> io::Result<()> {
+    fn import_layer(
+        &self,
+        id: &Path,
+        folder: &Path,
+        parents: &[LayerDescriptor],
+    ) -> io::Result<()> {
         let (id, folder) = (text(id), text(folder));
         self.state.borrow_mut().record(format!(
             "ImportLayer {id} from {folder} over [{}]",
@@ -700,7 +727,12 @@ impl Host for RecordingHost {
         Ok(())
     }
 
-    fn export_layer(&self, id: &Path, folder: &Path, parents: &[LayerDescriptor]) -> io::Result<()> {
+    fn export_layer(
+        &self,
+        id: &Path,
+        folder: &Path,
+        parents: &[LayerDescriptor],
+    ) -> io::Result<()> {
         let (id, folder) = (text(id), text(folder));
         self.state.borrow_mut().record(format!(
             "ExportLayer {id} to {folder} over [{}]",
@@ -741,10 +773,7 @@ impl Host for RecordingHost {
         self.state
             .borrow_mut()
             .record(format!("GetLayerMountPath {t}"))?;
-        Ok(PathBuf::from(format!(
-            r"\\?\Volume{{{}}}",
-            guid_of(&t)
-        )))
+        Ok(PathBuf::from(format!(r"\\?\Volume{{{}}}", guid_of(&t))))
     }
 
     fn unprepare_layer(&self, id: &Path) -> io::Result<()> {
@@ -769,7 +798,8 @@ impl HostFile for FakeFile {
         let mut c = self.content.borrow_mut();
         // As Windows: a zero time or zero attributes mean "leave as it is", and the
         // directory bit is the file system's, not the caller's.
-        let keep = |new: FileTime, old: FileTime| if new == FileTime::default() { old } else { new };
+        let keep =
+            |new: FileTime, old: FileTime| if new == FileTime::default() { old } else { new };
         c.info.creation_time = keep(info.creation_time, c.info.creation_time);
         c.info.last_access_time = keep(info.last_access_time, c.info.last_access_time);
         c.info.last_write_time = keep(info.last_write_time, c.info.last_write_time);

@@ -191,7 +191,13 @@ impl Host for Win32Host {
         self.remove_all_at(root, rel)
     }
 
-    fn link(&self, old_root: &Win32Root, old: &str, new_root: &Win32Root, new: &str) -> io::Result<()> {
+    fn link(
+        &self,
+        old_root: &Win32Root,
+        old: &str,
+        new_root: &Win32Root,
+        new: &str,
+    ) -> io::Result<()> {
         // The target itself may not be a reparse point; the new name's directory neither.
         let file = OpenOptions::new()
             .access(access::WRITE_ATTRIBUTES)
@@ -277,11 +283,21 @@ impl Host for Win32Host {
         })
     }
 
-    fn import_layer(&self, id: &Path, folder: &Path, parents: &[LayerDescriptor]) -> io::Result<()> {
+    fn import_layer(
+        &self,
+        id: &Path,
+        folder: &Path,
+        parents: &[LayerDescriptor],
+    ) -> io::Result<()> {
         hcs::import_layer(&long_path(id)?, folder, &descriptors(parents))
     }
 
-    fn export_layer(&self, id: &Path, folder: &Path, parents: &[LayerDescriptor]) -> io::Result<()> {
+    fn export_layer(
+        &self,
+        id: &Path,
+        folder: &Path,
+        parents: &[LayerDescriptor],
+    ) -> io::Result<()> {
         hcs::export_layer(id, folder, &descriptors(parents))
     }
 

@@ -5,12 +5,12 @@
 //! writers and readers, the layer model, the formats) lives in the portable crates, which are
 //! compiled and tested on every system (docs/windows.md).
 //!
-//! - [`fs`]: opens relative to a directory handle that never leave it (`NtCreateFile` with
+//! - `fs`: opens relative to a directory handle that never leave it (`NtCreateFile` with
 //!   `OBJ_DONT_REPARSE`, as hcsshim's `internal/safefile`), and the handle-based file
 //!   operations built on them.
-//! - [`backup`]: `BackupRead` / `BackupWrite` streams over an open file.
-//! - [`privilege`]: enabling `SeBackupPrivilege` and `SeRestorePrivilege`.
-//! - [`hcs`]: the layer functions of the Host Compute Service (`vmcompute.dll`), resolved
+//! - `backup`: `BackupRead` / `BackupWrite` streams over an open file.
+//! - `privilege`: enabling `SeBackupPrivilege` and `SeRestorePrivilege`.
+//! - `hcs`: the layer functions of the Host Compute Service (`vmcompute.dll`), resolved
 //!   lazily, with their HRESULTs mapped to [`std::io::Error`].
 //!
 //! On other systems the crate is empty.

@@ -76,13 +76,13 @@ fn import(a: &Args) -> Result<()> {
         } else {
             wclayer::import_layer_limited(&a.layer, folder, &a.parents, &a.limits.limits())
                 .map_err(with_hint)
-            .with_context(|| {
-                format!(
-                    "cannot import {} into {}",
-                    folder.display(),
-                    a.layer.display()
-                )
-            })?;
+                .with_context(|| {
+                    format!(
+                        "cannot import {} into {}",
+                        folder.display(),
+                        a.layer.display()
+                    )
+                })?;
         }
         let json = a.json.then(|| {
             json!({"layer": a.layer.display().to_string(), "folder": folder.display().to_string()})
@@ -185,24 +185,26 @@ pub(crate) mod hcs {
         limits: &wclayer::Limits,
     ) -> Result<wclayer::ImportStats> {
         Ok(wclayer::windows::import_layer_from_tar(
-            &Win32Host,
-            r,
-            &a.layer,
-            &a.parents,
-            limits,
+            &Win32Host, r, &a.layer, &a.parents, limits,
         )?)
     }
 
     /// hcsshim `ImportLayer`: HCS imports a transport folder.
     pub(crate) fn import_folder(layer: &Path, folder: &Path, parents: &[PathBuf]) -> Result<()> {
         wclayer::windows::import_layer(&Win32Host, layer, folder, parents).with_context(|| {
-            format!("cannot import {} into {}", folder.display(), layer.display())
+            format!(
+                "cannot import {} into {}",
+                folder.display(),
+                layer.display()
+            )
         })
     }
 
     /// hcsshim `ExportLayer`: HCS writes the layer as a transport folder.
     pub(crate) fn export_folder(layer: &Path, folder: &Path, parents: &[PathBuf]) -> Result<()> {
-        Ok(wclayer::windows::export_layer(&Win32Host, layer, folder, parents)?)
+        Ok(wclayer::windows::export_layer(
+            &Win32Host, layer, folder, parents,
+        )?)
     }
 
     /// hcsshim `ExportLayerToTar`.

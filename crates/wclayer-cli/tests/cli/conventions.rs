@@ -511,7 +511,14 @@ fn the_windows_back_end_is_refused_where_there_is_no_host_compute_service() {
         &["export", "--hcs", "-o", "out.tar", "layers/base"][..],
     ] {
         let out = run_in(dir.path(), args, b"");
-        one_error_line(&out, &["--hcs needs Windows", "Host Compute Service", "docs/windows.md"]);
+        one_error_line(
+            &out,
+            &[
+                "--hcs needs Windows",
+                "Host Compute Service",
+                "docs/windows.md",
+            ],
+        );
         assert_eq!(ls(dir.path()), before, "{args:?}");
     }
 }
