@@ -2,8 +2,11 @@
 //! sweep that removes what dead writers left, and the registry a signal handler empties.
 //!
 //! Every staging directory and partial file ([`crate::StagedDir`], [`crate::StagedFile`])
-//! holds an exclusive `flock` for as long as its writer lives; the kernel drops it when the
-//! process ends, however it ends (`SIGKILL` included). Creating a new one first sweeps the
+//! is locked for as long as its writer lives, by a lock the system drops when the process
+//! ends, however it ends (`SIGKILL` included): an exclusive `flock` on Unix; on Windows, a
+//! handle opened with `DELETE` access whose sharing mode excludes deletion, so that every
+//! other open for deletion fails with a sharing violation (`LockFileEx` cannot lock a
+//! directory). The lock lives in this module's registry next to the staged name. Creating a new one first sweeps the
 //! parent directory: staging names whose lock can be taken belong to no live writer and are
 //! removed. The sweep and the creation of a staging name (make, open, lock) happen under a
 //! lock on the parent directory, so a sweeper never sees a new staging name before it is
@@ -11,44 +14,71 @@
 //!
 //! A process that is asked to stop (`SIGINT`, `SIGTERM`, `SIGHUP`) has no destructors run;
 //! its signal handler calls [`remove_registered`] to remove what its writers staged before it
-//! exits.
+//! exits. On Windows a Windows lock keeps even its own writer from renaming or removing the
+//! object, so the writer lets go of it first, under the parent's lock.
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::AsFd;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustix::fs::FlockOperation;
-
 use crate::dir::Dir;
 use crate::stage::STAGING_INFIX;
+pub(crate) use crate::sys::ParentLock;
+use crate::sys::{LOCK_BLOCKS_REMOVAL, StagingLock};
 
 /// The infix of a partial file next to its target: `.NAME.wclayer-partial-XXXXXXXXXXXXXXXX`.
 pub const PARTIAL_INFIX: &str = ".wclayer-partial-";
 
-/// What this process has staged and not yet committed or removed: (id, parent, name).
-static REGISTRY: Mutex<Vec<(u64, Dir, OsString)>> = Mutex::new(Vec::new());
+/// One staged name of this process.
+struct Staged {
+    id: u64,
+    /// The directory holding it; `None` when its handle could not be duplicated (the name
+    /// is then left to its owner and to the next sweep).
+    parent: Option<Dir>,
+    name: OsString,
+    /// Its lock, held until it is committed or removed.
+    lock: Option<StagingLock>,
+}
+
+/// What this process has staged and not yet committed or removed.
+static REGISTRY: Mutex<Vec<Staged>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
-fn registry() -> std::sync::MutexGuard<'static, Vec<(u64, Dir, OsString)>> {
+fn registry() -> std::sync::MutexGuard<'static, Vec<Staged>> {
     REGISTRY
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Records a staged name; returns the id to unregister it with.
-pub(crate) fn register(parent: &Dir, name: &str) -> Option<u64> {
+/// Records a staged name and keeps its lock; returns the id to unregister it with.
+pub(crate) fn register(parent: &Dir, name: &str, lock: StagingLock) -> Option<u64> {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let parent = parent.try_clone().ok()?;
-    registry().push((id, parent, OsString::from(name)));
+    registry().push(Staged {
+        id,
+        parent: parent.try_clone().ok(),
+        name: OsString::from(name),
+        lock: Some(lock),
+    });
     Some(id)
 }
 
-/// Forgets a staged name (removed by its owner).
-pub(crate) fn unregister(id: Option<u64>) {
-    let Some(id) = id else { return };
-    registry().retain(|(i, _, _)| *i != id);
+/// Forgets a staged name that its owner is about to remove, and runs `remove` with the lock
+/// released first where it would keep the removal from happening (Windows), else after.
+pub(crate) fn unregister_and<T>(id: Option<u64>, remove: impl FnOnce() -> T) -> T {
+    let lock = id.and_then(|id| {
+        let mut reg = registry();
+        let pos = reg.iter().position(|s| s.id == id)?;
+        Some(reg.swap_remove(pos).lock)
+    });
+    if LOCK_BLOCKS_REMOVAL {
+        drop(lock);
+        remove()
+    } else {
+        let out = remove();
+        drop(lock);
+        out
+    }
 }
 
 /// Commits a staged name: runs `rename` (which puts it under its final name) and forgets it,
@@ -59,15 +89,29 @@ pub(crate) fn unregister(id: Option<u64>) {
 /// # Errors
 /// The error of `rename` (the name stays registered), or an error saying the process is
 /// being stopped when the staged object was removed already.
-pub(crate) fn commit<T>(id: Option<u64>, rename: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+pub(crate) fn commit<T>(
+    parent: &Dir,
+    id: Option<u64>,
+    rename: impl FnOnce() -> io::Result<T>,
+) -> io::Result<T> {
     let mut reg = registry();
     let Some(id) = id else {
         return rename();
     };
-    let Some(pos) = reg.iter().position(|(i, _, _)| *i == id) else {
+    let Some(pos) = reg.iter().position(|s| s.id == id) else {
         return Err(io::Error::other(
             "stopped by a signal: the staged output was removed",
         ));
+    };
+    let _parent_lock = if LOCK_BLOCKS_REMOVAL {
+        // No sweeper may see the name unlocked: hold the parent while letting go.
+        let held = ParentLock::take(parent)?;
+        if let Some(s) = reg.get_mut(pos) {
+            s.lock = None;
+        }
+        Some(held)
+    } else {
+        None
     };
     let out = rename()?;
     reg.swap_remove(pos);
@@ -83,7 +127,14 @@ pub(crate) fn commit<T>(id: Option<u64>, rename: impl FnOnce() -> io::Result<T>)
 pub fn remove_registered() -> usize {
     let mut reg = registry();
     let mut removed = 0usize;
-    for (_, parent, name) in reg.drain(..) {
+    for staged in reg.drain(..) {
+        let Staged {
+            parent, name, lock, ..
+        } = staged;
+        let Some(parent) = parent else { continue };
+        if LOCK_BLOCKS_REMOVAL {
+            drop(lock);
+        }
         // The writer may still be adding to a staging directory; a few rounds get what it
         // added meanwhile.
         for _ in 0..8 {
@@ -94,32 +145,6 @@ pub fn remove_registered() -> usize {
         }
     }
     removed
-}
-
-/// Takes the exclusive lock of an open staging object without waiting; `false` when another
-/// open file holds it.
-pub(crate) fn try_lock(fd: impl AsFd) -> io::Result<bool> {
-    match rustix::fs::flock(fd, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(true),
-        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Holds the lock on a parent directory while staging names in it are swept or made.
-pub(crate) struct ParentLock<'a>(&'a Dir);
-
-impl<'a> ParentLock<'a> {
-    pub(crate) fn take(parent: &'a Dir) -> io::Result<ParentLock<'a>> {
-        rustix::fs::flock(parent, FlockOperation::LockExclusive)?;
-        Ok(ParentLock(parent))
-    }
-}
-
-impl Drop for ParentLock<'_> {
-    fn drop(&mut self) {
-        let _ = rustix::fs::flock(self.0, FlockOperation::Unlock);
-    }
 }
 
 /// Whether `name` is a staging directory or partial file of some target.
@@ -145,18 +170,12 @@ pub(crate) fn sweep(parent: &Dir) -> io::Result<usize> {
         let Some(name) = name.to_str().filter(|n| is_staging_name(n)) else {
             continue;
         };
-        let Ok(meta) = parent.metadata(name) else {
+        let Ok(Some(probe)) = StagingLock::try_take(parent, name) else {
             continue;
         };
-        let locked_by_us = if meta.is_dir() {
-            parent.open_dir(name).and_then(|d| try_lock(&d))
-        } else if meta.is_file() {
-            parent.open_file(name).and_then(|f| try_lock(&f))
-        } else {
-            continue;
-        };
-        // Our probe's lock goes with its handle, before the removal.
-        if locked_by_us.unwrap_or(false) && parent.remove_tree(name).is_ok() {
+        // Our probe's lock goes before the removal.
+        drop(probe);
+        if parent.remove_tree(name).is_ok() {
             removed = removed.saturating_add(1);
         }
     }

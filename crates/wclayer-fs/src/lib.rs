@@ -17,6 +17,8 @@
 //!   ([`Dir::open_ambient_dir`]) and that take an [`AmbientAuthority`].
 //! - [`Metadata`] / [`FileType`]: one stat type (`statx`, with the birth time where the file
 //!   system records it).
+//! - [`AsOsHandle`], [`read_at`], [`read_exact_at`], [`write_all_at`]: what the other crates
+//!   need of open files in the same words on every system.
 //! - [`xattr`]: extended attributes of open files and directories.
 //! - [`StagedDir`]: a directory built next to its final name, removed on drop, and made
 //!   visible by one `syncfs` and one rename (without replacing anything); [`StagedFile`] the
@@ -34,9 +36,17 @@
 //! paths to follow), its rename replaces the target (we must never replace a layer), and it
 //! has no extended attributes, `syncfs`, `statx` birth times or non-blocking opens. What is
 //! needed is a few dozen `*at` calls, which `rustix` provides safely; wrapping `cap-std` would
-//! add four crates and still need most of this code. The Windows back end will implement the
-//! same [`Dir`] operations with `NtCreateFile` relative to a directory handle and
-//! `OBJ_DONT_REPARSE` (docs/layer-semantics.md §7.2), behind this crate's API.
+//! add four crates and still need most of this code.
+//!
+//! # Windows
+//! The same API is implemented with `NtCreateFile` relative to a directory handle and
+//! `OBJ_DONT_REPARSE` (docs/layer-semantics.md §7.2, hcsshim's `internal/safefile`), through
+//! the safe wrappers of `wclayer_win32::fs`: `..` and absolute paths are refused before any
+//! call, and a reparse point (symbolic link, junction, mount point) anywhere in a path fails
+//! the open. The differences are documented where they are: [`xattr`] always fails with
+//! `Unsupported`, [`Dir::sync_fs`] flushes the files below the directory instead of the file
+//! system, [`Dir::symlink`] makes Windows symbolic links, and the staging locks
+//! ([`cleanup`]) are handles whose sharing mode excludes deletion (docs/windows.md).
 //!
 //! ```no_run
 //! use wclayer_fs::{ambient_authority, Dir, StagedDir};
@@ -50,10 +60,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(not(unix))]
-compile_error!(
-    "wclayer-fs supports Unix (Linux: openat2; other Unix: component-wise openat) only so far"
-);
+#[cfg(not(any(unix, windows)))]
+compile_error!("wclayer-fs supports Unix and Windows only");
 
 mod cache;
 pub mod cleanup;
@@ -62,7 +70,11 @@ mod held;
 mod metadata;
 pub mod names;
 mod stage;
+mod sys;
 pub mod xattr;
+
+use std::fs::File;
+use std::io;
 
 pub use cache::DirCache;
 pub use dir::{Dir, set_file_times};
@@ -82,4 +94,63 @@ pub struct AmbientAuthority(());
 #[must_use]
 pub fn ambient_authority() -> AmbientAuthority {
     AmbientAuthority(())
+}
+
+/// An owned handle of an open file or directory: a file descriptor on Unix.
+#[cfg(unix)]
+pub type OwnedOsHandle = std::os::fd::OwnedFd;
+/// An owned handle of an open file or directory: a handle on Windows.
+#[cfg(windows)]
+pub type OwnedOsHandle = std::os::windows::io::OwnedHandle;
+
+/// A borrowed handle of an open file or directory: a file descriptor on Unix.
+#[cfg(unix)]
+pub type BorrowedOsHandle<'a> = std::os::fd::BorrowedFd<'a>;
+/// A borrowed handle of an open file or directory: a handle on Windows.
+#[cfg(windows)]
+pub type BorrowedOsHandle<'a> = std::os::windows::io::BorrowedHandle<'a>;
+
+/// Whatever can lend its handle: implemented for everything that implements
+/// `std::os::fd::AsFd` on Unix and `std::os::windows::io::AsHandle` on Windows ([`Dir`],
+/// [`File`], references to them), so that code taking "an open file or directory" is
+/// written once for both.
+pub trait AsOsHandle {
+    /// The handle, borrowed.
+    fn as_os_handle(&self) -> BorrowedOsHandle<'_>;
+}
+
+/// Reads up to `buf.len()` bytes at `offset` of `file` (`pread` on Unix; on Windows a read
+/// at an offset, which also moves the file position).
+///
+/// # Errors
+/// The read's error.
+pub fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    sys::read_at(file, buf, offset)
+}
+
+/// Fills `buf` from `offset` of `file`.
+///
+/// # Errors
+/// `UnexpectedEof` when the file ends first; the read's error.
+pub fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+    while !buf.is_empty() {
+        match sys::read_at(file, buf, offset) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = buf.get_mut(n..).unwrap_or_default();
+                offset = offset.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes all of `buf` at `offset` of `file` (`pwrite` on Unix).
+///
+/// # Errors
+/// The write's error.
+pub fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+    sys::write_all_at(file, buf, offset)
 }

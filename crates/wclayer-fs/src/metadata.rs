@@ -2,10 +2,11 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::AsFd;
 
-use rustix::fs::{AtFlags, StatxFlags};
 use wclayer_backup::UnixTime;
+
+use crate::dir::Dir;
+use crate::{AsOsHandle, sys};
 
 /// The type of a file-system object, as `lstat` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,25 +15,18 @@ pub enum FileType {
     Dir,
     /// A regular file.
     File,
-    /// A symbolic link (never followed).
+    /// A symbolic link (never followed). On Windows: a reparse point of tag
+    /// `IO_REPARSE_TAG_SYMLINK`.
     Symlink,
-    /// Anything else: a FIFO, socket or device.
+    /// Anything else: a FIFO, socket or device; on Windows, a reparse point other than a
+    /// symbolic link (a junction, a mount point, ...), never followed either.
     Other,
 }
 
-impl FileType {
-    /// The type of a `st_mode`.
-    pub(crate) fn of_mode(mode: u32) -> FileType {
-        match rustix::fs::FileType::from_raw_mode(mode) {
-            rustix::fs::FileType::Directory => FileType::Dir,
-            rustix::fs::FileType::RegularFile => FileType::File,
-            rustix::fs::FileType::Symlink => FileType::Symlink,
-            _ => FileType::Other,
-        }
-    }
-}
-
 /// What the file system reports about an object (without following a final symbolic link).
+///
+/// On Windows: `dev` is the volume's serial number, `ino` the 64-bit file index, the times
+/// come from `FILE_BASIC_INFO` (`ctime` is its change time) and `btime` is always there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Metadata {
@@ -58,49 +52,18 @@ pub struct Metadata {
     pub btime: Option<UnixTime>,
 }
 
-fn unix(t: &rustix::fs::StatxTimestamp) -> UnixTime {
-    UnixTime::new(t.tv_sec, t.tv_nsec)
-}
-
 impl Metadata {
-    fn from_statx(st: &rustix::fs::Statx) -> Metadata {
-        Metadata {
-            file_type: FileType::of_mode(u32::from(st.stx_mode)),
-            dev: u64::from(st.stx_dev_major) << 32 | u64::from(st.stx_dev_minor),
-            ino: st.stx_ino,
-            nlink: u64::from(st.stx_nlink),
-            size: st.stx_size,
-            allocated: st.stx_blocks.saturating_mul(512),
-            atime: unix(&st.stx_atime),
-            mtime: unix(&st.stx_mtime),
-            ctime: unix(&st.stx_ctime),
-            btime: (st.stx_mask & StatxFlags::BTIME.bits() != 0).then(|| unix(&st.stx_btime)),
-        }
-    }
-
     /// Describes `name` (one component) in `dir` without following it.
-    pub(crate) fn at(dir: impl AsFd, name: &OsStr) -> io::Result<Metadata> {
-        let st = rustix::fs::statx(
-            dir,
-            name,
-            AtFlags::SYMLINK_NOFOLLOW,
-            StatxFlags::BASIC_STATS | StatxFlags::BTIME,
-        )?;
-        Ok(Metadata::from_statx(&st))
+    pub(crate) fn at(dir: &Dir, name: &OsStr) -> io::Result<Metadata> {
+        sys::stat_at(dir, name)
     }
 
     /// Describes an open file or directory.
     ///
     /// # Errors
     /// When the handle cannot be described.
-    pub fn of(fd: impl AsFd) -> io::Result<Metadata> {
-        let st = rustix::fs::statx(
-            fd,
-            "",
-            AtFlags::EMPTY_PATH,
-            StatxFlags::BASIC_STATS | StatxFlags::BTIME,
-        )?;
-        Ok(Metadata::from_statx(&st))
+    pub fn of(fd: impl AsOsHandle) -> io::Result<Metadata> {
+        sys::stat(fd.as_os_handle())
     }
 
     /// Whether it is a directory.
