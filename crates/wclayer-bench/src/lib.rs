@@ -32,6 +32,9 @@ mod layer;
 mod names;
 pub mod profile;
 mod rng;
+// The runner times GNU tar, gzip and pigz and reads /proc: Linux only. The generator is
+// portable.
+#[cfg(unix)]
 pub mod run;
 mod sd;
 pub mod stats;

@@ -1,5 +1,6 @@
 //! `wclayer-bench`: generates Windows base-layer tars and times wclayer against GNU tar,
-//! gzip and pigz (docs/performance.md).
+//! gzip and pigz (docs/performance.md). The timing commands (`run`, `scale`) need Linux;
+//! elsewhere only `gen` exists.
 #![forbid(unsafe_code)]
 
 use std::fs::File;
@@ -9,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+#[cfg(unix)]
 use wclayer_bench::run::{Options, Work};
 use wclayer_bench::{ProfileName, generate};
 
@@ -24,13 +26,17 @@ struct Cli {
 enum Command {
     /// Write a generated Windows base-layer tar.
     Gen(GenArgs),
-    /// Time wclayer against GNU tar, gzip and pigz on a generated layer and print the report.
+    /// Time wclayer against GNU tar, gzip and pigz on a generated layer and print the report
+    /// (Linux only).
+    #[cfg(unix)]
     Run(RunArgs),
     /// Import and export one profile at several scales: does time grow linearly, does memory
-    /// stay bounded.
+    /// stay bounded (Linux only).
+    #[cfg(unix)]
     Scale(ScaleArgs),
 }
 
+#[cfg(unix)]
 #[derive(clap::Args, Debug)]
 struct ScaleArgs {
     /// nano or core.
@@ -43,6 +49,7 @@ struct ScaleArgs {
     common: CommonArgs,
 }
 
+#[cfg(unix)]
 /// What `run` and `scale` share.
 #[derive(clap::Args, Debug)]
 struct CommonArgs {
@@ -64,6 +71,7 @@ struct CommonArgs {
     no_install: bool,
 }
 
+#[cfg(unix)]
 impl CommonArgs {
     /// The options of a run of `profile` at `scale`.
     fn options(
@@ -90,6 +98,7 @@ impl CommonArgs {
     }
 }
 
+#[cfg(unix)]
 #[derive(clap::Args, Debug)]
 struct RunArgs {
     /// nano (about 310 MB, 11 thousand entries) or core (about 3 GB, over 100 thousand; every
@@ -114,6 +123,7 @@ struct RunArgs {
     common: CommonArgs,
 }
 
+#[cfg(unix)]
 /// `wclayer` next to this program (the same cargo target directory), else on PATH.
 fn default_wclayer() -> Option<PathBuf> {
     let beside = std::env::current_exe()
@@ -128,6 +138,7 @@ fn default_wclayer() -> Option<PathBuf> {
     })
 }
 
+#[cfg(unix)]
 /// The wclayer binary to time: `given`, else the default.
 fn wclayer_binary(given: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
     let wclayer = match given {
@@ -140,11 +151,13 @@ fn wclayer_binary(given: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(std::path::absolute(&wclayer).unwrap_or(wclayer))
 }
 
+#[cfg(unix)]
 fn scale_cmd(a: &ScaleArgs) -> anyhow::Result<()> {
     let options = a.common.options(a.profile, 1.0, 1, Vec::new())?;
     wclayer_bench::run::scale(&options, &a.scales)
 }
 
+#[cfg(unix)]
 fn run_cmd(a: &RunArgs) -> anyhow::Result<()> {
     let options = a
         .common
@@ -208,7 +221,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Gen(a) => gen_cmd(a),
+        #[cfg(unix)]
         Command::Run(a) => run_cmd(a),
+        #[cfg(unix)]
         Command::Scale(a) => scale_cmd(a),
     };
     match result {

@@ -6,10 +6,17 @@
 //! (`wclayer_fs::cleanup::remove_registered`, which also keeps a commit from happening
 //! meanwhile), removes the empty directories the command created for its output, says so on
 //! standard error, and ends the process as the signal would have.
+//!
+//! On Windows there is no handler: Ctrl+C and Ctrl+Break end a console process at once, as
+//! `SIGKILL` would. What the command staged is locked by handles that close with the process
+//! (`wclayer_fs::cleanup`), so the next command staging in the same directory removes it. A
+//! console control handler (`SetConsoleCtrlHandler`) would need unsafe code, which belongs to
+//! `wclayer-win32` and its Windows back end.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+#[cfg(unix)]
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 /// Directories the command created on its way to its output, innermost last; removed (while
@@ -30,6 +37,7 @@ pub(crate) fn created_dirs(dirs: &[PathBuf]) {
 
 /// Starts the thread that handles the signals. Without it (the handler cannot be
 /// installed) the command runs as before and the next run sweeps what a signal left.
+#[cfg(unix)]
 pub(crate) fn install() {
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
         return;
@@ -44,6 +52,10 @@ pub(crate) fn install() {
     drop(spawned);
 }
 
+/// Nothing to install on Windows (see the module documentation).
+#[cfg(not(unix))]
+pub(crate) fn install() {}
+
 /// Called when the command is done, before the process ends: waits for a stop under way (the
 /// process then ends as the signal says); after it, a signal no longer stops anything.
 pub(crate) fn ending() {
@@ -53,6 +65,7 @@ pub(crate) fn ending() {
     *e = true;
 }
 
+#[cfg(unix)]
 fn stop(sig: i32) {
     let ending = ENDING
         .lock()

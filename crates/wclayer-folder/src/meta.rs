@@ -4,9 +4,8 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::AsFd;
 
-use wclayer_fs::{Dir, Metadata, xattr};
+use wclayer_fs::{AsOsHandle, Dir, Metadata, xattr};
 
 use wclayer_backup::{FileAttributes, FileBasicInfo, FileTime};
 
@@ -291,7 +290,7 @@ impl Sidecars {
 /// when the file system refuses an inline value as too large, the payload moves to a
 /// sidecar blob and the attribute is set again.
 pub(crate) fn set_payload_xattr(
-    fd: impl AsFd,
+    fd: impl AsOsHandle,
     attr: &'static str,
     path: &str,
     root: &Dir,
@@ -299,7 +298,7 @@ pub(crate) fn set_payload_xattr(
     payload: Payload,
     encode: impl Fn(Payload) -> Vec<u8>,
 ) -> Result<(), Error> {
-    let fd = fd.as_fd();
+    let fd = fd.as_os_handle();
     let inline = match &payload {
         Payload::Inline(b) => Some(b.clone()),
         Payload::Sidecar { .. } => None,

@@ -454,11 +454,11 @@ enum FolderObj {
 }
 
 impl FolderObj {
-    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        use std::os::fd::AsFd;
+    fn fd(&self) -> wclayer_fs::BorrowedOsHandle<'_> {
+        use wclayer_fs::AsOsHandle;
         match self {
-            FolderObj::File(f) => f.as_fd(),
-            FolderObj::Dir(d) => d.as_fd(),
+            FolderObj::File(f) => f.as_os_handle(),
+            FolderObj::Dir(d) => d.as_os_handle(),
         }
     }
 
@@ -534,7 +534,7 @@ impl FolderLayerReader {
             ));
         };
         let mut attr = [0u8; 4];
-        std::os::unix::fs::FileExt::read_exact_at(&file, &mut attr, 0)
+        wclayer_fs::read_exact_at(&file, &mut attr, 0)
             .map_err(|e| Error::io("read", file_path.clone(), e))?;
         let attrs = FileAttributes(u32::from_le_bytes(attr));
         let info = if self.lossless {
@@ -772,7 +772,7 @@ fn find_ci(dir: &Dir, want: &str) -> io::Result<String> {
 
 /// `user.wclayer.times` of an object, with `attrs`.
 fn times_of(
-    fd: impl std::os::fd::AsFd,
+    fd: impl wclayer_fs::AsOsHandle,
     path: &str,
     attrs: FileAttributes,
 ) -> Result<FileBasicInfo, Error> {

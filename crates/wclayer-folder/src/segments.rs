@@ -2,7 +2,6 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 /// One piece of a stream.
@@ -87,7 +86,7 @@ impl Read for Segments {
                         src.len()
                     }
                     Seg::File { file, start: s, .. } => {
-                        let n = file.read_at(out, s.saturating_add(within))?;
+                        let n = wclayer_fs::read_at(file, out, s.saturating_add(within))?;
                         if n == 0 && want > 0 {
                             // The file shrank under us: the stream cannot be completed.
                             return Err(io::Error::new(

@@ -2,7 +2,6 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use wclayer_backup::{FileAttributes, FileBasicInfo, RawHeader, SplitError, SplitVisitor};
@@ -107,11 +106,11 @@ enum PlainObj {
 }
 
 impl PlainObj {
-    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        use std::os::fd::AsFd;
+    fn fd(&self) -> wclayer_fs::BorrowedOsHandle<'_> {
+        use wclayer_fs::AsOsHandle;
         match self {
-            PlainObj::File(f) => f.get_ref().as_fd(),
-            PlainObj::Dir(d) => d.as_fd(),
+            PlainObj::File(f) => f.get_ref().as_os_handle(),
+            PlainObj::Dir(d) => d.as_os_handle(),
         }
     }
 }
@@ -248,7 +247,7 @@ impl SplitVisitor for PlainIo<'_> {
                 if let Some(a) = at {
                     let f = self.file()?;
                     f.flush()?;
-                    f.get_ref().write_all_at(b, a)?;
+                    wclayer_fs::write_all_at(f.get_ref(), b, a)?;
                     self.cut.target = Target::Sparse {
                         at: a.checked_add(b.len() as u64),
                     };
@@ -401,7 +400,7 @@ impl FolderLayerWriter {
 
     /// Records the real name of an object stored under a derived name.
     fn name_xattr(
-        fd: impl std::os::fd::AsFd,
+        fd: impl wclayer_fs::AsOsHandle,
         real: &str,
         disk: &str,
         path: &str,

@@ -11,16 +11,26 @@
 mod chain;
 mod conventions;
 mod convert;
+// Needs Unix: symbolic links, FIFOs, devices, modes, signals, extended attributes.
+#[cfg(unix)]
 mod create;
 mod delta;
 mod diff;
 mod digests;
+// Needs Unix: symbolic links, FIFOs, devices, modes, signals, extended attributes.
+#[cfg(unix)]
 mod hostile;
+// Needs Unix: symbolic links, FIFOs, devices, modes, signals, extended attributes.
+#[cfg(unix)]
 mod interrupt;
+// Needs Unix: symbolic links, FIFOs, devices, modes, signals, extended attributes.
+#[cfg(unix)]
 mod layers;
 #[cfg(feature = "otel")]
 mod otel;
 mod sddl;
+// Needs Unix: symbolic links, FIFOs, devices, modes, signals, extended attributes.
+#[cfg(unix)]
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +73,7 @@ fn s(p: &Path) -> String {
 }
 
 /// Every path below `p`, depth first, children before their directory.
+#[cfg(unix)]
 fn walk(p: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(p).unwrap() {

@@ -15,8 +15,14 @@
     reason = "test values (names, small buffers, present-day times) fit every cast"
 )]
 
+// Reads and plants extended attributes, Unix modes, inode numbers and symbolic links.
+#[cfg(unix)]
 mod errors;
+// Reads and plants extended attributes, Unix modes, inode numbers and symbolic links.
+#[cfg(unix)]
 mod legacy;
+// Reads and plants extended attributes, Unix modes, inode numbers and symbolic links.
+#[cfg(unix)]
 mod ondisk;
 mod prop;
 mod roundtrip;
@@ -132,6 +138,7 @@ pub(crate) fn assert_round_trip(layer: &mut MemLayer) {
 }
 
 /// `name` for a file, `-name` for a tombstone.
+#[cfg(unix)]
 pub(crate) fn label(e: &Entry) -> String {
     match e {
         Entry::File { name, .. } => name.to_string(),

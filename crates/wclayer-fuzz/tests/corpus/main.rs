@@ -5,6 +5,7 @@
 //! regression inputs of findings (`regression-*`), which fail here until the finding is
 //! fixed. `cargo test -p wclayer-fuzz -- --ignored regenerate_seed_corpus` rewrites the
 //! seeds (`seed-*`) from the generator and the reference vectors ([`seeds`]).
+#![cfg(unix)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -1,4 +1,8 @@
 //! Integration tests of the layer directory store.
+//!
+//! Unix only: they compare the on-disk tree with Unix metadata (inode numbers, block counts,
+//! nanosecond times, modes) and plant FIFOs, devices and symbolic links.
+#![cfg(unix)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -168,6 +168,7 @@ fn tar_source_adds_missing_directories_and_links() {
 /// A tree deeper than the handles the walk holds: every level is added once, in order, and
 /// a symbolic link to a directory through another link is a directory link.
 #[test]
+#[cfg(unix)]
 fn deep_host_trees_and_links_through_links() {
     let t = tempfile::tempdir().unwrap();
     let mut p = t.path().to_path_buf();
