@@ -1,6 +1,14 @@
 //! Integration tests of the transport folder: a folder written by hand from docs/layer-semantics.md §3 and read
 //! with hcsshim's legacy rules, round trips from `MemLayer` (fixed layers and random ones),
 //! the on-disk format, and the errors.
+#![cfg_attr(
+    windows,
+    allow(
+        dead_code,
+        unused_imports,
+        reason = "the helpers serve the Unix-only modules"
+    )
+)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -24,7 +32,11 @@ mod legacy;
 // Reads and plants extended attributes, Unix modes, inode numbers and symbolic links.
 #[cfg(unix)]
 mod ondisk;
+// Writes folders, whose writer needs user extended attributes: none on Windows.
+#[cfg(unix)]
 mod prop;
+// Writes folders, whose writer needs user extended attributes: none on Windows.
+#[cfg(unix)]
 mod roundtrip;
 
 use std::collections::HashMap;
@@ -145,4 +157,18 @@ pub(crate) fn label(e: &Entry) -> String {
         Entry::Tombstone { name } => format!("-{name}"),
         _ => format!("?{}", e.name()),
     }
+}
+
+/// Windows has no user extended attributes: the writer says so before writing anything, and
+/// its staging directory goes.
+#[cfg(windows)]
+#[test]
+fn folders_cannot_be_written_without_extended_attributes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = FolderLayerWriter::create(&tmp.path().join("folder")).unwrap_err();
+    assert!(
+        matches!(e, wclayer_folder::Error::XattrUnsupported { .. }),
+        "{e:?}"
+    );
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }
