@@ -211,20 +211,23 @@ fn timespec(t: Option<UnixTime>) -> Timespec {
     }
 }
 
+fn timestamps(atime: Option<UnixTime>, mtime: Option<UnixTime>) -> Timestamps {
+    Timestamps {
+        last_access: timespec(atime),
+        last_modification: timespec(mtime),
+    }
+}
+
 pub(crate) fn set_times_at(
     dir: &Dir,
     name: &OsStr,
     atime: Option<UnixTime>,
     mtime: Option<UnixTime>,
 ) -> io::Result<()> {
-    let times = Timestamps {
-        last_access: timespec(atime),
-        last_modification: timespec(mtime),
-    };
     Ok(rustix::fs::utimensat(
         dir,
         name,
-        &times,
+        &timestamps(atime, mtime),
         AtFlags::SYMLINK_NOFOLLOW,
     )?)
 }
@@ -234,11 +237,7 @@ pub(crate) fn set_file_times(
     atime: Option<UnixTime>,
     mtime: Option<UnixTime>,
 ) -> io::Result<()> {
-    let times = Timestamps {
-        last_access: timespec(atime),
-        last_modification: timespec(mtime),
-    };
-    Ok(rustix::fs::futimens(fd, &times)?)
+    Ok(rustix::fs::futimens(fd, &timestamps(atime, mtime))?)
 }
 
 pub(crate) fn sync_fs(dir: &Dir) -> io::Result<()> {
