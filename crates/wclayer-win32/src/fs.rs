@@ -60,6 +60,13 @@ pub mod access {
     pub const TRAVERSE: u32 = w32::FILE_TRAVERSE;
     /// `DELETE`: deleting and renaming the object itself.
     pub const DELETE: u32 = w32::DELETE;
+    /// `WRITE_DAC`: setting the discretionary ACL.
+    pub const WRITE_DAC: u32 = w32::WRITE_DAC;
+    /// `WRITE_OWNER`: setting the owner and group.
+    pub const WRITE_OWNER: u32 = w32::WRITE_OWNER;
+    /// `ACCESS_SYSTEM_SECURITY`: reading and setting the system ACL (needs
+    /// `SeSecurityPrivilege`).
+    pub const ACCESS_SYSTEM_SECURITY: u32 = 0x0100_0000;
 }
 
 /// Sharing modes for [`OpenOptions::share`] (`FILE_SHARE_*`).
