@@ -150,9 +150,19 @@ impl Sniff {
             .collect::<Vec<_>>()
             .join(", ");
         if image {
+            let docker = names
+                .iter()
+                .any(|n| n == "manifest.json" || n == "repositories");
+            let how = if docker {
+                "unpack it into a store of layer directories with `wclayer unpack \
+                 docker-archive:FILE STORE`"
+            } else {
+                "extract it and unpack the layout into a store of layer directories with \
+                 `wclayer unpack oci:DIR STORE`"
+            };
             return Some(format!(
                 "it looks like a whole image (a `docker save` archive or an OCI image layout: \
-                 {shown}), not one layer; unpack the layer tars it holds and import those"
+                 {shown}), not one layer; {how}"
             ));
         }
         let windows = |n: &str| {

@@ -62,6 +62,12 @@ enum Command {
     Create(cmd::create::Args),
     /// Make the delta layer that turns parent layers into a host directory or another layer.
     Delta(cmd::delta::Args),
+    /// Import a Windows image's layers (OCI layout or docker-save archive) into a store.
+    Unpack(cmd::image::UnpackArgs),
+    /// Write a new image: a base image's layers and new layers, as an OCI layout.
+    Build(cmd::image::BuildArgs),
+    /// Show an image's platforms, layers and config.
+    Inspect(cmd::image::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +95,9 @@ fn main() -> ExitCode {
         Command::Flatten(a) => cmd::flatten::run(&a),
         Command::Create(a) => cmd::create::run(&a),
         Command::Delta(a) => cmd::delta::run(&a),
+        Command::Unpack(a) => cmd::image::unpack(&a),
+        Command::Build(a) => cmd::image::build(&a),
+        Command::Inspect(a) => cmd::image::inspect(&a),
     };
     signals::ending();
     match result {

@@ -7,6 +7,7 @@ pub(crate) mod delta;
 pub(crate) mod diff;
 pub(crate) mod export;
 pub(crate) mod flatten;
+pub(crate) mod image;
 pub(crate) mod import;
 pub(crate) mod limits;
 pub(crate) mod ls;

@@ -103,7 +103,8 @@ fn inputs_that_are_no_windows_layer_are_refused_by_what_they_look_like() {
             "saved.tar",
             "cannot import saved.tar into L: it looks like a whole image (a `docker save` \
              archive or an OCI image layout: manifest.json, repositories, 0123abcd/layer.tar), \
-             not one layer; unpack the layer tars it holds and import those",
+             not one layer; unpack it into a store of layer directories with `wclayer unpack \
+             docker-archive:FILE STORE`",
         ),
         (
             "empty.tar",

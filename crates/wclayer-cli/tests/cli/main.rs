@@ -20,6 +20,7 @@ mod digests;
 // Needs Unix: symbolic links, FIFOs, devices, modes, signals, extended attributes.
 #[cfg(unix)]
 mod hostile;
+mod images;
 // Needs Unix: symbolic links, FIFOs, devices, modes, signals, extended attributes.
 #[cfg(unix)]
 mod interrupt;

@@ -1,0 +1,307 @@
+//! `docker save` archives: `manifest.json` (`[{"Config": ..., "RepoTags": [...], "Layers":
+//! [...]}]`), the config, and the layer tars, possibly compressed, whatever their names.
+//!
+//! The archive's entries are found once (their headers read, their data skipped) and then
+//! read by offset; nothing is extracted.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use wclayer::crates::fs::{Dir, ambient_authority};
+
+use crate::Error;
+use crate::digest::Digest;
+use crate::doc::{self, Descriptor};
+use crate::media::{self, Compression};
+use crate::source::{Image, Layer, Loc};
+
+/// Most entries an archive may have (an image has a few per layer).
+const MAX_ENTRIES: usize = 1 << 16;
+
+/// A `docker save` archive, opened.
+#[derive(Debug)]
+pub struct DockerArchive {
+    file: File,
+    path: PathBuf,
+    /// Regular files: name → (offset of the data, size).
+    entries: HashMap<String, (u64, u64)>,
+}
+
+/// One image of `manifest.json`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Entry {
+    config: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    layers: Vec<String>,
+    #[serde(default)]
+    layer_sources: Option<HashMap<String, LayerSource>>,
+}
+
+/// A foreign layer's descriptor in `manifest.json`.
+#[derive(Debug, Deserialize)]
+struct LayerSource {
+    #[serde(rename = "mediaType")]
+    media_type: String,
+    #[serde(default)]
+    urls: Vec<String>,
+    size: u64,
+    digest: String,
+}
+
+fn clean(name: &str) -> &str {
+    name.trim_start_matches("./")
+}
+
+/// The digest a name like `<hex>.json` or `blobs/sha256/<hex>` carries.
+fn digest_in_name(name: &str) -> Option<Digest> {
+    let hex = name
+        .strip_prefix("blobs/sha256/")
+        .or_else(|| name.strip_suffix(".json"))?;
+    Digest::parse(&format!("sha256:{hex}")).ok()
+}
+
+impl DockerArchive {
+    /// Opens the archive `path` and finds its entries.
+    ///
+    /// # Errors
+    /// When it cannot be read, is compressed, or is no tar.
+    pub fn open(path: &Path) -> Result<DockerArchive, Error> {
+        let shown = path.display();
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = path
+            .file_name()
+            .ok_or_else(|| Error::Invalid(format!("{shown}: not a file name")))?;
+        let mut file = Dir::open_ambient_dir(dir, ambient_authority())
+            .and_then(|d| d.open_file(name))
+            .map_err(|e| Error::io(format!("cannot open {shown}"), e))?;
+        let mut head = [0u8; 4];
+        let n = file
+            .read(&mut head)
+            .map_err(|e| Error::io(format!("cannot read {shown}"), e))?;
+        if Compression::sniff(head.get(..n).unwrap_or_default()) != Compression::None {
+            return Err(Error::Invalid(format!(
+                "{shown} is compressed: decompress the docker-save archive first"
+            )));
+        }
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io(format!("cannot read {shown}"), e))?;
+        let mut entries = HashMap::new();
+        let f = file
+            .try_clone()
+            .map_err(|e| Error::io(format!("cannot read {shown}"), e))?;
+        let mut ar = tar::Archive::new(f);
+        let bad = |e: std::io::Error| Error::io(format!("cannot read {shown} as a tar archive"), e);
+        for e in ar.entries_with_seek().map_err(bad)? {
+            let e = e.map_err(bad)?;
+            if !e.header().entry_type().is_file() {
+                continue;
+            }
+            let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+            entries.insert(clean(&name).to_string(), (e.raw_file_position(), e.size()));
+            if entries.len() > MAX_ENTRIES {
+                return Err(Error::Invalid(format!(
+                    "{shown} has more than {MAX_ENTRIES} files: not a docker-save archive"
+                )));
+            }
+        }
+        Ok(DockerArchive {
+            file,
+            path: path.to_path_buf(),
+            entries,
+        })
+    }
+
+    /// The entry `name` (its data), or `None` when the archive has none.
+    ///
+    /// # Errors
+    /// When it cannot be read.
+    pub fn open_entry(&self, name: &str) -> Result<Option<Box<dyn Read + Send>>, Error> {
+        let Some(&(offset, size)) = self.entries.get(clean(name)) else {
+            return Ok(None);
+        };
+        let ctx = || format!("cannot read {} in {}", name, self.path.display());
+        let mut f = self.file.try_clone().map_err(|e| Error::io(ctx(), e))?;
+        f.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io(ctx(), e))?;
+        Ok(Some(Box::new(f.take(size))))
+    }
+
+    fn document(&self, name: &str, what: &str) -> Result<Vec<u8>, Error> {
+        let &(_, size) = self
+            .entries
+            .get(clean(name))
+            .ok_or_else(|| Error::Invalid(format!("{what}: {name} is not in the archive")))?;
+        doc::check_size(size, what)?;
+        let r = self
+            .open_entry(name)?
+            .ok_or_else(|| Error::Invalid(format!("{what}: {name} is not in the archive")))?;
+        doc::read_limited(r, what)
+    }
+
+    /// The image `reference` names (`name:tag`, or `@N` from 0), or the only one.
+    pub(crate) fn resolve(&self, name: &str, reference: Option<&str>) -> Result<Image, Error> {
+        let what = format!("manifest.json of {name}");
+        let bytes = self.document("manifest.json", &what)?;
+        let list: Vec<Entry> = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Invalid(format!("{what} is not valid: {e}")))?;
+        let tags = || {
+            let t: Vec<&str> = list
+                .iter()
+                .flat_map(|e| e.repo_tags.iter().flatten().map(String::as_str))
+                .collect();
+            if t.is_empty() {
+                "none".into()
+            } else {
+                t.join(", ")
+            }
+        };
+        let entry = match reference {
+            None => match list.as_slice() {
+                [one] => one,
+                [] => {
+                    return Err(Error::Invalid(format!(
+                        "{name}: the archive holds no image"
+                    )));
+                }
+                many => {
+                    return Err(Error::Invalid(format!(
+                        "{name}: the archive holds {} images; name one as \
+                         docker-archive:FILE:NAME:TAG or :@N (its tags: {})",
+                        many.len(),
+                        tags()
+                    )));
+                }
+            },
+            Some(r) => {
+                let by_number = r.strip_prefix('@').and_then(|n| n.parse::<usize>().ok());
+                let found = match by_number {
+                    Some(n) => list.get(n),
+                    None => {
+                        let with_latest = format!("{r}:latest");
+                        list.iter().find(|e| {
+                            e.repo_tags
+                                .iter()
+                                .flatten()
+                                .any(|t| t == r || *t == with_latest)
+                        })
+                    }
+                };
+                found.ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "{name}: the archive has no image {r} (its tags: {})",
+                        tags()
+                    ))
+                })?
+            }
+        };
+        let cwhat = format!("the config {} of {name}", entry.config);
+        let config_bytes = self.document(&entry.config, &cwhat)?;
+        let config_digest = Digest::of(&config_bytes);
+        if let Some(want) = digest_in_name(clean(&entry.config))
+            && want != config_digest
+        {
+            return Err(Error::Invalid(format!(
+                "{cwhat} is corrupt: its content has digest {config_digest}"
+            )));
+        }
+        let config = doc::parse_config(&config_bytes, &cwhat)?;
+        if config.diff_ids.len() != entry.layers.len() {
+            return Err(Error::Invalid(format!(
+                "{name}: manifest.json lists {} layers, its config {} diffIDs",
+                entry.layers.len(),
+                config.diff_ids.len()
+            )));
+        }
+        let mut layers = Vec::new();
+        for (i, (file, diff_id)) in entry.layers.iter().zip(&config.diff_ids).enumerate() {
+            let number = i.saturating_add(1);
+            let foreign = entry
+                .layer_sources
+                .as_ref()
+                .and_then(|s| s.get(&diff_id.to_string()));
+            let size = self.entries.get(clean(file)).map(|&(_, s)| s);
+            let (media_type, digest, size, urls, is_foreign) = match (size, foreign) {
+                (Some(size), _) => (
+                    media::layer_media_type(self.sniff(file)?, true)
+                        .unwrap_or("application/vnd.docker.image.rootfs.diff.tar")
+                        .to_string(),
+                    digest_in_name(clean(file)),
+                    size,
+                    Vec::new(),
+                    false,
+                ),
+                (None, Some(src)) => (
+                    src.media_type.clone(),
+                    Digest::parse(&src.digest).ok(),
+                    src.size,
+                    src.urls.clone(),
+                    true,
+                ),
+                (None, None) => {
+                    return Err(Error::Invalid(format!(
+                        "{name}: layer {number} ({file}) is not in the archive"
+                    )));
+                }
+            };
+            layers.push(Layer {
+                number,
+                media_type,
+                compression: None,
+                foreign: is_foreign,
+                digest,
+                size,
+                urls,
+                diff_id: *diff_id,
+                loc: Loc::Entry { name: file.clone() },
+            });
+        }
+        Ok(Image {
+            name: name.to_string(),
+            id: config_digest,
+            manifest_descriptor: None,
+            manifest: None,
+            docker: true,
+            config_descriptor: Descriptor {
+                media_type: media::DOCKER_CONFIG.into(),
+                digest: config_digest,
+                size: config_bytes.len() as u64,
+                urls: Vec::new(),
+                platform: None,
+                annotations: Default::default(),
+            },
+            config_bytes,
+            config,
+            layers,
+            platforms: Vec::new(),
+        })
+    }
+
+    /// The compression of the entry `name`, from its first bytes.
+    fn sniff(&self, name: &str) -> Result<Compression, Error> {
+        let mut head = [0u8; 4];
+        let mut n = 0usize;
+        if let Some(mut r) = self.open_entry(name)? {
+            while let Some(rest) = head.get_mut(n..).filter(|b| !b.is_empty()) {
+                match r.read(rest) {
+                    Ok(0) => break,
+                    Ok(k) => n = n.saturating_add(k),
+                    Err(e) => {
+                        return Err(Error::io(
+                            format!("cannot read {name} in {}", self.path.display()),
+                            e,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(Compression::sniff(head.get(..n).unwrap_or_default()))
+    }
+}
