@@ -10,6 +10,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use wclayer::crates::fs::{Dir, StagedFile, ambient_authority};
+use wclayer_image::guard::{Counted, RatioGuard};
 
 /// Opens `path` (`-` for standard input) and undoes gzip or zstd compression, detected by
 /// the stream's first bytes, so `.tar`, `.tar.gz` and `.tar.zst` are all accepted. A
@@ -37,20 +38,12 @@ pub(crate) fn decompress(
     max_ratio: u64,
 ) -> io::Result<Box<dyn Read + Send>> {
     let consumed = Arc::new(AtomicU64::new(0));
-    let counted = Counted {
-        inner: raw,
-        count: Arc::clone(&consumed),
-    };
+    let counted = Counted::new(raw, Arc::clone(&consumed));
     let mut r = BufReader::with_capacity(256 << 10, counted);
     let head = r.fill_buf()?;
     refuse_other_formats(head)?;
     let guard = |inner: Box<dyn Read + Send>| -> Box<dyn Read + Send> {
-        Box::new(RatioGuard {
-            inner,
-            consumed,
-            produced: 0,
-            max_ratio,
-        })
+        Box::new(RatioGuard::new(inner, consumed, max_ratio))
     };
     Ok(if head.starts_with(&[0x1f, 0x8b]) {
         guard(Box::new(flate2::bufread::MultiGzDecoder::new(r)))
@@ -505,57 +498,6 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
-}
-
-/// Counts the bytes read through it.
-struct Counted<R> {
-    inner: R,
-    count: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-/// Decompressed bytes before the ratio is checked: a small input may legitimately expand a
-/// lot (a layer of zeros), and up to this much is harmless.
-const RATIO_FLOOR: u64 = 1 << 30;
-
-/// Stops a decompression bomb: fails once the decompressed output is over 1 GiB and more
-/// than `max_ratio` times the compressed bytes consumed (gzip reaches about 1000:1 on zeros,
-/// zstd far more; real layers compress 2:1 to 5:1).
-struct RatioGuard {
-    inner: Box<dyn Read + Send>,
-    consumed: Arc<AtomicU64>,
-    produced: u64,
-    max_ratio: u64,
-}
-
-impl Read for RatioGuard {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.produced = self.produced.saturating_add(n as u64);
-        if self.produced > RATIO_FLOOR
-            && self.produced
-                > self
-                    .consumed
-                    .load(Ordering::Relaxed)
-                    .saturating_mul(self.max_ratio)
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "the compressed input expands more than {} times (raise --max-ratio to allow it)",
-                    self.max_ratio
-                ),
-            ));
-        }
-        Ok(n)
-    }
 }
 
 /// Set when a write to standard output met a closed pipe (`wclayer trace x.tar | head`):

@@ -10,7 +10,6 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use wclayer::crates::fs::{Dir, ambient_authority};
 
 use crate::Error;
 use crate::digest::Digest;
@@ -72,16 +71,7 @@ impl DockerArchive {
     /// When it cannot be read, is compressed, or is no tar.
     pub fn open(path: &Path) -> Result<DockerArchive, Error> {
         let shown = path.display();
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let name = path
-            .file_name()
-            .ok_or_else(|| Error::Invalid(format!("{shown}: not a file name")))?;
-        let mut file = Dir::open_ambient_dir(dir, ambient_authority())
-            .and_then(|d| d.open_file(name))
-            .map_err(|e| Error::io(format!("cannot open {shown}"), e))?;
+        let mut file = crate::open_user_file(path)?;
         let mut head = [0u8; 4];
         let n = file
             .read(&mut head)

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use wclayer::Limits;
-use wclayer::crates::fs::{Dir, ambient_authority};
 
 use crate::Error;
 use crate::digest::{Digest, HashingWriter, VerifyingReader};
@@ -234,7 +233,12 @@ fn build_on(
         });
     }
     // The config: the base's, every field kept, with the new diffIDs and history.
-    let created = crate::time::rfc3339(opts.created);
+    // RFC 3339 (with 100 ns digits), as wclayer-backup writes FILETIMEs.
+    let created = wclayer::backup::FileTime::from_unix(wclayer::backup::UnixTime::new(
+        i64::try_from(opts.created).unwrap_or(i64::MAX),
+        0,
+    ))
+    .to_string();
     let mut config = base.config_json.clone();
     let obj = config
         .as_object_mut()
@@ -398,16 +402,7 @@ fn check_delta(p: &Path) -> Result<(), Error> {
 /// Copies a layer tar file, uncompressed, into `tar`.
 fn copy_tar(p: &Path, tar: &mut dyn Write) -> Result<(), Error> {
     let shown = p.display();
-    let dir = match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = p
-        .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{shown}: not a file name")))?;
-    let f = Dir::open_ambient_dir(dir, ambient_authority())
-        .and_then(|d| d.open_file(name))
-        .map_err(|e| Error::io(format!("cannot open {shown}"), e))?;
+    let f = crate::open_user_file(p)?;
     let mut buf = BufReader::with_capacity(256 << 10, f);
     let head = buf
         .fill_buf()

@@ -25,12 +25,12 @@ pub mod archive;
 pub mod build;
 pub mod digest;
 pub mod doc;
+pub mod guard;
 pub mod layout;
 pub mod media;
 pub mod platform;
 pub mod source;
 pub mod store;
-mod time;
 
 pub use digest::Digest;
 pub use platform::{Platform, PlatformSpec};
@@ -88,6 +88,22 @@ impl Error {
             },
         }
     }
+}
+
+/// Opens the file `path` as the user named it: its directory with the process's authority,
+/// the file beneath it (never a symbolic link, FIFO or device).
+pub(crate) fn open_user_file(path: &std::path::Path) -> Result<std::fs::File, Error> {
+    let shown = path.display();
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("{shown}: not a file name")))?;
+    wclayer::crates::fs::Dir::open_ambient_dir(dir, wclayer::crates::fs::ambient_authority())
+        .and_then(|d| d.open_file(name))
+        .map_err(|e| Error::io(format!("cannot open {shown}"), e))
 }
 
 /// Where an image is: an OCI image layout or a `docker save` archive, as skopeo names them.

@@ -55,15 +55,9 @@ impl Default for PlatformSpec {
 }
 
 impl fmt::Display for PlatformSpec {
+    /// As `--platform` takes it: the same form as [`Platform`]'s.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        if let Some(v) = &self.os_version {
-            write!(f, ":{v}")?;
-        }
-        Ok(())
+        self.to_platform().fmt(f)
     }
 }
 

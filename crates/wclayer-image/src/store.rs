@@ -19,7 +19,7 @@ use std::cell::RefCell;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
@@ -29,6 +29,7 @@ use wclayer::{FileBasicInfo, ImportStats, LayerPath, LayerWriter, Limits};
 
 use crate::Error;
 use crate::digest::{Digest, HashingReader, VerifyingReader};
+use crate::guard::{Counted, RatioGuard};
 use crate::media::Compression;
 use crate::source::{Image, Layer, Source};
 
@@ -265,10 +266,7 @@ impl Store {
         let ended = Arc::new(Mutex::new(None));
         let verified = Ended {
             inner: VerifyingReader::new(
-                Counted {
-                    inner: raw,
-                    count: Arc::clone(&consumed),
-                },
+                Counted::new(raw, Arc::clone(&consumed)),
                 layer.digest,
                 layer.size,
             ),
@@ -290,12 +288,11 @@ impl Store {
             ),
             Compression::None => Box::new(buf),
         };
-        let input = Rc::new(RefCell::new(HashingReader::new(RatioGuard {
-            inner: decoded,
+        let input = Rc::new(RefCell::new(HashingReader::new(RatioGuard::new(
+            decoded,
             consumed,
-            produced: 0,
-            max_ratio: opts.max_ratio,
-        })));
+            opts.max_ratio,
+        ))));
         let failure = Rc::new(RefCell::new(None));
         let dest = self.layer_path(chain_id);
         let writer = wclayer::new_layer_writer(&dest, parents).map_err(|source| Error::Layer {
@@ -467,54 +464,5 @@ impl<W: LayerWriter> Write for Checked<W> {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
-    }
-}
-
-/// Counts the bytes read through it.
-struct Counted<R> {
-    inner: R,
-    count: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-/// Decompressed bytes before the ratio is checked.
-const RATIO_FLOOR: u64 = 1 << 30;
-
-/// Stops a decompression bomb: fails once the output is over 1 GiB and more than
-/// `max_ratio` times the compressed bytes read.
-struct RatioGuard<R> {
-    inner: R,
-    consumed: Arc<AtomicU64>,
-    produced: u64,
-    max_ratio: u64,
-}
-
-impl<R: Read> Read for RatioGuard<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.produced = self.produced.saturating_add(n as u64);
-        if self.produced > RATIO_FLOOR
-            && self.produced
-                > self
-                    .consumed
-                    .load(Ordering::Relaxed)
-                    .saturating_mul(self.max_ratio)
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "the compressed layer expands more than {} times (raise --max-ratio to allow it)",
-                    self.max_ratio
-                ),
-            ));
-        }
-        Ok(n)
     }
 }

@@ -8,7 +8,7 @@ use std::process::Output;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{s, stdout_of, wclayer};
+use super::{ls, s, stdout_of, wclayer};
 
 fn sha(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
@@ -44,16 +44,6 @@ fn failed(out: &Output, words: &[&str]) -> String {
         assert!(lines[0].contains(w), "{w:?} not in {err:?}");
     }
     lines[0].to_string()
-}
-
-/// The names in a directory, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 /// The sample base and delta layers in their normal form (what an export writes), so that
@@ -386,14 +376,14 @@ fn unpack_fails(d: &Path, words: &[&str], complete: usize) {
     all.extend_from_slice(words);
     failed(&out, &all);
     let left = if store.join("layers/sha256").exists() {
-        names(&store.join("layers/sha256"))
+        ls(&store.join("layers/sha256"))
     } else {
         Vec::new()
     };
     assert_eq!(left.len(), complete, "{left:?}");
     assert!(left.iter().all(|n| !n.starts_with('.')), "{left:?}");
     if store.exists() {
-        assert!(names(&store.join("images/sha256")).is_empty());
+        assert!(ls(&store.join("images/sha256")).is_empty());
     }
 }
 
