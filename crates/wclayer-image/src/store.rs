@@ -41,6 +41,9 @@ const MARKER_CONTENT: &str = "{\"version\":1}\n";
 #[derive(Debug)]
 pub struct Store {
     path: PathBuf,
+    root: Dir,
+    /// Made by this `open` (`Some(true)`: the directory too, `Some(false)`: in an empty one).
+    made: Option<bool>,
     layers: Dir,
     images: Dir,
 }
@@ -140,6 +143,8 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, Error> {
         let shown = path.display();
         let ctx = format!("cannot open the store {shown}");
+        let existed = Dir::open_ambient_dir(path, ambient_authority()).is_ok();
+        let mut made = None;
         Dir::create_ambient_dir_all(path, ambient_authority()).map_err(|e| Error::io(&ctx, e))?;
         let root =
             Dir::open_ambient_dir(path, ambient_authority()).map_err(|e| Error::io(&ctx, e))?;
@@ -150,6 +155,7 @@ impl Store {
                      give an empty or new directory"
                 )));
             }
+            made = Some(!existed);
             let mut f = StagedFile::create(&root, MARKER).map_err(|e| Error::io(&ctx, e))?;
             f.write_all(MARKER_CONTENT.as_bytes())
                 .and_then(|()| f.commit(true))
@@ -163,7 +169,35 @@ impl Store {
             path: path.to_path_buf(),
             layers: open("layers/sha256")?,
             images: open("images/sha256")?,
+            root,
+            made,
         })
+    }
+
+    /// After a failed unpack: removes what [`Store::open`] made when nothing was put in it
+    /// (no layer, no image), so that a failed command leaves nothing behind. Best effort; a
+    /// store that was there already, or holds anything, is left as it is.
+    pub fn discard_if_new_and_empty(self) {
+        let Some(made_dir) = self.made else { return };
+        let empty = |d: &Dir| d.entries().is_ok_and(|e| e.is_empty());
+        if !empty(&self.layers) || !empty(&self.images) {
+            return;
+        }
+        for d in ["layers/sha256", "layers", "images/sha256", "images"] {
+            let _ = self.root.remove_dir(d);
+        }
+        let _ = self.root.remove_file(MARKER);
+        if made_dir && let (Some(parent), Some(name)) = (self.path.parent(), self.path.file_name())
+        {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            if let Ok(p) = Dir::open_ambient_dir(parent, ambient_authority()) {
+                let _ = p.remove_dir(name);
+            }
+        }
     }
 
     /// The layer directory of `chain_id` (which may not exist).

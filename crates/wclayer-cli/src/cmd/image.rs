@@ -87,7 +87,14 @@ pub(crate) fn unpack(a: &UnpackArgs) -> Result<()> {
             ),
         };
         report::result(Channel::Stdout, None, &line);
-    })?;
+    });
+    let unpacked = match unpacked {
+        Ok(u) => u,
+        Err(e) => {
+            store.discard_if_new_and_empty();
+            return Err(e.into());
+        }
+    };
     let top = unpacked
         .top()
         .map(|p| p.display().to_string())
@@ -218,13 +225,21 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
         Some((source, base)) => {
             wclayer_image::build::build(source, base, &layers, &dir, &tag, &opts)
         }
-        None => wclayer_image::build::build_from_scratch(
-            &a.platform.platform.to_platform(),
-            &layers,
-            &dir,
-            &tag,
-            &opts,
-        ),
+        None => {
+            if a.platform.platform.to_platform().os_version.is_none() {
+                report::warn(
+                    "the image gets no os.version: Windows hosts pick images by it; give \
+                     --platform windows/amd64:VERSION (the base layer's Windows version)",
+                );
+            }
+            wclayer_image::build::build_from_scratch(
+                &a.platform.platform.to_platform(),
+                &layers,
+                &dir,
+                &tag,
+                &opts,
+            )
+        }
     }
     .with_context(|| format!("cannot build {}", a.output))?;
     let base_name = base.as_ref().map(|(_, b)| b.name.clone());

@@ -382,7 +382,9 @@ fn unpack_fails(d: &Path, words: &[&str], complete: usize) {
     };
     assert_eq!(left.len(), complete, "{left:?}");
     assert!(left.iter().all(|n| !n.starts_with('.')), "{left:?}");
-    if store.exists() {
+    if complete == 0 {
+        assert!(!store.exists(), "a new store that got nothing is removed");
+    } else {
         assert!(ls(&store.join("images/sha256")).is_empty());
     }
 }
@@ -407,6 +409,12 @@ fn bad_images_fail_naming_the_image_and_the_layer_and_leave_no_half_imported_lay
     bytes[mid] ^= 0x55;
     std::fs::write(blob(&bad, &layer2), &bytes).unwrap();
     unpack_fails(d, &["layer 2", &layer2], 1);
+    // The base layer's blob, cut short: a new store that got nothing is not left behind.
+    let (m, _) = fresh();
+    let layer1 = m["layers"][0]["digest"].as_str().unwrap().to_string();
+    let bytes = std::fs::read(blob(&bad, &layer1)).unwrap();
+    std::fs::write(blob(&bad, &layer1), &bytes[..bytes.len() - 10]).unwrap();
+    unpack_fails(d, &["layer 1", &layer1], 0);
 
     // A wrong diffID in the config.
     let (mut m, mut c) = fresh();
