@@ -79,7 +79,7 @@ fn copy_entry<H: Host>(
     buf: &mut [u8],
 ) -> Result<FileBasicInfo, Error> {
     let mut from = host
-        .open(src, rel, Open::ExistingForBackup)
+        .open(src, rel, Open::ExistingForBackupWithSacl)
         .map_err(|e| Error::os("open", rel, e))?;
     let info = from.basic_info().map_err(|e| Error::os("stat", rel, e))?;
     let how = if st.is_dir() {

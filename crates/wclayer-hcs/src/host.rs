@@ -39,6 +39,9 @@ pub enum Open {
     /// Open an existing file or directory for backup reading (read access, share-read, not
     /// following a final reparse point).
     ExistingForBackup,
+    /// As [`Open::ExistingForBackup`], with `ACCESS_SYSTEM_SECURITY` too, so that the backup
+    /// stream carries the SACL (hcsshim's `cloneTree` copies entries this way).
+    ExistingForBackupWithSacl,
     /// Open an existing file or directory to set its times and attributes
     /// (`FILE_WRITE_ATTRIBUTES`, not following a final reparse point).
     ExistingForAttributes,

@@ -497,6 +497,7 @@ impl Host for RecordingHost {
             Open::CreateDir { security: false } => "create_dir",
             Open::ExistingForRestore => "open_restore",
             Open::ExistingForBackup => "open_backup",
+            Open::ExistingForBackupWithSacl => "open_backup+sacl",
             Open::ExistingForAttributes => "open_attributes",
         };
         s.record(format!("{verb} {path}"))?;

@@ -91,6 +91,9 @@ fn options(how: Open) -> OpenOptions {
             .directory(),
         Open::ExistingForRestore => base.access(restore),
         Open::ExistingForBackup => base.access(access::GENERIC_READ),
+        Open::ExistingForBackupWithSacl => {
+            base.access(access::GENERIC_READ | access::ACCESS_SYSTEM_SECURITY)
+        }
         Open::ExistingForAttributes => OpenOptions::new()
             .open_reparse_point()
             .access(access::WRITE_ATTRIBUTES),

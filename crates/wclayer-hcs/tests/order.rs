@@ -264,6 +264,8 @@ fn delta_layer_is_imported_in_hcsshim_order() {
         // store copied, directories copied with their times reapplied).
         format!("mkdir {}", d("UtilityVM")),
         format!("ensure_not_reparse_point {}", base(r"UtilityVM\Files")),
+        // Copied entries are read with their SACL and restored with their security.
+        format!("open_backup+sacl {}", base(r"UtilityVM\Files")),
         format!("create_dir+sd {}", d(r"UtilityVM\Files")),
     ];
     assert_eq!(
