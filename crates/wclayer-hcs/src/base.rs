@@ -3,7 +3,6 @@
 //! backup semantics and restored with `BackupWrite`; then directory times are reapplied,
 //! HCS `ProcessBaseImage` runs, and `ProcessUtilityImage` when the layer has a utility VM.
 
-use std::io;
 use std::path::Path;
 
 use wclayer_backup::{FileAttributes, FileBasicInfo};
@@ -222,14 +221,4 @@ impl<H: Host> LayerWriter for BaseLayerWriter<H> {
     }
 }
 
-impl<H: Host> io::Write for BaseLayerWriter<H> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_stream(buf)
-            .map(|()| buf.len())
-            .map_err(|e| io::Error::new(e.io_kind(), e))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+io_write_via_stream!(BaseLayerWriter);

@@ -487,14 +487,4 @@ impl<H: Host> Drop for LegacyLayerWriter<H> {
     }
 }
 
-impl<H: Host> io::Write for LegacyLayerWriter<H> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_stream(buf)
-            .map(|()| buf.len())
-            .map_err(|e| io::Error::new(e.io_kind(), e))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+io_write_via_stream!(LegacyLayerWriter);

@@ -21,6 +21,23 @@
 //! [`import_layer_from_tar`], [`export_layer_to_tar`], [`mount`] and [`unmount`].
 #![forbid(unsafe_code)]
 
+/// `io::Write` for a layer writer generic over a host: bytes go to `write_stream`.
+macro_rules! io_write_via_stream {
+    ($t:ident) => {
+        impl<H: crate::Host> std::io::Write for $t<H> {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                wclayer_layer::LayerWriter::write_stream(self, buf)
+                    .map(|()| buf.len())
+                    .map_err(|e| std::io::Error::new(e.io_kind(), e))
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+
 mod base;
 mod clone;
 mod error;
@@ -330,16 +347,7 @@ macro_rules! delegate_writer {
                 }
             }
         }
-        impl<H: Host> Write for $t<H> {
-            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                self.write_stream(buf)
-                    .map(|()| buf.len())
-                    .map_err(|e| io::Error::new(e.io_kind(), e))
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
+        io_write_via_stream!($t);
     };
 }
 delegate_writer!(WindowsLayerWriter);

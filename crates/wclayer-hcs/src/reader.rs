@@ -65,6 +65,18 @@ fn is_recycle_bin(name: &str) -> bool {
     name.eq_ignore_ascii_case(r"Files\$Recycle.Bin")
 }
 
+/// `LinkInfo` of the current file of a reader.
+fn link_info_of<F: HostFile>(f: Option<&mut F>) -> Result<LinkInfo, wclayer_layer::Error> {
+    let f = f.ok_or(wclayer_layer::Error::NoEntry)?;
+    let (number_of_links, file_id) = f
+        .link_info()
+        .map_err(|e| wclayer_layer::Error::io("link info", e))?;
+    Ok(LinkInfo {
+        number_of_links,
+        file_id,
+    })
+}
+
 fn lstat<H: Host>(host: &H, root: &H::Root, name: &str) -> Result<Option<Stat>, Error> {
     match host.lstat(root, name) {
         Ok(st) => Ok(Some(st)),
@@ -156,14 +168,7 @@ impl<H: Host> LayerReader for BaseLayerReader<H> {
     }
 
     fn link_info(&mut self) -> Result<LinkInfo, wclayer_layer::Error> {
-        let f = self.current.as_mut().ok_or(wclayer_layer::Error::NoEntry)?;
-        let (number_of_links, file_id) = f
-            .link_info()
-            .map_err(|e| wclayer_layer::Error::io("link info", e))?;
-        Ok(LinkInfo {
-            number_of_links,
-            file_id,
-        })
+        link_info_of(self.current.as_mut())
     }
 
     fn read_stream(&mut self, buf: &mut [u8]) -> Result<usize, wclayer_layer::Error> {
@@ -468,16 +473,9 @@ impl<H: Host> LayerReader for LegacyLayerReader<H> {
     }
 
     fn link_info(&mut self) -> Result<LinkInfo, wclayer_layer::Error> {
-        let f = match self.current.as_mut() {
-            Some(Stream::Raw(f, _) | Stream::Backup(f)) => f,
-            None => return Err(wclayer_layer::Error::NoEntry),
-        };
-        let (number_of_links, file_id) = f
-            .link_info()
-            .map_err(|e| wclayer_layer::Error::io("link info", e))?;
-        Ok(LinkInfo {
-            number_of_links,
-            file_id,
+        link_info_of(match self.current.as_mut() {
+            Some(Stream::Raw(f, _) | Stream::Backup(f)) => Some(f),
+            None => None,
         })
     }
 

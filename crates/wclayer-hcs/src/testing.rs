@@ -465,6 +465,20 @@ fn parents_text(parents: &[LayerDescriptor]) -> String {
         .join(", ")
 }
 
+impl RecordingHost {
+    /// Records one call (failing it when asked to).
+    fn record(&self, line: String) -> io::Result<()> {
+        self.state.borrow_mut().record(line)
+    }
+}
+
+impl FakeFile {
+    /// Records one call on the file (failing it when asked to).
+    fn record(&self, line: String) -> io::Result<()> {
+        self.state.borrow_mut().record(line)
+    }
+}
+
 impl Host for RecordingHost {
     type Root = FakeRoot;
     type File = FakeFile;
@@ -707,9 +721,7 @@ impl Host for RecordingHost {
     }
 
     fn name_to_guid(&self, name: &str) -> io::Result<Guid> {
-        self.state
-            .borrow_mut()
-            .record(format!("NameToGuid {name}"))?;
+        self.record(format!("NameToGuid {name}"))?;
         Ok(guid_of(name))
     }
 
@@ -720,7 +732,7 @@ impl Host for RecordingHost {
         parents: &[LayerDescriptor],
     ) -> io::Result<()> {
         let (id, folder) = (text(id), text(folder));
-        self.state.borrow_mut().record(format!(
+        self.record(format!(
             "ImportLayer {id} from {folder} over [{}]",
             parents_text(parents)
         ))?;
@@ -735,7 +747,7 @@ impl Host for RecordingHost {
         parents: &[LayerDescriptor],
     ) -> io::Result<()> {
         let (id, folder) = (text(id), text(folder));
-        self.state.borrow_mut().record(format!(
+        self.record(format!(
             "ExportLayer {id} to {folder} over [{}]",
             parents_text(parents)
         ))?;
@@ -744,25 +756,19 @@ impl Host for RecordingHost {
     }
 
     fn process_base_image(&self, path: &Path) -> io::Result<()> {
-        self.state
-            .borrow_mut()
-            .record(format!("ProcessBaseImage {}", text(path)))
+        self.record(format!("ProcessBaseImage {}", text(path)))
     }
 
     fn process_utility_image(&self, path: &Path) -> io::Result<()> {
-        self.state
-            .borrow_mut()
-            .record(format!("ProcessUtilityImage {}", text(path)))
+        self.record(format!("ProcessUtilityImage {}", text(path)))
     }
 
     fn activate_layer(&self, id: &Path) -> io::Result<()> {
-        self.state
-            .borrow_mut()
-            .record(format!("ActivateLayer {}", text(id)))
+        self.record(format!("ActivateLayer {}", text(id)))
     }
 
     fn prepare_layer(&self, id: &Path, parents: &[LayerDescriptor]) -> io::Result<()> {
-        self.state.borrow_mut().record(format!(
+        self.record(format!(
             "PrepareLayer {} over [{}]",
             text(id),
             parents_text(parents)
@@ -771,28 +777,22 @@ impl Host for RecordingHost {
 
     fn get_layer_mount_path(&self, id: &Path) -> io::Result<PathBuf> {
         let t = text(id);
-        self.state
-            .borrow_mut()
-            .record(format!("GetLayerMountPath {t}"))?;
+        self.record(format!("GetLayerMountPath {t}"))?;
         Ok(PathBuf::from(format!(r"\\?\Volume{{{}}}", guid_of(&t))))
     }
 
     fn unprepare_layer(&self, id: &Path) -> io::Result<()> {
-        self.state
-            .borrow_mut()
-            .record(format!("UnprepareLayer {}", text(id)))
+        self.record(format!("UnprepareLayer {}", text(id)))
     }
 
     fn deactivate_layer(&self, id: &Path) -> io::Result<()> {
-        self.state
-            .borrow_mut()
-            .record(format!("DeactivateLayer {}", text(id)))
+        self.record(format!("DeactivateLayer {}", text(id)))
     }
 }
 
 impl HostFile for FakeFile {
     fn set_basic_info(&mut self, info: &FileBasicInfo) -> io::Result<()> {
-        self.state.borrow_mut().record(format!(
+        self.record(format!(
             "set_basic_info {} attributes={:#x}",
             self.path, info.file_attributes.0
         ))?;
@@ -818,9 +818,7 @@ impl HostFile for FakeFile {
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.state
-            .borrow_mut()
-            .record(format!("write {} {} bytes", self.path, buf.len()))?;
+        self.record(format!("write {} {} bytes", self.path, buf.len()))?;
         let mut c = self.content.borrow_mut();
         let end = self.pos.saturating_add(buf.len());
         if c.data.len() < end {
@@ -855,7 +853,7 @@ impl HostFile for FakeFile {
 
     fn backup_write(&mut self, buf: &[u8], security: bool) -> io::Result<()> {
         let sd = if security { "+sd" } else { "" };
-        self.state.borrow_mut().record(format!(
+        self.record(format!(
             "backup_write{sd} {} {} bytes",
             self.path,
             buf.len()
@@ -866,9 +864,7 @@ impl HostFile for FakeFile {
 
     fn backup_read(&mut self, buf: &mut [u8], security: bool) -> io::Result<usize> {
         let sd = if security { "+sd" } else { "" };
-        self.state
-            .borrow_mut()
-            .record(format!("backup_read{sd} {}", self.path))?;
+        self.record(format!("backup_read{sd} {}", self.path))?;
         let c = self.content.borrow();
         let rest = c.backup.get(self.backup_pos..).unwrap_or_default();
         let n = rest.len().min(buf.len());

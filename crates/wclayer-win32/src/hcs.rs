@@ -200,31 +200,44 @@ pub fn name_to_guid(name: &str) -> io::Result<Guid> {
     Ok((g.data1, g.data2, g.data3, g.data4))
 }
 
+/// Calls one of the `fn(DriverInfo*, PCWSTR id, PCWSTR folder, WC_LAYER_DESCRIPTOR*, count)
+/// -> HRESULT` functions (`ImportLayer`, `ExportLayer`).
+fn folder_call(
+    f: unsafe extern "system" fn() -> isize,
+    id: &Path,
+    folder: &Path,
+    parents: &[Layer<'_>],
+) -> io::Result<()> {
+    let (empty, id, folder) = (vec![0u16], wide(id.as_os_str())?, wide(folder.as_os_str())?);
+    let (d, _paths) = descriptors(parents)?;
+    let info = driver_info(&empty);
+    type FolderFn = unsafe extern "system" fn(
+        *const DriverInfo,
+        PCWSTR,
+        PCWSTR,
+        *const LayerDescriptor,
+        usize,
+    ) -> HRESULT;
+    // SAFETY: `f` was resolved from an export with this signature (see the callers).
+    let f: FolderFn = unsafe { std::mem::transmute(f) };
+    // SAFETY: the strings and descriptors (and the paths they point into) outlive the call.
+    check(unsafe {
+        f(
+            &info,
+            id.as_ptr(),
+            folder.as_ptr(),
+            descriptor_ptr(&d),
+            d.len(),
+        )
+    })
+}
+
 /// HCS `ImportLayer(id, folder, parents)`.
 ///
 /// # Errors
 /// When HCS cannot be loaded or fails.
 pub fn import_layer(id: &Path, folder: &Path, parents: &[Layer<'_>]) -> io::Result<()> {
-    let (empty, id, folder) = (vec![0u16], wide(id.as_os_str())?, wide(folder.as_os_str())?);
-    let (d, _paths) = descriptors(parents)?;
-    let info = driver_info(&empty);
-    call!(
-        "ImportLayer",
-        (
-            *const DriverInfo,
-            PCWSTR,
-            PCWSTR,
-            *const LayerDescriptor,
-            usize
-        ),
-        (
-            &info,
-            id.as_ptr(),
-            folder.as_ptr(),
-            descriptor_ptr(&d),
-            d.len()
-        )
-    )
+    folder_call(proc(b"ImportLayer\0")?, id, folder, parents)
 }
 
 /// HCS `ExportLayer(id, folder, parents)`.
@@ -232,26 +245,7 @@ pub fn import_layer(id: &Path, folder: &Path, parents: &[Layer<'_>]) -> io::Resu
 /// # Errors
 /// When HCS cannot be loaded or fails.
 pub fn export_layer(id: &Path, folder: &Path, parents: &[Layer<'_>]) -> io::Result<()> {
-    let (empty, id, folder) = (vec![0u16], wide(id.as_os_str())?, wide(folder.as_os_str())?);
-    let (d, _paths) = descriptors(parents)?;
-    let info = driver_info(&empty);
-    call!(
-        "ExportLayer",
-        (
-            *const DriverInfo,
-            PCWSTR,
-            PCWSTR,
-            *const LayerDescriptor,
-            usize
-        ),
-        (
-            &info,
-            id.as_ptr(),
-            folder.as_ptr(),
-            descriptor_ptr(&d),
-            d.len()
-        )
-    )
+    folder_call(proc(b"ExportLayer\0")?, id, folder, parents)
 }
 
 /// HCS `ProcessBaseImage(path)`.
