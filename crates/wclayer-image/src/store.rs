@@ -55,6 +55,38 @@ pub struct UnpackOptions {
     pub limits: Limits,
     /// Most bytes a compressed layer may expand to per compressed byte (checked past 1 GiB).
     pub max_ratio: u64,
+    /// Fetch foreign layers whose blob the source does not hold from their `urls`, with
+    /// this transport (never with credentials); `None`: refuse them.
+    pub foreign_urls: Option<crate::registry::Transport>,
+    /// Told, while a layer's blob is read, its number and the bytes read so far.
+    pub progress: Option<ByteProgress>,
+}
+
+/// A callback with a layer's number and the bytes of its blob read so far.
+#[derive(Clone)]
+pub struct ByteProgress(pub Arc<dyn Fn(usize, u64) + Send + Sync>);
+
+impl std::fmt::Debug for ByteProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ByteProgress")
+    }
+}
+
+/// A blob being read, reporting its progress.
+struct Reporting<R> {
+    inner: R,
+    number: usize,
+    read: u64,
+    progress: ByteProgress,
+}
+
+impl<R: Read> Read for Reporting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read = self.read.saturating_add(n as u64);
+        (self.progress.0)(self.number, self.read);
+        Ok(n)
+    }
 }
 
 impl Default for UnpackOptions {
@@ -62,6 +94,8 @@ impl Default for UnpackOptions {
         UnpackOptions {
             limits: Limits::default(),
             max_ratio: 1000,
+            foreign_urls: None,
+            progress: None,
         }
     }
 }
@@ -293,9 +327,20 @@ impl Store {
         opts: &UnpackOptions,
     ) -> Result<(Option<ImportStats>, Digest, bool), Error> {
         let what = format!("{}: {}", image.name, layer.describe());
-        let raw = source
-            .open_layer(layer)?
-            .ok_or_else(|| Source::missing(&image.name, layer))?;
+        let raw = match (source.open_layer(layer)?, &opts.foreign_urls) {
+            (Some(r), _) => r,
+            (None, Some(t)) if layer.foreign => t.open_url(&layer.urls, &what)?,
+            (None, _) => return Err(Source::missing(&image.name, layer)),
+        };
+        let raw: Box<dyn Read + Send> = match &opts.progress {
+            Some(p) => Box::new(Reporting {
+                inner: raw,
+                number: layer.number,
+                read: 0,
+                progress: p.clone(),
+            }),
+            None => raw,
+        };
         let consumed = Arc::new(AtomicU64::new(0));
         let ended = Arc::new(Mutex::new(None));
         let verified = Ended {
