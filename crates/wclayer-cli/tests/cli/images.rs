@@ -10,15 +10,15 @@ use sha2::{Digest, Sha256};
 
 use super::{ls, s, stdout_of, wclayer};
 
-fn sha(bytes: &[u8]) -> String {
+pub(super) fn sha(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-fn run(dir: &Path, args: &[&str]) -> Output {
+pub(super) fn run(dir: &Path, args: &[&str]) -> Output {
     wclayer().current_dir(dir).args(args).output().unwrap()
 }
 
-fn ok(dir: &Path, args: &[&str]) -> String {
+pub(super) fn ok(dir: &Path, args: &[&str]) -> String {
     let out = run(dir, args);
     assert!(
         out.status.success(),
@@ -28,12 +28,12 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn json_of(dir: &Path, args: &[&str]) -> Value {
+pub(super) fn json_of(dir: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&ok(dir, args)).unwrap()
 }
 
 /// The one error line of a failed command, which names every word of `words`.
-fn failed(out: &Output, words: &[&str]) -> String {
+pub(super) fn failed(out: &Output, words: &[&str]) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{err}");
     let lines: Vec<&str> = err.lines().collect();
@@ -48,7 +48,7 @@ fn failed(out: &Output, words: &[&str]) -> String {
 
 /// The sample base and delta layers in their normal form (what an export writes), so that
 /// exporting them after an unpack gives the same diffIDs.
-fn samples(dir: &Path) {
+pub(super) fn samples(dir: &Path) {
     ok(dir, &["sample", "base", "-o", "raw-base.tar"]);
     ok(dir, &["sample", "delta", "-o", "raw-delta.tar"]);
     ok(dir, &["convert", "raw-base.tar", "base.tar"]);
@@ -56,7 +56,7 @@ fn samples(dir: &Path) {
 }
 
 /// `oci:base:v1` (the base layer) and `oci:app:v1` (base + delta).
-fn two_images(dir: &Path) {
+pub(super) fn two_images(dir: &Path) {
     samples(dir);
     ok(
         dir,
@@ -84,24 +84,24 @@ fn two_images(dir: &Path) {
     );
 }
 
-fn read_json(p: &Path) -> Value {
+pub(super) fn read_json(p: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
 }
 
-fn blob(layout: &Path, digest: &str) -> PathBuf {
+pub(super) fn blob(layout: &Path, digest: &str) -> PathBuf {
     layout
         .join("blobs/sha256")
         .join(digest.trim_start_matches("sha256:"))
 }
 
-fn write_blob(layout: &Path, bytes: &[u8]) -> (String, usize) {
+pub(super) fn write_blob(layout: &Path, bytes: &[u8]) -> (String, usize) {
     let d = sha(bytes);
     std::fs::write(blob(layout, &d), bytes).unwrap();
     (d, bytes.len())
 }
 
 /// The manifest and config of the only image of a layout.
-fn image_of(layout: &Path) -> (Value, Value) {
+pub(super) fn image_of(layout: &Path) -> (Value, Value) {
     let index = read_json(&layout.join("index.json"));
     let m = read_json(&blob(
         layout,
@@ -112,7 +112,7 @@ fn image_of(layout: &Path) -> (Value, Value) {
 }
 
 /// Writes `manifest` (and `config`, when given) back as the layout's only image, tagged `v1`.
-fn set_image(layout: &Path, manifest: &mut Value, config: Option<&Value>) {
+pub(super) fn set_image(layout: &Path, manifest: &mut Value, config: Option<&Value>) {
     if let Some(c) = config {
         let (d, n) = write_blob(layout, &serde_json::to_vec(c).unwrap());
         manifest["config"]["digest"] = json!(d);
@@ -602,7 +602,7 @@ fn docker_save_archives_unpack_and_build_as_docker_images() {
 
 /// Whether `tool` runs; CI (which installs skopeo and umoci) sets
 /// `WCLAYER_TEST_REQUIRE_IMAGE_TOOLS`, and then a missing tool fails the test.
-fn have(tool: &str) -> bool {
+pub(super) fn have(tool: &str) -> bool {
     let found = std::process::Command::new(tool)
         .arg("--version")
         .output()
@@ -617,7 +617,7 @@ fn have(tool: &str) -> bool {
     found
 }
 
-fn tool(dir: &Path, cmd: &str, args: &[&str]) -> String {
+pub(super) fn tool(dir: &Path, cmd: &str, args: &[&str]) -> String {
     let out = std::process::Command::new(cmd)
         .current_dir(dir)
         .args(args)

@@ -250,15 +250,18 @@ impl Client {
         }
         let ping = client.send("GET", "/v2/", &[], None);
         client.retries = opts.retries.unwrap_or(DEFAULT_RETRIES);
+        let mut https_error = None;
         let ping = match ping {
             Err(e) if plain => {
                 client.base = format!("http://{host}");
-                client.send("GET", "/v2/", &[], None).map_err(|e2| {
+                let p = client.send("GET", "/v2/", &[], None).map_err(|e2| {
                     Error::Invalid(format!(
                         "cannot reach the registry {}: over HTTPS: {e}; over HTTP: {e2}",
                         client.registry
                     ))
-                })?
+                })?;
+                https_error = Some(e);
+                p
             }
             Err(e) => {
                 return Err(e.context(&format!(
@@ -272,10 +275,17 @@ impl Client {
         match ping.status().as_u16() {
             200..=299 => Ok(Arc::new(client)),
             401 => Err(client.denied("GET /v2/")),
-            s => Err(Error::Invalid(format!(
-                "{} is not a registry of the distribution API (GET /v2/: HTTP {s})",
-                client.registry
-            ))),
+            // An HTTPS server answering plain HTTP: its HTTPS error is the one to tell.
+            s => Err(match https_error {
+                Some(e) => e.context(&format!(
+                    "cannot reach the registry {} over HTTPS",
+                    client.registry
+                )),
+                None => Error::Invalid(format!(
+                    "{} is not a registry of the distribution API (GET /v2/: HTTP {s})",
+                    client.registry
+                )),
+            }),
         }
     }
 
