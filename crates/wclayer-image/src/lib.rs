@@ -29,6 +29,7 @@ pub mod guard;
 pub mod layout;
 pub mod media;
 pub mod platform;
+mod prefetch;
 pub mod registry;
 pub mod source;
 pub mod store;

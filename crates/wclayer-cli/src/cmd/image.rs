@@ -10,7 +10,9 @@ use serde_json::json;
 use wclayer_image::build::{BuildOptions, NewLayer};
 use wclayer_image::media::Compression;
 use wclayer_image::registry::push::{BlobAction, PushOptions};
-use wclayer_image::registry::{CredentialSource, Credentials, RegistryOptions, Transport};
+use wclayer_image::registry::{
+    CredentialSource, Credentials, RegistryOptions, RegistryRef, Transport,
+};
 use wclayer_image::store::{ByteProgress, Store, UnpackOptions};
 use wclayer_image::{Image, ImageRef, PlatformSpec, Source};
 
@@ -280,8 +282,9 @@ pub(crate) struct BuildArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=19))]
     level: Option<u32>,
     /// Where to write the image: `oci:DIR:TAG` (the layout is created when missing; an image
-    /// with the same tag is replaced, the others are kept).
-    #[arg(short, long, value_name = "oci:DIR:TAG")]
+    /// with the same tag is replaced, the others are kept), or `docker://HOST/REPO[:TAG]`
+    /// (pushed; the base's blobs mounted from its repository on the same registry).
+    #[arg(short, long, value_name = "oci:DIR:TAG|docker://...")]
     output: String,
     /// Print the result as one JSON object on standard output.
     #[arg(long)]
@@ -291,12 +294,24 @@ pub(crate) struct BuildArgs {
 }
 
 pub(crate) fn build(a: &BuildArgs) -> Result<()> {
-    let (dir, tag) = match ImageRef::parse(&a.output)? {
+    // A registry output: the image is built into a layout staged in the temporary
+    // directory (removed at the end), then pushed.
+    let mut staging = None;
+    let (dir, tag, dest) = match ImageRef::parse(&a.output)? {
         ImageRef::Oci {
             dir,
             tag: Some(tag),
-        } => (dir, tag),
-        _ => anyhow::bail!("-o {}: give the output as oci:DIR:TAG", a.output),
+        } => (dir, tag, None),
+        ImageRef::Docker(r) => {
+            let t = TempLayout::create()?;
+            let dir = t.path.clone();
+            staging = Some(t);
+            (dir, "push".to_string(), Some(r))
+        }
+        _ => anyhow::bail!(
+            "-o {}: give the output as oci:DIR:TAG or docker://HOST/REPO[:TAG]",
+            a.output
+        ),
     };
     if let Some(l) = a.level {
         anyhow::ensure!(a.zstd || l <= 9, "--level {l}: gzip levels are 1 to 9");
@@ -404,8 +419,71 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
         "\nbuilt {}: manifest {} ({} bytes), config {}",
         a.output, built.manifest.digest, built.manifest.size, built.config
     ));
+    let mut json = json;
+    if let Some(dest) = dest {
+        // The base's blobs are mounted from its repository when it is on the same registry.
+        let mount_from = match base.as_ref().map(|(s, _)| s) {
+            Some(Source::Registry(r)) if r.reference.registry == dest.registry => {
+                Some(r.reference.repository.clone())
+            }
+            _ => None,
+        };
+        let popts = PushOptions {
+            mount_from,
+            ..PushOptions::default()
+        };
+        let layout = format!("oci:{}:{tag}", dir.display());
+        let (pjson, ptext) = push_layout(
+            &dir,
+            Some(&tag),
+            &layout,
+            &dest,
+            &a.registry,
+            &popts,
+            a.json,
+        )?;
+        text.push('\n');
+        text.push_str(&ptext);
+        if let Some(obj) = json.as_mut().and_then(|j| j.as_object_mut()) {
+            obj.insert("push".into(), pjson);
+        }
+    }
+    drop(staging);
     report::result(Channel::Stdout, json.as_ref(), &text);
     Ok(())
+}
+
+/// The layout `build -o docker://...` writes before pushing it: a new directory in the
+/// temporary directory, removed with all it holds when dropped.
+struct TempLayout {
+    parent: wclayer::crates::fs::Dir,
+    name: String,
+    path: PathBuf,
+}
+
+impl TempLayout {
+    fn create() -> Result<TempLayout> {
+        use wclayer::crates::fs::{Dir, ambient_authority};
+        let tmp = std::env::temp_dir();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("wclayer-build-push-{}-{nanos:09}", std::process::id());
+        let parent = Dir::open_ambient_dir(&tmp, ambient_authority())
+            .and_then(|p| p.create_dir(&name).map(|()| p))
+            .with_context(|| format!("cannot make a layout in {}", tmp.display()))?;
+        Ok(TempLayout {
+            parent,
+            path: tmp.join(&name),
+            name,
+        })
+    }
+}
+
+impl Drop for TempLayout {
+    fn drop(&mut self) {
+        let _ = self.parent.remove_tree(&self.name);
+    }
 }
 
 /// Arguments of `wclayer inspect`.
@@ -525,13 +603,36 @@ pub(crate) fn push(a: &PushArgs) -> Result<()> {
         mount_from: a.mount_from.clone(),
         chunk_size: a.chunk_size.saturating_mul(1 << 20),
     };
-    let json_out = a.json;
-    let pushed = wclayer_image::registry::push::push(
+    let (json, text) = push_layout(
         &dir,
         tag.as_deref(),
+        &a.source,
         &dest,
-        &a.registry.options()?,
+        &a.registry,
         &popts,
+        a.json,
+    )?;
+    report::result(Channel::Stdout, a.json.then_some(&json), &text);
+    Ok(())
+}
+
+/// Pushes the image of the layout `dir` (named `source` in messages) to `dest`, printing a
+/// line per blob unless `json_out`; returns the JSON and the closing text.
+fn push_layout(
+    dir: &std::path::Path,
+    tag: Option<&str>,
+    source: &str,
+    dest: &RegistryRef,
+    registry: &RegistryArgs,
+    popts: &PushOptions,
+    json_out: bool,
+) -> Result<(serde_json::Value, String)> {
+    let pushed = wclayer_image::registry::push::push(
+        dir,
+        tag,
+        dest,
+        &registry.options()?,
+        popts,
         &mut |b| {
             if json_out {
                 return;
@@ -550,41 +651,39 @@ pub(crate) fn push(a: &PushArgs) -> Result<()> {
             );
         },
     )
-    .with_context(|| format!("cannot push {} to {}", a.source, a.destination))?;
+    .with_context(|| format!("cannot push {source} to {dest}"))?;
     let count = |f: fn(&BlobAction) -> bool| pushed.blobs.iter().filter(|b| f(&b.action)).count();
     let (uploaded, mounted, skipped) = (
         count(|b| matches!(b, BlobAction::Uploaded(_))),
         count(|b| matches!(b, BlobAction::Mounted(_))),
         count(|b| matches!(b, BlobAction::Exists)),
     );
-    let json = a.json.then(|| {
-        json!({
-            "source": a.source,
-            "destination": dest.to_string(),
-            "digest": pushed.digest.to_string(),
-            "media_type": pushed.media_type,
-            "size": pushed.size,
-            "manifests": pushed.manifests,
-            "uploaded": uploaded,
-            "mounted": mounted,
-            "skipped": skipped,
-            "blobs": pushed.blobs.iter().map(|b| json!({
-                "digest": b.digest.to_string(),
-                "size": b.size,
-                "media_type": b.media_type,
-                "action": match &b.action {
-                    BlobAction::Exists => "skipped",
-                    BlobAction::Mounted(_) => "mounted",
-                    BlobAction::Uploaded(_) => "uploaded",
-                    BlobAction::Foreign => "foreign",
-                },
-            })).collect::<Vec<_>>(),
-        })
+    let json = json!({
+        "source": source,
+        "destination": dest.to_string(),
+        "digest": pushed.digest.to_string(),
+        "media_type": pushed.media_type,
+        "size": pushed.size,
+        "manifests": pushed.manifests,
+        "uploaded": uploaded,
+        "mounted": mounted,
+        "skipped": skipped,
+        "blobs": pushed.blobs.iter().map(|b| json!({
+            "digest": b.digest.to_string(),
+            "size": b.size,
+            "media_type": b.media_type,
+            "action": match &b.action {
+                BlobAction::Exists => "skipped",
+                BlobAction::Mounted(_) => "mounted",
+                BlobAction::Uploaded(_) => "uploaded",
+                BlobAction::Foreign => "foreign",
+            },
+        })).collect::<Vec<_>>(),
     });
     let text = format!(
-        "pushed {} to {}: {} blobs uploaded, {} mounted, {} skipped\ndigest {}",
-        a.source, dest, uploaded, mounted, skipped, pushed.digest
+        "pushed {source} to {dest}: {uploaded} blobs uploaded, {mounted} mounted, {skipped} \
+         skipped\ndigest {}",
+        pushed.digest
     );
-    report::result(Channel::Stdout, json.as_ref(), &text);
-    Ok(())
+    Ok((json, text))
 }

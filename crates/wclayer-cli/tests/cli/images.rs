@@ -84,6 +84,35 @@ pub(super) fn two_images(dir: &Path) {
     );
 }
 
+/// A layer tar `out` over the layer directory `parent` with one new file, `hello\hello.txt`.
+pub(super) fn hello_layer(dir: &Path, parent: &str, out: &str) {
+    std::fs::create_dir_all(dir.join("app2/hello")).unwrap();
+    std::fs::write(dir.join("app2/hello/hello.txt"), b"hello").unwrap();
+    ok(
+        dir,
+        &[
+            "create",
+            "-l",
+            parent,
+            "--source-date-epoch",
+            "0",
+            "-o",
+            out,
+            "app2",
+        ],
+    );
+}
+
+/// A config's `rootfs.diff_ids`.
+pub(super) fn diff_ids_of(config: &Value) -> Vec<String> {
+    config["rootfs"]["diff_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
 pub(super) fn read_json(p: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
 }
@@ -155,12 +184,7 @@ fn an_image_built_from_layers_unpacks_and_exports_with_the_same_diff_ids_and_reu
     assert_eq!(config["os"], "windows");
     assert_eq!(config["os.version"], "10.0.20348.1");
     assert_eq!(config["history"].as_array().unwrap().len(), 2);
-    let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
+    let diff_ids = diff_ids_of(&config);
     assert_eq!(diff_ids.len(), 2);
 
     let u = json_of(d, &["unpack", "--json", "oci:app:v1", "store"]);
@@ -193,21 +217,7 @@ fn an_image_built_from_layers_unpacks_and_exports_with_the_same_diff_ids_and_reu
     assert!(listing.contains("Files"), "{listing}");
 
     // A second image on the same base: the base layer is reused, not imported again.
-    std::fs::create_dir_all(d.join("app2/hello")).unwrap();
-    std::fs::write(d.join("app2/hello/hello.txt"), b"hello").unwrap();
-    ok(
-        d,
-        &[
-            "create",
-            "-l",
-            &parent,
-            "--source-date-epoch",
-            "0",
-            "-o",
-            "hello.tar.gz",
-            "app2",
-        ],
-    );
+    hello_layer(d, &parent, "hello.tar.gz");
     ok(
         d,
         &[
@@ -607,10 +617,16 @@ pub(super) fn have(tool: &str) -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
+    found_or_skip(found, tool, "WCLAYER_TEST_REQUIRE_IMAGE_TOOLS", tool)
+}
+
+/// `found`; when not, a failing test if CI set `require` (it installs `package`), else a
+/// `SKIPPED` line.
+pub(super) fn found_or_skip(found: bool, tool: &str, require: &str, package: &str) -> bool {
     if !found {
         assert!(
-            std::env::var_os("WCLAYER_TEST_REQUIRE_IMAGE_TOOLS").is_none(),
-            "{tool} is required (apt-get install {tool})"
+            std::env::var_os(require).is_none(),
+            "{tool} is required (apt-get install {package})"
         );
         eprintln!("SKIPPED: {tool} is not installed");
     }

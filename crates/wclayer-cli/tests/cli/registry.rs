@@ -11,7 +11,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::images::{
-    failed, have, image_of, json_of, ok, read_json, run, set_image, tool, two_images,
+    diff_ids_of, failed, found_or_skip, have, hello_layer, image_of, json_of, ok, read_json, run,
+    set_image, tool, two_images,
 };
 use super::wclayer;
 
@@ -54,12 +55,8 @@ fn available(tools: &[&str]) -> bool {
             .args(["-c", &format!("command -v {t}")])
             .output()
             .is_ok_and(|o| o.status.success());
-        if !found {
-            assert!(
-                std::env::var_os("WCLAYER_TEST_REQUIRE_REGISTRY").is_none(),
-                "{t} is required (apt-get install docker-registry apache2-utils openssl)"
-            );
-            eprintln!("SKIPPED: {t} is not installed");
+        let package = "docker-registry apache2-utils openssl";
+        if !found_or_skip(found, t, "WCLAYER_TEST_REQUIRE_REGISTRY", package) {
             return false;
         }
     }
@@ -156,22 +153,24 @@ fn layer_dirs(store: &Path) -> Vec<String> {
     v
 }
 
-#[test]
-fn images_pushed_to_a_registry_pull_unpack_and_export_with_the_same_diff_ids() {
+/// A plain-HTTP registry and a directory with the two sample images (`oci:base:v1`,
+/// `oci:app:v1`), or `None` when the registry is not installed.
+fn plain() -> Option<(Registry, tempfile::TempDir)> {
     if !available(&[]) {
-        return;
+        return None;
     }
     let t = tempfile::tempdir().unwrap();
+    let reg = start(t.path(), "", "");
+    two_images(t.path());
+    Some((reg, t))
+}
+
+#[test]
+fn images_pushed_to_a_registry_pull_unpack_and_export_with_the_same_diff_ids() {
+    let Some((reg, t)) = plain() else { return };
     let d = t.path();
-    let reg = start(d, "", "");
-    two_images(d);
     let (manifest, config) = image_of(&d.join("app"));
-    let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
+    let diff_ids = diff_ids_of(&config);
     let base_blob = manifest["layers"][0]["digest"]
         .as_str()
         .unwrap()
@@ -231,21 +230,7 @@ fn images_pushed_to_a_registry_pull_unpack_and_export_with_the_same_diff_ids() {
 
     // A second image on the same base, built over the pulled base: its push mounts the
     // base layer, its unpack reuses the stored base layer.
-    std::fs::create_dir_all(d.join("app2/hello")).unwrap();
-    std::fs::write(d.join("app2/hello/hello.txt"), b"hello").unwrap();
-    ok(
-        d,
-        &[
-            "create",
-            "-l",
-            &parent,
-            "--source-date-epoch",
-            "0",
-            "-o",
-            "app2.tar.gz",
-            "app2",
-        ],
-    );
+    hello_layer(d, &parent, "app2.tar.gz");
     ok(
         d,
         &[
@@ -275,6 +260,31 @@ fn images_pushed_to_a_registry_pull_unpack_and_export_with_the_same_diff_ids() {
     let u2 = ok(d, &["unpack", &reg.at("app2:v1"), "store"]);
     assert!(u2.contains("reused layer 1/2"), "{u2}");
     assert!(u2.contains("2 layers, 1 imported, 1 reused"), "{u2}");
+
+    // Built straight into the registry: the base layer mounted from the base's repository.
+    let b = json_of(
+        d,
+        &[
+            "build",
+            "--json",
+            "--base",
+            &reg.at("base:v1"),
+            "--layer",
+            "app2.tar.gz",
+            "-o",
+            &reg.at("app3:v1"),
+        ],
+    );
+    assert!(
+        actions(&b["push"]).contains(&(base_blob.clone(), "mounted".into())),
+        "{b}"
+    );
+    assert_eq!(b["push"]["digest"], b["manifest"]);
+    let u3 = json_of(d, &["unpack", "--json", &reg.at("app3:v1"), "store"]);
+    assert_eq!(
+        (u3["imported"].as_u64(), u3["reused"].as_u64()),
+        (Some(0), Some(2))
+    );
 
     // A large blob goes in PATCH chunks and comes back the same.
     let chunked = json_of(
@@ -306,13 +316,8 @@ fn images_pushed_to_a_registry_pull_unpack_and_export_with_the_same_diff_ids() {
 
 #[test]
 fn bad_blobs_and_documents_in_a_registry_fail_naming_the_image_and_the_layer() {
-    if !available(&[]) {
-        return;
-    }
-    let t = tempfile::tempdir().unwrap();
+    let Some((reg, t)) = plain() else { return };
     let d = t.path();
-    let reg = start(d, "", "");
-    two_images(d);
     ok(d, &["push", "oci:app:v1", &reg.at("app:v1")]);
     let (manifest, _) = image_of(&d.join("app"));
     let delta_blob = manifest["layers"][1]["digest"]
@@ -408,18 +413,7 @@ fn bad_blobs_and_documents_in_a_registry_fail_naming_the_image_and_the_layer() {
 
 /// A CA and a certificate for 127.0.0.1 signed by it, made with openssl.
 fn certificates(d: &Path) {
-    let sh = |script: &str| {
-        let out = Command::new("sh")
-            .current_dir(d)
-            .args(["-c", script])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{script}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let sh = |script: &str| tool(d, "sh", &["-c", script]);
     sh(
         "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=wclayer-test-ca \
         -keyout ca.key -out ca.pem 2>/dev/null",
@@ -594,4 +588,161 @@ fn skopeo_copies_through_the_registry_both_ways() {
     assert!(stat.contains("wclayer build"), "{stat}");
     let index = read_json(&d.join("other/index.json"));
     assert_eq!(index["manifests"][0]["digest"], p["digest"]);
+}
+
+/// A token issuer for the registry's `auth: token:`: grants what a request's scopes ask to
+/// `alice:s3cret` (basic auth) and nothing to anyone else; tokens are JWTs signed (RS256, by
+/// openssl) with the key whose self-signed certificate is their `x5c` and the registry's
+/// `rootcertbundle`. Returns its port.
+fn token_issuer(d: &Path) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    tool(
+        d,
+        "sh",
+        &[
+            "-c",
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=wclayer-token \
+             -keyout token.key -out token.pem 2>/dev/null && \
+             openssl x509 -in token.pem -outform DER -out token.der",
+        ],
+    );
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let x5c = b64.encode(std::fs::read(d.join("token.der")).unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = d.to_path_buf();
+    let good = format!("Basic {}", b64.encode("alice:s3cret"));
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let mut r = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            let mut authorized = false;
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':')
+                    && k.eq_ignore_ascii_case("authorization")
+                {
+                    authorized = v.trim() == good;
+                }
+            }
+            let query = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.split_once('?'))
+                .map(|(_, q)| q.to_string())
+                .unwrap_or_default();
+            let access: Vec<Value> = query
+                .split('&')
+                .filter_map(|kv| kv.strip_prefix("scope="))
+                .map(|s| {
+                    s.replace("%3A", ":")
+                        .replace("%2F", "/")
+                        .replace("%2C", ",")
+                })
+                .filter(|_| authorized)
+                .filter_map(|s| {
+                    let (kind, rest) = s.split_once(':')?;
+                    let (name, actions) = rest.rsplit_once(':')?;
+                    Some(json!({"type": kind, "name": name,
+                        "actions": actions.split(',').collect::<Vec<_>>()}))
+                })
+                .collect();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let header = json!({"typ": "JWT", "alg": "RS256", "x5c": [x5c]});
+            let claims = json!({"iss": "wclayer-test-issuer", "sub": "alice",
+                "aud": "wclayer-test", "exp": now + 600, "nbf": now - 60, "iat": now - 60,
+                "jti": format!("t{n}"), "access": access});
+            let signed = format!(
+                "{}.{}",
+                url.encode(header.to_string()),
+                url.encode(claims.to_string())
+            );
+            let input = dir.join(format!("jwt-{n}"));
+            std::fs::write(&input, &signed).unwrap();
+            let sig = Command::new("openssl")
+                .args(["dgst", "-sha256", "-binary", "-sign"])
+                .arg(dir.join("token.key"))
+                .arg(&input)
+                .output()
+                .unwrap()
+                .stdout;
+            let body = json!({"token": format!("{signed}.{}", url.encode(sig))}).to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn a_registry_with_token_auth_gives_bearer_tokens_for_the_scopes_asked() {
+    if !available(&["openssl"]) {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let issuer = token_issuer(d);
+    let reg = start(
+        d,
+        "",
+        &format!(
+            "auth:\n  token:\n    realm: http://127.0.0.1:{issuer}/token\n    service: \
+             wclayer-test\n    issuer: wclayer-test-issuer\n    rootcertbundle: {}\n",
+            d.join("token.pem").display()
+        ),
+    );
+    two_images(d);
+    let at = reg.at("app:v1");
+    // Anonymous: a token without access, refused.
+    let out = run_env(d, &[], &["push", "oci:base:v1", &reg.at("base:v1")]);
+    failed(&out, &[&reg.at("base:v1"), "needs credentials"]);
+    let creds = ["--creds", "alice:s3cret"];
+    let p = json_env(
+        d,
+        &[],
+        &[
+            &["push", "--json"][..],
+            &creds,
+            &["oci:base:v1", &reg.at("base:v1")],
+        ]
+        .concat(),
+    );
+    assert_eq!(p["uploaded"], 2, "{p}");
+    // The mount needs pull on the other repository too: both scopes are asked for.
+    let p = json_env(
+        d,
+        &[],
+        &[
+            &["push", "--json", "--mount-from", "base"][..],
+            &creds,
+            &["oci:app:v1", &at],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        (p["mounted"].as_u64(), p["uploaded"].as_u64()),
+        (Some(1), Some(2)),
+        "{p}"
+    );
+    let u = json_env(
+        d,
+        &[],
+        &[&["unpack", "--json"][..], &creds, &[&at, "store"]].concat(),
+    );
+    assert_eq!(u["imported"], 2);
+    assert_eq!(u["manifest"], p["digest"]);
 }

@@ -834,6 +834,7 @@ impl Read for BlobReader {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 
@@ -856,6 +857,201 @@ mod tests {
         assert_eq!(
             encode("repository:a/b:pull,push"),
             "repository%3Aa%2Fb%3Apull%2Cpush"
+        );
+    }
+
+    /// A request a fake server got: method, path with query, headers (names lower case).
+    #[derive(Clone, Debug)]
+    struct Seen {
+        path: String,
+        headers: Vec<(String, String)>,
+    }
+
+    impl Seen {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    /// An answer: status, headers, body, and how many body bytes to send before closing
+    /// (`None`: all).
+    type Answer = (u16, Vec<(String, String)>, Vec<u8>, Option<usize>);
+
+    /// A loopback HTTP/1.1 server answering each request (one per connection) with `answer`
+    /// (given the request and its number) and recording what it got.
+    fn fake(
+        answer: impl Fn(&Seen, usize) -> Answer + Send + 'static,
+    ) -> (u16, Arc<Mutex<Vec<Seen>>>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut r = BufReader::new(stream.try_clone().unwrap());
+                // A TLS handshake (the client tries HTTPS first): hang up.
+                if r.fill_buf().map_or(true, |b| b.first() == Some(&0x16)) {
+                    continue;
+                }
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                let path = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                let mut headers = Vec::new();
+                loop {
+                    let mut h = String::new();
+                    r.read_line(&mut h).unwrap();
+                    let h = h.trim_end();
+                    if h.is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':') {
+                        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+                    }
+                }
+                let req = Seen { path, headers };
+                if let Some(n) = req.header("content-length") {
+                    let mut body = vec![0; n.parse().unwrap()];
+                    r.read_exact(&mut body).unwrap();
+                }
+                let n = {
+                    let mut l = log.lock().unwrap();
+                    l.push(req.clone());
+                    l.len() - 1
+                };
+                let (status, hs, body, cut) = answer(&req, n);
+                let mut out = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    body.len()
+                );
+                for (k, v) in hs {
+                    out.push_str(&format!("{k}: {v}\r\n"));
+                }
+                out.push_str("\r\n");
+                let _ = stream.write_all(out.as_bytes());
+                let _ = stream.write_all(&body[..cut.unwrap_or(body.len())]);
+            }
+        });
+        (port, seen)
+    }
+
+    fn client(port: u16, scopes: &[&str]) -> Arc<Client> {
+        let r = RegistryRef::parse(&format!("127.0.0.1:{port}/a")).unwrap();
+        let opts = RegistryOptions {
+            retries: Some(2),
+            ..RegistryOptions::default()
+        };
+        Client::connect(&r, &opts, scopes.iter().map(|s| s.to_string()).collect()).unwrap()
+    }
+
+    fn h(k: &str, v: &str) -> Vec<(String, String)> {
+        vec![(k.to_string(), v.to_string())]
+    }
+
+    #[test]
+    fn bearer_tokens_retries_and_redirects_without_credentials() {
+        let (storage, storage_seen) = fake(|_, _| (200, Vec::new(), b"hello".to_vec(), None));
+        let (tokens, token_seen) =
+            fake(|_, _| (200, Vec::new(), br#"{"token":"tok"}"#.to_vec(), None));
+        let blob = Digest::of(b"hello");
+        let blob_path = format!("/v2/a/blobs/{blob}");
+        let (registry, registry_seen) = fake(move |req, n| {
+            let challenge =
+                format!("Bearer realm=\"http://127.0.0.1:{tokens}/token\",service=\"fake\"");
+            match (req.header("authorization"), req.path.as_str()) {
+                (Some("Bearer tok"), "/v2/") => (200, Vec::new(), Vec::new(), None),
+                (Some("Bearer tok"), p) if p == blob_path && n == 2 => {
+                    (503, Vec::new(), Vec::new(), None)
+                }
+                (Some("Bearer tok"), p) if p == blob_path => (
+                    307,
+                    h(
+                        "Location",
+                        &format!("http://127.0.0.1:{storage}/blob?sig=1"),
+                    ),
+                    Vec::new(),
+                    None,
+                ),
+                _ => (401, h("WWW-Authenticate", &challenge), Vec::new(), None),
+            }
+        });
+        let c = client(registry, &["repository:a:pull"]);
+        let mut got = Vec::new();
+        c.open_blob("a", blob, 5, "the blob")
+            .unwrap()
+            .read_to_end(&mut got)
+            .unwrap();
+        assert_eq!(got, b"hello");
+        let t = token_seen.lock().unwrap();
+        assert_eq!(t[0].path, "/token?service=fake&scope=repository%3Aa%3Apull");
+        let r = registry_seen.lock().unwrap();
+        // 401, /v2/ with the token, the blob: 503 (retried), 307.
+        assert_eq!(r.len(), 4, "{r:?}");
+        assert_eq!(r[3].header("authorization"), Some("Bearer tok"));
+        let s = storage_seen.lock().unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].path, "/blob?sig=1");
+        assert_eq!(
+            s[0].header("authorization"),
+            None,
+            "no credentials to another host"
+        );
+    }
+
+    #[test]
+    fn manifests_are_hashed_and_limited_and_downloads_resume_with_range() {
+        let good = br#"{"schemaVersion":2}"#.to_vec();
+        let digest = Digest::of(&good);
+        let (port, seen) = fake(move |req, _| match req.path.as_str() {
+            "/v2/" => (200, Vec::new(), Vec::new(), None),
+            "/v2/a/manifests/lying" => (
+                200,
+                h(
+                    "Docker-Content-Digest",
+                    &format!("sha256:{}", "0".repeat(64)),
+                ),
+                good.clone(),
+                None,
+            ),
+            "/v2/a/manifests/big" => (200, Vec::new(), vec![b' '; (4 << 20) + 1], None),
+            "/v2/a/manifests/v1" => (200, Vec::new(), good.clone(), None),
+            p if p.starts_with("/v2/a/manifests/") => (200, Vec::new(), b"{}".to_vec(), None),
+            _ => match req.header("range") {
+                None => (200, Vec::new(), b"0123456789".to_vec(), Some(4)),
+                Some("bytes=4-") => (206, Vec::new(), b"456789".to_vec(), None),
+                Some(_) => (416, Vec::new(), Vec::new(), None),
+            },
+        });
+        let c = client(port, &[]);
+        let (bytes, _, d) = c.get_manifest("a", "v1", "m").unwrap();
+        assert_eq!((bytes.len(), d), (19, digest));
+        let e = c.get_manifest("a", "lying", "m").unwrap_err().to_string();
+        assert!(e.contains("says its digest is"), "{e}");
+        let e = c.get_manifest("a", "big", "m").unwrap_err().to_string();
+        assert!(e.contains("larger than 4194304 bytes"), "{e}");
+        let e = c
+            .get_manifest("a", &digest.to_string(), "m")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("not {digest}")), "{e}");
+        let mut got = Vec::new();
+        c.open_blob("a", Digest::of(b"0123456789"), 10, "b")
+            .unwrap()
+            .read_to_end(&mut got)
+            .unwrap();
+        assert_eq!(got, b"0123456789");
+        let s = seen.lock().unwrap();
+        assert!(
+            s.iter().any(|r| r.header("range") == Some("bytes=4-")),
+            "{s:?}"
         );
     }
 }
