@@ -62,12 +62,14 @@ enum Command {
     Create(cmd::create::Args),
     /// Make the delta layer that turns parent layers into a host directory or another layer.
     Delta(cmd::delta::Args),
-    /// Import a Windows image's layers (OCI layout or docker-save archive) into a store.
+    /// Import a Windows image's layers (OCI layout, docker-save archive, registry) into a store.
     Unpack(cmd::image::UnpackArgs),
     /// Write a new image: a base image's layers and new layers, as an OCI layout.
     Build(cmd::image::BuildArgs),
     /// Show an image's platforms, layers and config.
     Inspect(cmd::image::InspectArgs),
+    /// Push an image from an OCI layout to a registry.
+    Push(cmd::image::PushArgs),
 }
 
 fn main() -> ExitCode {
@@ -98,6 +100,7 @@ fn main() -> ExitCode {
         Command::Unpack(a) => cmd::image::unpack(&a),
         Command::Build(a) => cmd::image::build(&a),
         Command::Inspect(a) => cmd::image::inspect(&a),
+        Command::Push(a) => cmd::image::push(&a),
     };
     signals::ending();
     match result {

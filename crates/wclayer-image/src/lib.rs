@@ -29,6 +29,8 @@ pub mod guard;
 pub mod layout;
 pub mod media;
 pub mod platform;
+mod prefetch;
+pub mod registry;
 pub mod source;
 pub mod store;
 
@@ -125,18 +127,21 @@ pub enum ImageRef {
         /// The image in it.
         reference: Option<String>,
     },
+    /// `docker://HOST[:PORT]/REPO[:TAG|@sha256:DIGEST]`: an image in a registry.
+    Docker(registry::RegistryRef),
 }
 
 impl ImageRef {
-    /// Parses `oci:DIR[:TAG]` or `docker-archive:FILE[:REF]`.
+    /// Parses `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]` or
+    /// `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`.
     ///
     /// # Errors
     /// Another transport, an empty path or tag.
     pub fn parse(s: &str) -> Result<ImageRef, Error> {
         let bad = |why: &str| {
             Error::Invalid(format!(
-                "{s:?} is no image reference ({why}): give oci:DIR[:TAG] or \
-                 docker-archive:FILE[:REF]"
+                "{s:?} is no image reference ({why}): give oci:DIR[:TAG], \
+                 docker-archive:FILE[:REF] or docker://HOST/REPO[:TAG]"
             ))
         };
         let (transport, rest) = s.split_once(':').ok_or_else(|| bad("no transport"))?;
@@ -172,9 +177,13 @@ impl ImageRef {
                     reference: reference.map(str::to_string),
                 })
             }
-            "docker" | "containers-storage" | "dir" | "docker-daemon" => Err(bad(
-                "wclayer reads images from OCI layouts and docker-save archives; copy it into one \
-                 with skopeo first",
+            "docker" => match rest.strip_prefix("//") {
+                Some(r) => Ok(ImageRef::Docker(registry::RegistryRef::parse(r)?)),
+                None => Err(bad("a registry image is docker://HOST/REPO[:TAG]")),
+            },
+            "containers-storage" | "dir" | "docker-daemon" => Err(bad(
+                "wclayer reads images from OCI layouts, docker-save archives and registries; \
+                 copy it into one with skopeo first",
             )),
             _ => Err(bad("unknown transport")),
         }
@@ -213,6 +222,7 @@ impl fmt::Display for ImageRef {
                 }
                 Ok(())
             }
+            ImageRef::Docker(r) => r.fmt(f),
         }
     }
 }
@@ -253,11 +263,19 @@ mod tests {
             ImageRef::parse("oci:/tmp/l:v1").unwrap().to_string(),
             "oci:/tmp/l:v1"
         );
+        assert_eq!(
+            ImageRef::parse("docker://mcr.microsoft.com/windows/nanoserver:ltsc2022")
+                .unwrap()
+                .to_string(),
+            "docker://mcr.microsoft.com/windows/nanoserver:ltsc2022"
+        );
         for bad in [
             "",
             "oci:",
             "x.tar",
-            "docker://mcr.microsoft.com/x",
+            "docker:mcr.microsoft.com/x",
+            "docker://",
+            "dir:/tmp/x",
             "oci::t",
             "oci:d:t t",
             "docker-archive:",

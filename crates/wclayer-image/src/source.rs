@@ -2,6 +2,7 @@
 //! and its layers with their diffIDs, all checked; and the layers' blobs, opened on demand.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use crate::archive::DockerArchive;
 use crate::digest::Digest;
@@ -9,6 +10,7 @@ use crate::doc::{self, Config, Descriptor, Manifest};
 use crate::layout::Layout;
 use crate::media::{self, Compression};
 use crate::platform::{Platform, PlatformSpec};
+use crate::registry::{Client, RegistryOptions, RegistryRef};
 use crate::{Error, ImageRef};
 
 /// Where a layer's blob is in its source.
@@ -90,6 +92,17 @@ pub enum Source {
     Layout(Layout),
     /// A `docker save` archive.
     Archive(DockerArchive),
+    /// A registry.
+    Registry(RegistrySource),
+}
+
+/// A registry, connected for pulling from one repository.
+#[derive(Debug)]
+pub struct RegistrySource {
+    /// The session.
+    pub client: Arc<Client>,
+    /// The image.
+    pub reference: RegistryRef,
 }
 
 impl Source {
@@ -98,9 +111,27 @@ impl Source {
     /// # Errors
     /// When it cannot be opened or is no layout or archive.
     pub fn open(r: &ImageRef) -> Result<Source, Error> {
+        Source::open_with(r, &RegistryOptions::default())
+    }
+
+    /// Opens the layout, archive or registry `r` names; `opts` says how to reach a
+    /// registry (credentials, certificates, plain HTTP).
+    ///
+    /// # Errors
+    /// When it cannot be opened or reached, or is no layout or archive.
+    pub fn open_with(r: &ImageRef, opts: &RegistryOptions) -> Result<Source, Error> {
         Ok(match r {
             ImageRef::Oci { dir, .. } => Source::Layout(Layout::open(dir)?),
             ImageRef::DockerArchive { file, .. } => Source::Archive(DockerArchive::open(file)?),
+            ImageRef::Docker(reference) => {
+                let scope = format!("repository:{}:pull", reference.repository);
+                let client = Client::connect(reference, opts, vec![scope])
+                    .map_err(|e| e.context(&r.to_string()))?;
+                Source::Registry(RegistrySource {
+                    client,
+                    reference: reference.clone(),
+                })
+            }
         })
     }
 
@@ -119,6 +150,7 @@ impl Source {
             (Source::Archive(a), ImageRef::DockerArchive { reference, .. }) => {
                 a.resolve(&name, reference.as_deref())?
             }
+            (Source::Registry(s), ImageRef::Docker(_)) => resolve_registry(s, &name, platform)?,
             _ => return Err(Error::Invalid(format!("{name}: the source does not match"))),
         };
         if !platform.matches(&image.config.platform) {
@@ -145,6 +177,14 @@ impl Source {
                 Ok(l.open_blob(d)?.map(|f| Box::new(f) as Box<dyn Read + Send>))
             }
             (Source::Archive(a), Loc::Entry { name }) => a.open_entry(name),
+            // A foreign layer is fetched from its urls, and only when asked to.
+            (Source::Registry(_), Loc::Blob(_)) if layer.foreign => Ok(None),
+            (Source::Registry(s), Loc::Blob(d)) => Ok(Some(s.client.open_blob(
+                &s.reference.repository,
+                *d,
+                layer.size,
+                &format!("{}: {}", s.reference, layer.describe()),
+            )?)),
             _ => Err(Error::Invalid(format!(
                 "{}: not in this source",
                 layer.describe()
@@ -163,8 +203,8 @@ impl Source {
             };
             Error::Invalid(format!(
                 "{image}: {} is a foreign layer ({}) whose blob is not in the image; fetch it \
-                 from where its descriptor says ({urls}) and add it, or copy the image with its \
-                 foreign layers",
+                 from where its descriptor says ({urls}) with --allow-foreign-urls, or copy the \
+                 image with its foreign layers",
                 layer.describe(),
                 layer.media_type
             ))
@@ -197,6 +237,12 @@ fn resolve_layout(
     tag: Option<&str>,
     platform: &PlatformSpec,
 ) -> Result<Image, Error> {
+    let desc = tagged(l, name, tag)?;
+    resolve_from(name, desc, platform, &|d, what| l.read_document(d, what))
+}
+
+/// The entry of the layout's `index.json` tagged `tag`, or its only one.
+pub(crate) fn tagged(l: &Layout, name: &str, tag: Option<&str>) -> Result<Descriptor, Error> {
     let index = l.index()?;
     let tags = || {
         let t: Vec<&str> = index
@@ -215,7 +261,7 @@ fn resolve_layout(
         .iter()
         .filter(|d| tag.is_none() || d.ref_name() == tag)
         .collect();
-    let mut desc = match (found.as_slice(), tag) {
+    let desc = match (found.as_slice(), tag) {
         ([one], _) => (*one).clone(),
         ([], Some(t)) => {
             return Err(Error::Invalid(format!(
@@ -238,6 +284,19 @@ fn resolve_layout(
             )));
         }
     };
+    Ok(desc)
+}
+
+/// Reads a document by its descriptor, checked against its size and digest.
+type ReadDocument<'a> = dyn Fn(&Descriptor, &str) -> Result<Vec<u8>, Error> + 'a;
+
+/// The image below `desc` (an index or a manifest) for `platform`.
+fn resolve_from(
+    name: &str,
+    mut desc: Descriptor,
+    platform: &PlatformSpec,
+    read: &ReadDocument<'_>,
+) -> Result<Image, Error> {
     let mut platforms = Vec::new();
     let mut depth = 0usize;
     while media::is_index(&desc.media_type) {
@@ -248,7 +307,7 @@ fn resolve_layout(
             )));
         }
         let what = format!("the index {} of {name}", desc.digest);
-        let bytes = l.read_document(&desc, &what)?;
+        let bytes = read(&desc, &what)?;
         let idx = doc::parse_index(&bytes, Some(&desc.media_type), &what)?;
         platforms = idx
             .manifests
@@ -278,10 +337,10 @@ fn resolve_layout(
         )));
     }
     let what = format!("the manifest {} of {name}", desc.digest);
-    let bytes = l.read_document(&desc, &what)?;
+    let bytes = read(&desc, &what)?;
     let manifest = doc::parse_manifest(&bytes, Some(&desc.media_type), &what)?;
     let what = format!("the config {} of {name}", manifest.config.digest);
-    let config_bytes = l.read_document(&manifest.config, &what)?;
+    let config_bytes = read(&manifest.config, &what)?;
     let config = doc::parse_config(&config_bytes, &what)?;
     if config.diff_ids.len() != manifest.layers.len() {
         return Err(Error::Invalid(format!(
@@ -319,4 +378,48 @@ fn resolve_layout(
         layers,
         platforms,
     })
+}
+
+/// The image a registry reference names: the manifest (or index) fetched by tag or digest
+/// and hashed, the documents below it fetched by digest and checked.
+fn resolve_registry(
+    s: &RegistrySource,
+    name: &str,
+    platform: &PlatformSpec,
+) -> Result<Image, Error> {
+    let repo = &s.reference.repository;
+    let what = format!(
+        "the manifest {} of {name}",
+        s.reference.manifest_reference()
+    );
+    let (bytes, media_type, digest) =
+        s.client
+            .get_manifest(repo, &s.reference.manifest_reference(), &what)?;
+    let top = Descriptor {
+        media_type,
+        digest,
+        size: bytes.len() as u64,
+        urls: Vec::new(),
+        platform: None,
+        annotations: std::collections::BTreeMap::new(),
+    };
+    let read = |d: &Descriptor, what: &str| -> Result<Vec<u8>, Error> {
+        if d.digest == digest {
+            return Ok(bytes.clone());
+        }
+        if media::is_manifest(&d.media_type) || media::is_index(&d.media_type) {
+            doc::check_size(d.size, what)?;
+            let (b, _, _) = s.client.get_manifest(repo, &d.digest.to_string(), what)?;
+            if b.len() as u64 != d.size {
+                return Err(Error::Invalid(format!(
+                    "{what} has {} bytes, its descriptor says {}",
+                    b.len(),
+                    d.size
+                )));
+            }
+            return Ok(b);
+        }
+        s.client.get_document(repo, d, what)
+    };
+    resolve_from(name, top, platform, &read)
 }

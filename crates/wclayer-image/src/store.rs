@@ -16,6 +16,7 @@
 //! directory in `layers/` is always complete and always the one its chain ID names.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -55,6 +56,38 @@ pub struct UnpackOptions {
     pub limits: Limits,
     /// Most bytes a compressed layer may expand to per compressed byte (checked past 1 GiB).
     pub max_ratio: u64,
+    /// Fetch foreign layers whose blob the source does not hold from their `urls`, with
+    /// this transport (never with credentials); `None`: refuse them.
+    pub foreign_urls: Option<crate::registry::Transport>,
+    /// Told, while a layer's blob is read, its number and the bytes read so far.
+    pub progress: Option<ByteProgress>,
+}
+
+/// A callback with a layer's number and the bytes of its blob read so far.
+#[derive(Clone)]
+pub struct ByteProgress(pub Arc<dyn Fn(usize, u64) + Send + Sync>);
+
+impl std::fmt::Debug for ByteProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ByteProgress")
+    }
+}
+
+/// A blob being read, reporting its progress.
+struct Reporting<R> {
+    inner: R,
+    number: usize,
+    read: u64,
+    progress: ByteProgress,
+}
+
+impl<R: Read> Read for Reporting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read = self.read.saturating_add(n as u64);
+        (self.progress.0)(self.number, self.read);
+        Ok(n)
+    }
 }
 
 impl Default for UnpackOptions {
@@ -62,6 +95,8 @@ impl Default for UnpackOptions {
         UnpackOptions {
             limits: Limits::default(),
             max_ratio: 1000,
+            foreign_urls: None,
+            progress: None,
         }
     }
 }
@@ -242,7 +277,18 @@ impl Store {
         let total = image.layers.len();
         let mut done: Vec<LayerOutcome> = Vec::new();
         let mut chain: Option<Digest> = None;
+        // The layers to import (by their chain IDs), opened ahead for a registry.
+        let mut ids: Vec<Digest> = Vec::new();
         for layer in &image.layers {
+            ids.push(Digest::chain(ids.last(), &layer.diff_id));
+        }
+        let needed: Vec<usize> = (0..ids.len())
+            .filter(|&i| ids.get(i).is_some_and(|c| !self.has_layer(c)))
+            .collect();
+        let ahead = matches!(source, Source::Registry(_));
+        let mut pending: VecDeque<(usize, Opened)> = VecDeque::new();
+        let mut opened = 0usize;
+        for (i, layer) in image.layers.iter().enumerate() {
             let chain_id = Digest::chain(chain.as_ref(), &layer.diff_id);
             chain = Some(chain_id);
             let path = self.layer_path(&chain_id);
@@ -265,9 +311,27 @@ impl Store {
                     outcome.path.display()
                 );
             } else {
+                // A registry's next layers download while this one is imported.
+                if ahead {
+                    while pending.len() <= AHEAD
+                        && let Some(&j) = needed.get(opened)
+                        && let Some(l) = image.layers.get(j)
+                    {
+                        let r = open_raw(source, image, l, opts).map(crate::prefetch::spawn);
+                        pending.push_back((j, r));
+                        opened = opened.saturating_add(1);
+                    }
+                }
+                let raw = match pending.front() {
+                    Some((j, _)) if *j == i => match pending.pop_front() {
+                        Some((_, r)) => r?,
+                        None => open_raw(source, image, layer, opts)?,
+                    },
+                    _ => open_raw(source, image, layer, opts)?,
+                };
                 let parents: Vec<PathBuf> = done.iter().rev().map(|l| l.path.clone()).collect();
                 let (stats, digest, reused) =
-                    self.import(source, image, layer, &chain_id, &parents, opts)?;
+                    self.import(raw, image, layer, &chain_id, &parents, opts)?;
                 outcome.digest = Some(digest);
                 outcome.reused = reused;
                 outcome.stats = stats;
@@ -285,7 +349,7 @@ impl Store {
     /// another unpack put the same layer there meanwhile.
     fn import(
         &self,
-        source: &Source,
+        raw: Box<dyn Read + Send>,
         image: &Image,
         layer: &Layer,
         chain_id: &Digest,
@@ -293,9 +357,6 @@ impl Store {
         opts: &UnpackOptions,
     ) -> Result<(Option<ImportStats>, Digest, bool), Error> {
         let what = format!("{}: {}", image.name, layer.describe());
-        let raw = source
-            .open_layer(layer)?
-            .ok_or_else(|| Source::missing(&image.name, layer))?;
         let consumed = Arc::new(AtomicU64::new(0));
         let ended = Arc::new(Mutex::new(None));
         let verified = Ended {
@@ -394,6 +455,38 @@ impl Store {
             .and_then(|()| f.commit(true))
             .map_err(|e| Error::io(ctx(), e))
     }
+}
+
+/// A layer's blob opened ahead, or why it could not be (told when its turn comes).
+type Opened = Result<Box<dyn Read + Send>, Error>;
+
+/// Layers of a registry image whose blobs are opened and read ahead beyond the one being
+/// imported (each holds at most 8 MiB, [`crate::prefetch`]).
+const AHEAD: usize = 2;
+
+/// The raw blob of `layer`: from the source, or for a foreign layer from its urls when
+/// allowed; with the progress callback, if any.
+fn open_raw(
+    source: &Source,
+    image: &Image,
+    layer: &Layer,
+    opts: &UnpackOptions,
+) -> Result<Box<dyn Read + Send>, Error> {
+    let what = format!("{}: {}", image.name, layer.describe());
+    let raw = match (source.open_layer(layer)?, &opts.foreign_urls) {
+        (Some(r), _) => r,
+        (None, Some(t)) if layer.foreign => t.open_url(&layer.urls, &what)?,
+        (None, _) => return Err(Source::missing(&image.name, layer)),
+    };
+    Ok(match &opts.progress {
+        Some(p) => Box::new(Reporting {
+            inner: raw,
+            number: layer.number,
+            read: 0,
+            progress: p.clone(),
+        }),
+        None => raw,
+    })
 }
 
 /// The blob's digest, once its end was read and checked.

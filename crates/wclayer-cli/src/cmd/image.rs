@@ -1,13 +1,19 @@
-//! `wclayer unpack`, `wclayer build`, `wclayer inspect`: Windows images in OCI layouts and
-//! `docker save` archives (docs/images.md), over the `wclayer-image` crate.
+//! `wclayer unpack`, `wclayer build`, `wclayer inspect`, `wclayer push`: Windows images in
+//! OCI layouts, `docker save` archives and registries (docs/images.md), over the
+//! `wclayer-image` crate.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use serde_json::json;
 use wclayer_image::build::{BuildOptions, NewLayer};
 use wclayer_image::media::Compression;
-use wclayer_image::store::{Store, UnpackOptions};
+use wclayer_image::registry::push::{BlobAction, PushOptions};
+use wclayer_image::registry::{
+    CredentialSource, Credentials, RegistryOptions, RegistryRef, Transport,
+};
+use wclayer_image::store::{ByteProgress, Store, UnpackOptions};
 use wclayer_image::{Image, ImageRef, PlatformSpec, Source};
 
 use crate::cmd::limits::LimitArgs;
@@ -22,24 +28,122 @@ pub(crate) struct PlatformArg {
     platform: PlatformSpec,
 }
 
+/// How to reach a registry (`docker://` images).
+#[derive(clap::Args, Debug)]
+pub(crate) struct RegistryArgs {
+    /// Credentials for the registry (else WCLAYER_REGISTRY_USER and
+    /// WCLAYER_REGISTRY_PASSWORD, else the Docker config file).
+    #[arg(long, value_name = "USER:PASSWORD")]
+    creds: Option<String>,
+    /// A PEM file of root certificates to trust beside the system's (repeatable).
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    ca_certs: Vec<PathBuf>,
+    /// Allow plain HTTP to the registry (loopback addresses always may use it).
+    #[arg(long)]
+    insecure: bool,
+    /// The Docker config file to take credentials from (default
+    /// $DOCKER_CONFIG/config.json, else ~/.docker/config.json).
+    #[arg(long, value_name = "FILE")]
+    docker_config: Option<PathBuf>,
+}
+
+impl RegistryArgs {
+    fn options(&self) -> Result<RegistryOptions> {
+        Ok(RegistryOptions {
+            credentials: CredentialSource {
+                explicit: self.creds.as_deref().map(Credentials::parse).transpose()?,
+                docker_config: self.docker_config.clone(),
+            },
+            ca_certs: self.ca_certs.clone(),
+            insecure: self.insecure,
+            retries: None,
+        })
+    }
+}
+
 /// Opens the image `reference` names and picks the manifest for the platform.
-fn open(reference: &str, p: &PlatformArg) -> Result<(Source, Image)> {
+fn open(reference: &str, p: &PlatformArg, reg: &RegistryArgs) -> Result<(Source, Image)> {
     let r = ImageRef::parse(reference)?;
-    let source = Source::open(&r)?;
+    let source = Source::open_with(&r, &reg.options()?)?;
     let image = source.resolve(&r, &p.platform)?;
     Ok((source, image))
+}
+
+/// One progress bar per layer being downloaded, on standard error when it is a terminal.
+fn layer_bars(image: &Image, quiet: bool) -> Option<(ByteProgress, Arc<Mutex<Bars>>)> {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bars = Arc::new(Mutex::new(Bars {
+        multi: indicatif::MultiProgress::new(),
+        open: Vec::new(),
+        sizes: image.layers.iter().map(|l| l.size).collect(),
+    }));
+    let shared = Arc::clone(&bars);
+    let progress = ByteProgress(Arc::new(move |number, read| {
+        let mut b = shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        b.update(number, read);
+    }));
+    Some((progress, bars))
+}
+
+/// The progress bars of [`layer_bars`].
+pub(crate) struct Bars {
+    multi: indicatif::MultiProgress,
+    open: Vec<(usize, indicatif::ProgressBar)>,
+    sizes: Vec<u64>,
+}
+
+impl Bars {
+    fn update(&mut self, number: usize, read: u64) {
+        if let Some((_, bar)) = self.open.iter().find(|(n, _)| *n == number) {
+            bar.set_position(read);
+            return;
+        }
+        let size = self
+            .sizes
+            .get(number.saturating_sub(1))
+            .copied()
+            .unwrap_or_default();
+        let bar = self.multi.add(indicatif::ProgressBar::new(size));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "layer {msg} {bar:30} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(number.to_string());
+        bar.set_position(read);
+        self.open.push((number, bar));
+    }
+
+    fn finish(&mut self, number: usize) {
+        if let Some(i) = self.open.iter().position(|(n, _)| *n == number) {
+            let (_, bar) = self.open.swap_remove(i);
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// Arguments of `wclayer unpack`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct UnpackArgs {
-    /// The image: `oci:DIR[:TAG]` (an OCI image layout) or `docker-archive:FILE[:REF]` (a
-    /// `docker save` archive).
+    /// The image: `oci:DIR[:TAG]` (an OCI image layout), `docker-archive:FILE[:REF]` (a
+    /// `docker save` archive) or `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]` (a registry).
     source: String,
     /// The store of layer directories (created when missing; docs/images.md).
     store: PathBuf,
     #[command(flatten)]
     platform: PlatformArg,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Fetch foreign layers (whose blob the image does not hold) from their urls, without
+    /// credentials.
+    #[arg(long)]
+    allow_foreign_urls: bool,
     /// Print the result as one JSON object on standard output.
     #[arg(long)]
     json: bool,
@@ -48,14 +152,26 @@ pub(crate) struct UnpackArgs {
 }
 
 pub(crate) fn unpack(a: &UnpackArgs) -> Result<()> {
-    let (source, image) = open(&a.source, &a.platform)?;
+    let (source, image) = open(&a.source, &a.platform, &a.registry)?;
     let store = Store::open(&a.store)?;
+    let bars = layer_bars(&image, a.json || report::quiet());
     let opts = UnpackOptions {
         limits: a.limits.limits(),
         max_ratio: a.limits.max_ratio,
+        foreign_urls: if a.allow_foreign_urls {
+            Some(Transport::new(&a.registry.options()?)?)
+        } else {
+            None
+        },
+        progress: bars.as_ref().map(|(p, _)| p.clone()),
     };
     let json_out = a.json;
     let unpacked = store.unpack(&source, &image, &opts, &mut |l| {
+        if let Some((_, b)) = &bars {
+            b.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .finish(l.number);
+        }
         if json_out {
             return;
         }
@@ -145,13 +261,16 @@ pub(crate) fn unpack(a: &UnpackArgs) -> Result<()> {
 /// Arguments of `wclayer build`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct BuildArgs {
-    /// The base image: `oci:DIR[:TAG]` or `docker-archive:FILE[:REF]`. Without it the image
+    /// The base image: `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]` or
+    /// `docker://HOST/REPO[:TAG]`. Without it the image
     /// is the new layers alone (the first a base layer), for `--platform` (give the whole
     /// os.version: `windows/amd64:10.0.20348.2113`).
     #[arg(long, value_name = "SOURCE")]
     base: Option<String>,
     #[command(flatten)]
     platform: PlatformArg,
+    #[command(flatten)]
+    registry: RegistryArgs,
     /// A new layer, repeated bottom to top: a layer directory made over the base image's
     /// layers (as `wclayer unpack` names them), or a layer tar (`.tar`, `.tar.gz`, `.tar.zst`).
     #[arg(long = "layer", value_name = "LAYER", required = true)]
@@ -163,8 +282,9 @@ pub(crate) struct BuildArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=19))]
     level: Option<u32>,
     /// Where to write the image: `oci:DIR:TAG` (the layout is created when missing; an image
-    /// with the same tag is replaced, the others are kept).
-    #[arg(short, long, value_name = "oci:DIR:TAG")]
+    /// with the same tag is replaced, the others are kept), or `docker://HOST/REPO[:TAG]`
+    /// (pushed; the base's blobs mounted from its repository on the same registry).
+    #[arg(short, long, value_name = "oci:DIR:TAG|docker://...")]
     output: String,
     /// Print the result as one JSON object on standard output.
     #[arg(long)]
@@ -174,12 +294,24 @@ pub(crate) struct BuildArgs {
 }
 
 pub(crate) fn build(a: &BuildArgs) -> Result<()> {
-    let (dir, tag) = match ImageRef::parse(&a.output)? {
+    // A registry output: the image is built into a layout staged in the temporary
+    // directory (removed at the end), then pushed.
+    let mut staging = None;
+    let (dir, tag, dest) = match ImageRef::parse(&a.output)? {
         ImageRef::Oci {
             dir,
             tag: Some(tag),
-        } => (dir, tag),
-        _ => anyhow::bail!("-o {}: give the output as oci:DIR:TAG", a.output),
+        } => (dir, tag, None),
+        ImageRef::Docker(r) => {
+            let t = TempLayout::create()?;
+            let dir = t.path.clone();
+            staging = Some(t);
+            (dir, "push".to_string(), Some(r))
+        }
+        _ => anyhow::bail!(
+            "-o {}: give the output as oci:DIR:TAG or docker://HOST/REPO[:TAG]",
+            a.output
+        ),
     };
     if let Some(l) = a.level {
         anyhow::ensure!(a.zstd || l <= 9, "--level {l}: gzip levels are 1 to 9");
@@ -200,7 +332,7 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
     let base = a
         .base
         .as_deref()
-        .map(|b| open(b, &a.platform))
+        .map(|b| open(b, &a.platform, &a.registry))
         .transpose()?;
     let created = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(s) => s
@@ -287,24 +419,90 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
         "\nbuilt {}: manifest {} ({} bytes), config {}",
         a.output, built.manifest.digest, built.manifest.size, built.config
     ));
+    let mut json = json;
+    if let Some(dest) = dest {
+        // The base's blobs are mounted from its repository when it is on the same registry.
+        let mount_from = match base.as_ref().map(|(s, _)| s) {
+            Some(Source::Registry(r)) if r.reference.registry == dest.registry => {
+                Some(r.reference.repository.clone())
+            }
+            _ => None,
+        };
+        let popts = PushOptions {
+            mount_from,
+            ..PushOptions::default()
+        };
+        let layout = format!("oci:{}:{tag}", dir.display());
+        let (pjson, ptext) = push_layout(
+            &dir,
+            Some(&tag),
+            &layout,
+            &dest,
+            &a.registry,
+            &popts,
+            a.json,
+        )?;
+        text.push('\n');
+        text.push_str(&ptext);
+        if let Some(obj) = json.as_mut().and_then(|j| j.as_object_mut()) {
+            obj.insert("push".into(), pjson);
+        }
+    }
+    drop(staging);
     report::result(Channel::Stdout, json.as_ref(), &text);
     Ok(())
+}
+
+/// The layout `build -o docker://...` writes before pushing it: a new directory in the
+/// temporary directory, removed with all it holds when dropped.
+struct TempLayout {
+    parent: wclayer::crates::fs::Dir,
+    name: String,
+    path: PathBuf,
+}
+
+impl TempLayout {
+    fn create() -> Result<TempLayout> {
+        use wclayer::crates::fs::{Dir, ambient_authority};
+        let tmp = std::env::temp_dir();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("wclayer-build-push-{}-{nanos:09}", std::process::id());
+        let parent = Dir::open_ambient_dir(&tmp, ambient_authority())
+            .and_then(|p| p.create_dir(&name).map(|()| p))
+            .with_context(|| format!("cannot make a layout in {}", tmp.display()))?;
+        Ok(TempLayout {
+            parent,
+            path: tmp.join(&name),
+            name,
+        })
+    }
+}
+
+impl Drop for TempLayout {
+    fn drop(&mut self) {
+        let _ = self.parent.remove_tree(&self.name);
+    }
 }
 
 /// Arguments of `wclayer inspect`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct InspectArgs {
-    /// The image: `oci:DIR[:TAG]` or `docker-archive:FILE[:REF]`.
+    /// The image: `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]` or
+    /// `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`.
     source: String,
     #[command(flatten)]
     platform: PlatformArg,
+    #[command(flatten)]
+    registry: RegistryArgs,
     /// Print the result as one JSON object on standard output.
     #[arg(long)]
     json: bool,
 }
 
 pub(crate) fn inspect(a: &InspectArgs) -> Result<()> {
-    let (_, image) = open(&a.source, &a.platform)?;
+    let (_, image) = open(&a.source, &a.platform, &a.registry)?;
     let c = &image.config;
     let json = a.json.then(|| {
         json!({
@@ -362,4 +560,130 @@ pub(crate) fn inspect(a: &InspectArgs) -> Result<()> {
     }
     report::result(Channel::Stdout, json.as_ref(), &text);
     Ok(())
+}
+
+/// Arguments of `wclayer push`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct PushArgs {
+    /// The image to push: `oci:DIR[:TAG]`.
+    source: String,
+    /// Where: `docker://HOST[:PORT]/REPO[:TAG]` (`latest` without a tag).
+    destination: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// A repository of the same registry to mount blobs from instead of uploading them
+    /// (the base image's repository).
+    #[arg(long, value_name = "REPO")]
+    mount_from: Option<String>,
+    /// Blobs larger than this many MiB are uploaded in chunks of this size.
+    #[arg(long, value_name = "MIB", default_value_t = 16,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    chunk_size: u64,
+    /// Print the result as one JSON object on standard output.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn push(a: &PushArgs) -> Result<()> {
+    let (dir, tag) = match ImageRef::parse(&a.source)? {
+        ImageRef::Oci { dir, tag } => (dir, tag),
+        _ => anyhow::bail!(
+            "{}: wclayer pushes images from OCI layouts (oci:DIR:TAG)",
+            a.source
+        ),
+    };
+    let dest = match ImageRef::parse(&a.destination)? {
+        ImageRef::Docker(r) => r,
+        _ => anyhow::bail!(
+            "{}: push to a registry, docker://HOST[:PORT]/REPO[:TAG]",
+            a.destination
+        ),
+    };
+    let popts = PushOptions {
+        mount_from: a.mount_from.clone(),
+        chunk_size: a.chunk_size.saturating_mul(1 << 20),
+    };
+    let (json, text) = push_layout(
+        &dir,
+        tag.as_deref(),
+        &a.source,
+        &dest,
+        &a.registry,
+        &popts,
+        a.json,
+    )?;
+    report::result(Channel::Stdout, a.json.then_some(&json), &text);
+    Ok(())
+}
+
+/// Pushes the image of the layout `dir` (named `source` in messages) to `dest`, printing a
+/// line per blob unless `json_out`; returns the JSON and the closing text.
+fn push_layout(
+    dir: &std::path::Path,
+    tag: Option<&str>,
+    source: &str,
+    dest: &RegistryRef,
+    registry: &RegistryArgs,
+    popts: &PushOptions,
+    json_out: bool,
+) -> Result<(serde_json::Value, String)> {
+    let pushed = wclayer_image::registry::push::push(
+        dir,
+        tag,
+        dest,
+        &registry.options()?,
+        popts,
+        &mut |b| {
+            if json_out {
+                return;
+            }
+            let action = match &b.action {
+                BlobAction::Exists => "exists in the registry, skipped".to_string(),
+                BlobAction::Mounted(from) => format!("mounted from {from}"),
+                BlobAction::Uploaded(1) => "uploaded".to_string(),
+                BlobAction::Uploaded(n) => format!("uploaded in {} chunks", n.saturating_sub(1)),
+                BlobAction::Foreign => "foreign, left at its urls".to_string(),
+            };
+            report::result(
+                Channel::Stdout,
+                None,
+                &format!("blob {} ({} bytes): {action}", b.digest, b.size),
+            );
+        },
+    )
+    .with_context(|| format!("cannot push {source} to {dest}"))?;
+    let count = |f: fn(&BlobAction) -> bool| pushed.blobs.iter().filter(|b| f(&b.action)).count();
+    let (uploaded, mounted, skipped) = (
+        count(|b| matches!(b, BlobAction::Uploaded(_))),
+        count(|b| matches!(b, BlobAction::Mounted(_))),
+        count(|b| matches!(b, BlobAction::Exists)),
+    );
+    let json = json!({
+        "source": source,
+        "destination": dest.to_string(),
+        "digest": pushed.digest.to_string(),
+        "media_type": pushed.media_type,
+        "size": pushed.size,
+        "manifests": pushed.manifests,
+        "uploaded": uploaded,
+        "mounted": mounted,
+        "skipped": skipped,
+        "blobs": pushed.blobs.iter().map(|b| json!({
+            "digest": b.digest.to_string(),
+            "size": b.size,
+            "media_type": b.media_type,
+            "action": match &b.action {
+                BlobAction::Exists => "skipped",
+                BlobAction::Mounted(_) => "mounted",
+                BlobAction::Uploaded(_) => "uploaded",
+                BlobAction::Foreign => "foreign",
+            },
+        })).collect::<Vec<_>>(),
+    });
+    let text = format!(
+        "pushed {source} to {dest}: {uploaded} blobs uploaded, {mounted} mounted, {skipped} \
+         skipped\ndigest {}",
+        pushed.digest
+    );
+    Ok((json, text))
 }

@@ -10,15 +10,15 @@ use sha2::{Digest, Sha256};
 
 use super::{ls, s, stdout_of, wclayer};
 
-fn sha(bytes: &[u8]) -> String {
+pub(super) fn sha(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-fn run(dir: &Path, args: &[&str]) -> Output {
+pub(super) fn run(dir: &Path, args: &[&str]) -> Output {
     wclayer().current_dir(dir).args(args).output().unwrap()
 }
 
-fn ok(dir: &Path, args: &[&str]) -> String {
+pub(super) fn ok(dir: &Path, args: &[&str]) -> String {
     let out = run(dir, args);
     assert!(
         out.status.success(),
@@ -28,12 +28,12 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn json_of(dir: &Path, args: &[&str]) -> Value {
+pub(super) fn json_of(dir: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&ok(dir, args)).unwrap()
 }
 
 /// The one error line of a failed command, which names every word of `words`.
-fn failed(out: &Output, words: &[&str]) -> String {
+pub(super) fn failed(out: &Output, words: &[&str]) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{err}");
     let lines: Vec<&str> = err.lines().collect();
@@ -48,7 +48,7 @@ fn failed(out: &Output, words: &[&str]) -> String {
 
 /// The sample base and delta layers in their normal form (what an export writes), so that
 /// exporting them after an unpack gives the same diffIDs.
-fn samples(dir: &Path) {
+pub(super) fn samples(dir: &Path) {
     ok(dir, &["sample", "base", "-o", "raw-base.tar"]);
     ok(dir, &["sample", "delta", "-o", "raw-delta.tar"]);
     ok(dir, &["convert", "raw-base.tar", "base.tar"]);
@@ -56,7 +56,7 @@ fn samples(dir: &Path) {
 }
 
 /// `oci:base:v1` (the base layer) and `oci:app:v1` (base + delta).
-fn two_images(dir: &Path) {
+pub(super) fn two_images(dir: &Path) {
     samples(dir);
     ok(
         dir,
@@ -84,24 +84,53 @@ fn two_images(dir: &Path) {
     );
 }
 
-fn read_json(p: &Path) -> Value {
+/// A layer tar `out` over the layer directory `parent` with one new file, `hello\hello.txt`.
+pub(super) fn hello_layer(dir: &Path, parent: &str, out: &str) {
+    std::fs::create_dir_all(dir.join("app2/hello")).unwrap();
+    std::fs::write(dir.join("app2/hello/hello.txt"), b"hello").unwrap();
+    ok(
+        dir,
+        &[
+            "create",
+            "-l",
+            parent,
+            "--source-date-epoch",
+            "0",
+            "-o",
+            out,
+            "app2",
+        ],
+    );
+}
+
+/// A config's `rootfs.diff_ids`.
+pub(super) fn diff_ids_of(config: &Value) -> Vec<String> {
+    config["rootfs"]["diff_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+pub(super) fn read_json(p: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
 }
 
-fn blob(layout: &Path, digest: &str) -> PathBuf {
+pub(super) fn blob(layout: &Path, digest: &str) -> PathBuf {
     layout
         .join("blobs/sha256")
         .join(digest.trim_start_matches("sha256:"))
 }
 
-fn write_blob(layout: &Path, bytes: &[u8]) -> (String, usize) {
+pub(super) fn write_blob(layout: &Path, bytes: &[u8]) -> (String, usize) {
     let d = sha(bytes);
     std::fs::write(blob(layout, &d), bytes).unwrap();
     (d, bytes.len())
 }
 
 /// The manifest and config of the only image of a layout.
-fn image_of(layout: &Path) -> (Value, Value) {
+pub(super) fn image_of(layout: &Path) -> (Value, Value) {
     let index = read_json(&layout.join("index.json"));
     let m = read_json(&blob(
         layout,
@@ -112,7 +141,7 @@ fn image_of(layout: &Path) -> (Value, Value) {
 }
 
 /// Writes `manifest` (and `config`, when given) back as the layout's only image, tagged `v1`.
-fn set_image(layout: &Path, manifest: &mut Value, config: Option<&Value>) {
+pub(super) fn set_image(layout: &Path, manifest: &mut Value, config: Option<&Value>) {
     if let Some(c) = config {
         let (d, n) = write_blob(layout, &serde_json::to_vec(c).unwrap());
         manifest["config"]["digest"] = json!(d);
@@ -155,12 +184,7 @@ fn an_image_built_from_layers_unpacks_and_exports_with_the_same_diff_ids_and_reu
     assert_eq!(config["os"], "windows");
     assert_eq!(config["os.version"], "10.0.20348.1");
     assert_eq!(config["history"].as_array().unwrap().len(), 2);
-    let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
+    let diff_ids = diff_ids_of(&config);
     assert_eq!(diff_ids.len(), 2);
 
     let u = json_of(d, &["unpack", "--json", "oci:app:v1", "store"]);
@@ -193,21 +217,7 @@ fn an_image_built_from_layers_unpacks_and_exports_with_the_same_diff_ids_and_reu
     assert!(listing.contains("Files"), "{listing}");
 
     // A second image on the same base: the base layer is reused, not imported again.
-    std::fs::create_dir_all(d.join("app2/hello")).unwrap();
-    std::fs::write(d.join("app2/hello/hello.txt"), b"hello").unwrap();
-    ok(
-        d,
-        &[
-            "create",
-            "-l",
-            &parent,
-            "--source-date-epoch",
-            "0",
-            "-o",
-            "hello.tar.gz",
-            "app2",
-        ],
-    );
+    hello_layer(d, &parent, "hello.tar.gz");
     ok(
         d,
         &[
@@ -602,22 +612,28 @@ fn docker_save_archives_unpack_and_build_as_docker_images() {
 
 /// Whether `tool` runs; CI (which installs skopeo and umoci) sets
 /// `WCLAYER_TEST_REQUIRE_IMAGE_TOOLS`, and then a missing tool fails the test.
-fn have(tool: &str) -> bool {
+pub(super) fn have(tool: &str) -> bool {
     let found = std::process::Command::new(tool)
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
+    found_or_skip(found, tool, "WCLAYER_TEST_REQUIRE_IMAGE_TOOLS", tool)
+}
+
+/// `found`; when not, a failing test if CI set `require` (it installs `package`), else a
+/// `SKIPPED` line.
+pub(super) fn found_or_skip(found: bool, tool: &str, require: &str, package: &str) -> bool {
     if !found {
         assert!(
-            std::env::var_os("WCLAYER_TEST_REQUIRE_IMAGE_TOOLS").is_none(),
-            "{tool} is required (apt-get install {tool})"
+            std::env::var_os(require).is_none(),
+            "{tool} is required (apt-get install {package})"
         );
         eprintln!("SKIPPED: {tool} is not installed");
     }
     found
 }
 
-fn tool(dir: &Path, cmd: &str, args: &[&str]) -> String {
+pub(super) fn tool(dir: &Path, cmd: &str, args: &[&str]) -> String {
     let out = std::process::Command::new(cmd)
         .current_dir(dir)
         .args(args)

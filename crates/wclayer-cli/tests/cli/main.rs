@@ -29,6 +29,9 @@ mod interrupt;
 mod layers;
 #[cfg(feature = "otel")]
 mod otel;
+// Needs Unix: the registry binary and the tools that make certificates.
+#[cfg(unix)]
+mod registry;
 mod sddl;
 // Needs Unix: symbolic links, FIFOs, devices, modes, signals, extended attributes.
 #[cfg(unix)]
