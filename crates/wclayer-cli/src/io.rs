@@ -182,22 +182,23 @@ const AHEAD_QUEUE: usize = 4;
 
 /// What the read-ahead thread sends.
 enum Ahead {
-    /// The first `n` bytes of the buffer.
-    Data(Vec<u8>, usize),
+    /// The first `n` bytes of the chunk.
+    Data(Chunk, usize),
     /// The end of the input, with the SHA-256 of all of it (hexadecimal).
     End(String),
     Error(io::Error),
 }
 
-/// The uncompressed input, read, decompressed and hashed on a thread of its own while the
-/// caller works on what came before (docs/performance.md, "Import"): the caller's thread
-/// does only the layer's work. Memory is bounded by [`AHEAD_QUEUE`] chunks of
-/// [`AHEAD_CHUNK`] bytes. [`Input::digest`] is the SHA-256 of the uncompressed input (an
+/// The uncompressed input, read and decompressed on a thread of its own and hashed on
+/// another while the caller works on what came before (docs/performance.md, "Import"): the
+/// caller's thread does only the layer's work, and inflating does not wait for hashing.
+/// Memory is bounded by two queues of [`AHEAD_QUEUE`] chunks of [`AHEAD_CHUNK`] bytes, which
+/// share their buffers. [`Input::finish`] gives the SHA-256 of the uncompressed input (an
 /// OCI layer's diffID) once all of it was read.
 pub(crate) struct Input {
     chunks: Receiver<Ahead>,
     spare: SyncSender<Vec<u8>>,
-    cur: Vec<u8>,
+    cur: Chunk,
     len: usize,
     pos: usize,
     digest: Option<String>,
@@ -208,16 +209,24 @@ pub(crate) struct Input {
 impl Input {
     fn spawn(mut r: Box<dyn Read + Send>) -> Input {
         let (tx, chunks) = sync_channel(AHEAD_QUEUE);
-        let (spare, spare_rx) = sync_channel::<Vec<u8>>(AHEAD_QUEUE.saturating_add(2));
+        let (spare, spare_rx) =
+            sync_channel::<Vec<u8>>(AHEAD_QUEUE.saturating_mul(2).saturating_add(2));
+        let spare_h = spare.clone();
         let ahead = move || {
-            let mut hash = Sha256::new();
+            let mut hash = AheadHash::spawn(spare_h);
             loop {
                 let mut buf = spare_rx.try_recv().unwrap_or_else(|_| vec![0; AHEAD_CHUNK]);
                 let msg = match read_full(&mut r, &mut buf) {
-                    Ok(0) => Ahead::End(hex::encode(hash.clone().finalize())),
+                    Ok(0) => match hash.finish() {
+                        Some(digest) => Ahead::End(digest),
+                        None => {
+                            Ahead::Error(io::Error::other("the thread hashing the input stopped"))
+                        }
+                    },
                     Ok(n) => {
-                        hash.update(buf.get(..n).unwrap_or_default());
-                        Ahead::Data(buf, n)
+                        let chunk = Arc::new(buf);
+                        hash.update(&chunk, n);
+                        Ahead::Data(chunk, n)
                     }
                     Err(e) => Ahead::Error(e),
                 };
@@ -247,7 +256,7 @@ impl Input {
         Input {
             chunks,
             spare,
-            cur: Vec::new(),
+            cur: Chunk::default(),
             len: 0,
             pos: 0,
             digest: None,
@@ -293,10 +302,7 @@ impl Read for Input {
             }
             match self.chunks.recv() {
                 Ok(Ahead::Data(b, n)) => {
-                    let old = std::mem::replace(&mut self.cur, b);
-                    if !old.is_empty() {
-                        let _ = self.spare.try_send(old);
-                    }
+                    recycle(std::mem::replace(&mut self.cur, b), &self.spare);
                     self.len = n;
                     self.pos = 0;
                 }
@@ -322,12 +328,65 @@ impl Read for Input {
     }
 }
 
+/// The SHA-256 of the input, computed on a thread of its own (or, when that cannot start, on
+/// the read-ahead thread).
+enum AheadHash {
+    Thread {
+        chunks: SyncSender<(Chunk, usize)>,
+        handle: std::thread::JoinHandle<Sha256>,
+    },
+    Inline(Sha256),
+}
+
+impl AheadHash {
+    fn spawn(spare: SyncSender<Vec<u8>>) -> AheadHash {
+        let (chunks, rx) = sync_channel::<(Chunk, usize)>(AHEAD_QUEUE);
+        let spawned = std::thread::Builder::new()
+            .name("input-hash".into())
+            .spawn(move || {
+                let mut hash = Sha256::new();
+                for (chunk, n) in rx {
+                    hash.update(chunk.get(..n).unwrap_or_default());
+                    recycle(chunk, &spare);
+                }
+                hash
+            });
+        match spawned {
+            Ok(handle) => AheadHash::Thread { chunks, handle },
+            Err(_) => AheadHash::Inline(Sha256::new()),
+        }
+    }
+
+    /// Hashes the first `n` bytes of `chunk` next.
+    fn update(&mut self, chunk: &Chunk, n: usize) {
+        match self {
+            AheadHash::Thread { chunks, .. } => {
+                // A hash thread that is gone shows in `finish`.
+                let _ = chunks.send((Arc::clone(chunk), n));
+            }
+            AheadHash::Inline(h) => h.update(chunk.get(..n).unwrap_or_default()),
+        }
+    }
+
+    /// The digest of everything hashed, in hexadecimal; `None` when the thread failed.
+    fn finish(&mut self) -> Option<String> {
+        let hash = match std::mem::replace(self, AheadHash::Inline(Sha256::new())) {
+            AheadHash::Thread { chunks, handle } => {
+                drop(chunks);
+                handle.join().ok()?
+            }
+            AheadHash::Inline(h) => h,
+        };
+        Some(hex::encode(hash.finalize()))
+    }
+}
+
 /// Bytes handed to the write-behind thread at a time.
 const BEHIND_CHUNK: usize = 1 << 20;
 /// Chunks queued before the writer waits for the thread.
 const BEHIND_QUEUE: usize = 4;
 
-/// A chunk on its way to both threads of a [`WriteBehind`]; the last to drop it sends the
+/// A chunk on its way to two threads (of an [`Input`] or a [`WriteBehind`]); the last to drop it sends the
 /// buffer back for reuse.
 type Chunk = Arc<Vec<u8>>;
 

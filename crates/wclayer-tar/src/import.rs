@@ -212,6 +212,8 @@ pub fn import_tar_limited<R: Read>(
     limits: &Limits,
 ) -> Result<ImportStats, Error> {
     let mut budget = limits.budget();
+    // The data of every entry passes through this buffer (one allocation per import).
+    let mut copy_buf = vec![0u8; 64 << 10];
     let mut stats = ImportStats::default();
     let mut next = archive.next_entry()?;
     while let Some(hdr) = next {
@@ -250,7 +252,7 @@ pub fn import_tar_limited<R: Read>(
             }
             budget.bytes(&hdr.name, size)?;
             w.add(&LayerPath::parse(&hdr.name)?, &info)?;
-            next = write_backup_stream(archive, &hdr, &mut *w, &mut budget)?;
+            next = write_backup_stream(archive, &hdr, &mut *w, &mut budget, &mut copy_buf)?;
             stats.files = stats.files.saturating_add(1);
             stats.total_size = stats.total_size.saturating_add(size);
         }
@@ -275,12 +277,14 @@ fn stream_failed(bw: &mut EntryStream<'_>, name: &str, e: wclayer_backup::Error)
 
 /// Writes the backup stream of `hdr` (whose data is the archive's current entry) into `w`,
 /// gathering the following alternate-data-stream entries; returns the first header that is
-/// not one of them (go-winio `WriteBackupStreamFromTarFile`).
+/// not one of them (go-winio `WriteBackupStreamFromTarFile`). `buf` carries the data, reused
+/// from entry to entry.
 fn write_backup_stream<R: Read>(
     archive: &mut ArchiveReader<R>,
     hdr: &TarHeader,
     w: &mut dyn LayerWriter,
     budget: &mut Budget,
+    buf: &mut [u8],
 ) -> Result<Option<TarHeader>, Error> {
     let name = hdr.name.as_str();
     let mut bw: EntryStream<'_> =
@@ -310,12 +314,11 @@ fn write_backup_stream<R: Read>(
             &reparse_point_from_header(hdr)?,
         )?;
     }
-    let mut buf = vec![0u8; 64 << 10];
     if hdr.typeflag == b'0' {
         let size = u64::try_from(hdr.size).unwrap_or(0);
         bw.write_header(&StreamHeader::new(StreamId::DATA, size))
             .map_err(|e| stream_failed(&mut bw, name, e))?;
-        copy_exact(archive, &mut bw, size, name, &mut buf)?;
+        copy_exact(archive, &mut bw, size, name, buf)?;
     }
     let prefix = format!("{name}:");
     let next = loop {
@@ -332,7 +335,7 @@ fn write_backup_stream<R: Read>(
         budget.bytes(&ahdr.name, size)?;
         bw.write_header(&StreamHeader::alternate_data(stream, size))
             .map_err(|e| stream_failed(&mut bw, &ahdr.name, e))?;
-        copy_exact(archive, &mut bw, size, &ahdr.name, &mut buf)?;
+        copy_exact(archive, &mut bw, size, &ahdr.name, buf)?;
     };
     let mut buffered = match bw.finish() {
         Ok(b) => b,
@@ -383,6 +386,32 @@ fn copy_exact<R: Read>(
         left = left.saturating_sub(n as u64);
     }
     Ok(())
+}
+
+/// The utility-VM boot files that processing the utility VM changes, and the file in the
+/// layer directory their pristine backup stream is restored into (hcsshim
+/// `pkg/ociwclayer/import.go` `mutatedFiles`; docs/oci-tar-mapping.md §6.4). Matched against
+/// the entry's name exactly, case-sensitively.
+pub const MUTATED_FILES: [(&str, &str); 4] = [
+    (r"UtilityVM\Files\EFI\Microsoft\Boot\BCD", "bcd.bak"),
+    (r"UtilityVM\Files\EFI\Microsoft\Boot\BCD.LOG", "bcd.log.bak"),
+    (
+        r"UtilityVM\Files\EFI\Microsoft\Boot\BCD.LOG1",
+        "bcd.log1.bak",
+    ),
+    (
+        r"UtilityVM\Files\EFI\Microsoft\Boot\BCD.LOG2",
+        "bcd.log2.bak",
+    ),
+];
+
+/// The backup file of a mutated utility-VM boot file, if the layer name `name` (`\`-separated)
+/// is one.
+pub fn mutated_backup(name: &str) -> Option<&'static str> {
+    MUTATED_FILES
+        .iter()
+        .find(|(file, _)| *file == name)
+        .map(|(_, bak)| *bak)
 }
 
 #[cfg(test)]

@@ -240,6 +240,11 @@ pub(crate) fn set_file_times(
     Ok(rustix::fs::futimens(fd, &timestamps(atime, mtime))?)
 }
 
+/// `Dir::write_back_ahead`: the same `syncfs` as the final flush.
+pub(crate) fn write_back_ahead(dir: &Dir) -> io::Result<bool> {
+    sync_fs(dir).map(|()| true)
+}
+
 pub(crate) fn sync_fs(dir: &Dir) -> io::Result<()> {
     Ok(rustix::fs::syncfs(dir)?)
 }

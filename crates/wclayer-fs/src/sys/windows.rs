@@ -254,6 +254,12 @@ pub(crate) fn set_file_times(
     set_times(writable.as_handle(), atime, mtime)
 }
 
+/// `Dir::write_back_ahead`: nothing on Windows, where a flush is a walk of every file.
+#[allow(clippy::unnecessary_wraps)]
+pub(crate) fn write_back_ahead(_dir: &Dir) -> io::Result<bool> {
+    Ok(false)
+}
+
 /// Flushes every regular file and directory below `dir`, and `dir` itself (see
 /// `Dir::sync_fs`): a walk that holds one handle per level.
 pub(crate) fn sync_fs(dir: &Dir) -> io::Result<()> {

@@ -180,6 +180,7 @@ impl DirLayerWriter {
         // On failure, dropping `staged` removes the staging directory.
         let (root, sidecar, streams_dir, records) =
             setup().map_err(|e| Error::io("create staging directory", name, e))?;
+        let pool = pool::Pool::new(root.try_clone().ok().map(|r| (r, pool::WRITE_BACK_EVERY)));
         let kind = if parents.is_empty() {
             LayerKind::Base
         } else {
@@ -201,7 +202,7 @@ impl DirLayerWriter {
             dirs: Vec::new(),
             current: None,
             dir_cache: DirCache::new(wclayer_fs::names::disk_name),
-            pool: pool::Pool::new(),
+            pool,
             wants_utility_vm: false,
             state: State::Open,
         })

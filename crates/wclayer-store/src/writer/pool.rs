@@ -14,10 +14,15 @@
 //! at most [`CHUNK`] bytes, and data buffers travel back to be reused. The first error of a
 //! worker, which names its entry, is reported by the writer's next call, and at the latest by
 //! [`Pool::finish`]; the import then fails as for any other error.
+//!
+//! Every [`WRITE_BACK_EVERY`] bytes the workers wrote, a thread of the pool asks the file
+//! system to write them out ([`Dir::write_back_ahead`]), so that the disk works while the
+//! import goes on and the one flush at the end has little left to wait for; the pages stay
+//! cached.
 
 use std::fs::File;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -30,11 +35,14 @@ use crate::Error;
 
 /// Bytes of file data in one job.
 pub(super) const CHUNK: usize = 256 << 10;
-/// Jobs queued per worker before the writer waits for it: with [`CHUNK`], 8 MiB a worker.
+/// Batches queued per worker before the writer waits for it: a batch holds less than two
+/// [`CHUNK`]s of data, so at most 16 MiB a worker.
 const QUEUE: usize = 32;
 /// Most workers, whatever the number of cores: past this the kernel's per-directory and
 /// per-file-system locks take over.
 const MAX_WORKERS: usize = 4;
+/// Bytes of file data between two early write-backs (docs/performance.md, "Import").
+pub(super) const WRITE_BACK_EVERY: u64 = 32 << 20;
 
 /// One step of filling a file.
 enum Job {
@@ -65,6 +73,11 @@ enum Job {
     },
 }
 
+/// Jobs handed to a worker at once: a small file's whole life (create, fill, complete) is one
+/// batch and one wake-up of the worker; a larger file's data goes as it comes, a batch at
+/// least every [`CHUNK`] bytes.
+type Batch = Vec<Job>;
+
 /// The first error of any worker.
 #[derive(Default)]
 struct Failure {
@@ -93,16 +106,76 @@ impl Failure {
 }
 
 struct Worker {
-    jobs: SyncSender<Job>,
+    jobs: SyncSender<Batch>,
     handle: JoinHandle<()>,
+}
+
+/// What a worker counts its bytes into, and the thread it wakes every
+/// [`WRITE_BACK_EVERY`] bytes.
+#[derive(Clone)]
+struct WriteBack {
+    written: Arc<AtomicU64>,
+    every: u64,
+    wake: SyncSender<()>,
+}
+
+impl WriteBack {
+    /// The thread that writes back ahead below `root` whenever it is woken, every `every`
+    /// bytes, and returns how many times it did; `None` when it cannot start.
+    fn start((root, every): (Dir, u64)) -> Option<(WriteBack, JoinHandle<u64>)> {
+        let (wake, woken) = sync_channel::<()>(1);
+        let handle = std::thread::Builder::new()
+            .name("layer-write-back".into())
+            .spawn(move || {
+                // An error here is the final flush's to report; nothing to do is a reason
+                // to stop asking.
+                let mut done = 0u64;
+                while woken.recv().is_ok() {
+                    if !matches!(root.write_back_ahead(), Ok(true)) {
+                        break;
+                    }
+                    done = done.saturating_add(1);
+                }
+                done
+            })
+            .ok()?;
+        let written = Arc::new(AtomicU64::new(0));
+        let every = every.max(1);
+        Some((
+            WriteBack {
+                written,
+                every,
+                wake,
+            },
+            handle,
+        ))
+    }
+
+    /// Counts `n` bytes written; wakes the thread when they cross a multiple of `every` (a
+    /// wake-up while it is busy is dropped).
+    fn wrote(&self, n: usize) {
+        let n = n as u64;
+        let before = self.written.fetch_add(n, Ordering::Relaxed);
+        if before.checked_div(self.every) != before.saturating_add(n).checked_div(self.every) {
+            let _ = self.wake.try_send(());
+        }
+    }
 }
 
 /// The workers, or none: with one core (or when threads cannot be started) the jobs run on
 /// the writer's thread as they come.
 pub(super) struct Pool {
     workers: Vec<Worker>,
+    /// The early write-back's thread (see the module's documentation).
+    write_back: Option<(WriteBack, JoinHandle<u64>)>,
+    /// Write-backs done ahead, once [`Pool::finish`] ran.
+    #[cfg(test)]
+    write_backs: u64,
     /// The worker of the file being filled.
     current: usize,
+    /// Jobs for the current worker not yet handed over, and their bytes of data.
+    staged: Batch,
+    staged_bytes: usize,
     /// The file being filled when there are no workers.
     inline: Option<Filling>,
     failure: Arc<Failure>,
@@ -111,22 +184,26 @@ pub(super) struct Pool {
 }
 
 impl Pool {
-    /// A pool with one worker per core (at most [`MAX_WORKERS`]).
-    pub(super) fn new() -> Pool {
+    /// A pool with one worker per core (at most [`MAX_WORKERS`]); with `(root, every)`, what
+    /// the workers write below `root` is written back ahead every `every` bytes (normally
+    /// [`WRITE_BACK_EVERY`]).
+    pub(super) fn new(write_back: Option<(Dir, u64)>) -> Pool {
         let n = std::thread::available_parallelism()
             .map_or(1, std::num::NonZero::get)
             .min(MAX_WORKERS);
         let failure = Arc::new(Failure::default());
         let (spare_tx, spare) = sync_channel(QUEUE.saturating_mul(MAX_WORKERS));
         let mut workers = Vec::new();
+        let write_back = write_back.filter(|_| n > 1).and_then(WriteBack::start);
         if n > 1 {
             for i in 0..n {
-                let (jobs, rx) = sync_channel(QUEUE);
+                let (jobs, rx) = sync_channel::<Batch>(QUEUE);
                 let failure = Arc::clone(&failure);
                 let spare = spare_tx.clone();
+                let wb = write_back.as_ref().map(|(wb, _)| wb.clone());
                 let spawned = std::thread::Builder::new()
                     .name(format!("layer-writer-{i}"))
-                    .spawn(move || work(&rx, &failure, &spare));
+                    .spawn(move || work(&rx, &failure, &spare, wb.as_ref()));
                 match spawned {
                     Ok(handle) => workers.push(Worker { jobs, handle }),
                     Err(_) => break,
@@ -135,7 +212,12 @@ impl Pool {
         }
         Pool {
             workers,
+            write_back,
+            #[cfg(test)]
+            write_backs: 0,
             current: 0,
+            staged: Vec::new(),
+            staged_bytes: 0,
             inline: None,
             failure,
             spare,
@@ -167,8 +249,9 @@ impl Pool {
         name: String,
         entry: String,
     ) -> Result<(), Error> {
+        self.hand_over()?;
         self.current = self.worker_of(file);
-        self.send(Job::Begin { dir, name, entry })
+        self.stage(Job::Begin { dir, name, entry })
     }
 
     /// Hard-links `src` in `src_dir`, a name of file number `file`, as `dst` in `dst_dir`:
@@ -180,24 +263,31 @@ impl Pool {
         (dst_dir, dst): (Dir, String),
         entry: String,
     ) -> Result<(), Error> {
+        self.hand_over()?;
         self.current = self.worker_of(file);
-        self.send(Job::Link {
+        self.stage(Job::Link {
             src_dir,
             src,
             dst_dir,
             dst,
             entry,
-        })
+        })?;
+        self.hand_over()
     }
 
     /// Moves to offset `at` of the file being filled.
     pub(super) fn seek(&mut self, at: u64) -> Result<(), Error> {
-        self.send(Job::Seek(at))
+        self.stage(Job::Seek(at))
     }
 
     /// Writes `data` at the current offset of the file being filled.
     pub(super) fn data(&mut self, data: Vec<u8>) -> Result<(), Error> {
-        self.send(Job::Data(data))
+        self.staged_bytes = self.staged_bytes.saturating_add(data.len());
+        self.stage(Job::Data(data))?;
+        if self.staged_bytes >= CHUNK {
+            self.hand_over()?;
+        }
+        Ok(())
     }
 
     /// Completes the file being filled: at least `len` long, with these times.
@@ -207,7 +297,8 @@ impl Pool {
         atime: Option<UnixTime>,
         mtime: Option<UnixTime>,
     ) -> Result<(), Error> {
-        self.send(Job::End { len, atime, mtime })
+        self.stage(Job::End { len, atime, mtime })?;
+        self.hand_over()
     }
 
     /// The first error a worker met, if any (reported once).
@@ -217,18 +308,42 @@ impl Pool {
 
     /// Waits until every job is done; the first error of any of them.
     pub(super) fn finish(&mut self) -> Result<(), Error> {
+        let handed = self.hand_over();
         for w in std::mem::take(&mut self.workers) {
             drop(w.jobs);
             let _ = w.handle.join();
         }
+        // The workers' wake-up senders are gone with them; without the pool's own the thread
+        // ends after the write-back it may be doing.
+        if let Some((wb, handle)) = self.write_back.take() {
+            drop(wb);
+            let _done = handle.join().unwrap_or(0);
+            #[cfg(test)]
+            {
+                self.write_backs = self.write_backs.saturating_add(_done);
+            }
+        }
         self.inline = None;
+        self.failed()?;
+        handed
+    }
+
+    /// Adds a job for the current worker.
+    fn stage(&mut self, job: Job) -> Result<(), Error> {
+        self.staged.push(job);
         self.failed()
     }
 
-    fn send(&mut self, job: Job) -> Result<(), Error> {
+    /// Hands the staged jobs to the current worker (runs them, without workers).
+    fn hand_over(&mut self) -> Result<(), Error> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.staged);
+        self.staged_bytes = 0;
         match self.workers.get(self.current) {
             Some(w) => {
-                if w.jobs.send(job).is_err() {
+                if w.jobs.send(batch).is_err() {
                     // The worker is gone: it stopped on an error, which is the one to report.
                     self.failed()?;
                     return Err(Error::io_layer(
@@ -239,9 +354,11 @@ impl Pool {
                 self.failed()
             }
             None => {
-                if let Err(e) = run(&mut self.inline, job, None) {
-                    self.inline = None;
-                    return Err(e);
+                for job in batch {
+                    if let Err(e) = run(&mut self.inline, job, None) {
+                        self.inline = None;
+                        return Err(e);
+                    }
                 }
                 Ok(())
             }
@@ -263,10 +380,15 @@ struct Filling {
 
 /// A worker: runs jobs until the writer hangs up. After an error it skips the rest of that
 /// file's jobs.
-fn work(jobs: &Receiver<Job>, failure: &Failure, spare: &SyncSender<Vec<u8>>) {
+fn work(
+    jobs: &Receiver<Batch>,
+    failure: &Failure,
+    spare: &SyncSender<Vec<u8>>,
+    write_back: Option<&WriteBack>,
+) {
     let mut filling: Option<Filling> = None;
     let mut skipping = false;
-    while let Ok(job) = jobs.recv() {
+    for job in jobs.iter().flatten() {
         // A failed file skips its own jobs; the next file, or a link (whose target may
         // exist), runs again.
         if matches!(job, Job::Begin { .. } | Job::Link { .. }) {
@@ -277,6 +399,9 @@ fn work(jobs: &Receiver<Job>, failure: &Failure, spare: &SyncSender<Vec<u8>>) {
                 let _ = spare.try_send(b);
             }
             continue;
+        }
+        if let (Job::Data(b), Some(wb)) = (&job, write_back) {
+            wb.wrote(b.len());
         }
         if let Err(e) = run(&mut filling, job, Some(spare)) {
             filling = None;
@@ -369,13 +494,13 @@ mod tests {
     }
 
     /// Files filled by the workers, hard links made after their targets, with or without
-    /// threads.
+    /// threads, with or without write-backs ahead (here every 10,000 bytes).
     #[test]
     fn files_are_filled_and_linked_in_order() {
-        for threads in [false, true] {
+        for (threads, ahead) in [(false, false), (true, false), (true, true)] {
             let tmp = tempfile::tempdir().unwrap();
             let d = dir(tmp.path());
-            let mut pool = Pool::new();
+            let mut pool = Pool::new(ahead.then(|| (d.try_clone().unwrap(), 10_000)));
             if !threads {
                 pool.finish().unwrap();
             }
@@ -395,6 +520,15 @@ mod tests {
                 .unwrap();
             }
             pool.finish().unwrap();
+            // 190,000 bytes cross 19 multiples of 10,000; wake-ups while a write-back runs
+            // are dropped, so at least one ran, and none without the option.
+            let done = pool.write_backs;
+            let multi_core = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+            if ahead && multi_core {
+                assert!((1..=19).contains(&done), "{done} write-backs");
+            } else {
+                assert_eq!(done, 0);
+            }
             for f in 0..20usize {
                 let got = std::fs::read(tmp.path().join(format!("l{f}"))).unwrap();
                 let mut want = vec![f as u8; f * 1000];
@@ -410,7 +544,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("taken"), b"x").unwrap();
         let d = dir(tmp.path());
-        let mut pool = Pool::new();
+        let mut pool = Pool::new(None);
         let mut r = pool.begin(
             0,
             d.try_clone().unwrap(),
