@@ -46,11 +46,12 @@ mod meta;
 mod names;
 mod reader;
 mod segments;
-mod tombstones;
 mod writer;
 
 pub mod format;
+pub mod tombstones;
 
 pub use error::Error;
+pub use names::{TOMBSTONES_TXT, WCIDIRS};
 pub use reader::FolderLayerReader;
 pub use writer::FolderLayerWriter;

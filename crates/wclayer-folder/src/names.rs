@@ -7,9 +7,9 @@ use wclayer_layer::upcase_key;
 
 /// The suffix of hcsshim's directory metadata files; any name ending in it is metadata,
 /// never an entry (docs/layer-semantics.md §3).
-pub(crate) const WCIDIRS: &str = ".$wcidirs$";
+pub const WCIDIRS: &str = ".$wcidirs$";
 /// The tombstone list at the folder's root (docs/layer-semantics.md §3.1).
-pub(crate) const TOMBSTONES_TXT: &str = "tombstones.txt";
+pub const TOMBSTONES_TXT: &str = "tombstones.txt";
 
 /// How an entry is stored in the folder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,6 @@
 //! `tombstones.txt`: the list of deleted paths below `Files` (docs/layer-semantics.md §3.1).
+//! [`parse`] is the one place of the format's reading rules; the Windows back end's reader
+//! uses it too.
 
 use std::io::{self, BufRead, Read, Write};
 
@@ -28,11 +30,7 @@ const MAX_LINE: usize = 3 * MAX_PATH_UNITS + 1;
 /// Returns the tombstones as layer names (`Files\…`), in file order. More than
 /// `max_entries` tombstones is [`wclayer_layer::Error::Limit`] naming the first one over:
 /// the list is held in memory, so its length is bounded before it grows.
-pub(crate) fn parse(
-    r: impl BufRead,
-    path: &str,
-    max_entries: u64,
-) -> Result<Vec<LayerPath>, Error> {
+pub fn parse(r: impl BufRead, path: &str, max_entries: u64) -> Result<Vec<LayerPath>, Error> {
     let mut lines = Lines { r, line: 0, path };
     match lines.next_line()? {
         Some(first) if first == HEADER => {}

@@ -6,12 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::Error;
 use crate::host::{Host, LayerDescriptor};
 
-/// Suffix of the file that carries a directory's attributes and backup stream in the
-/// transport folder (docs/transport-folder.md).
-pub(crate) const WCIDIRS: &str = ".$wcidirs$";
-
-/// The transport folder's tombstone list.
-pub(crate) const TOMBSTONES_TXT: &str = "tombstones.txt";
+pub(crate) use wclayer_folder::{TOMBSTONES_TXT, WCIDIRS};
 
 /// hcsshim `hasPathPrefix`: `p` starts with `prefix` followed by `\` (case-sensitive, so
 /// `Files` itself does not have the prefix `Files`).
@@ -20,30 +15,7 @@ pub(crate) fn has_path_prefix(p: &str, prefix: &str) -> bool {
         .is_some_and(|rest| rest.starts_with('\\'))
 }
 
-/// The utility-VM boot files that processing the utility VM changes, and the file in the
-/// layer directory their pristine backup stream is restored into (hcsshim
-/// `pkg/ociwclayer/import.go` `mutatedFiles`; docs/oci-tar-mapping.md §6.4). Matched against
-/// the entry's name exactly, case-sensitively.
-pub(crate) const MUTATED_FILES: [(&str, &str); 4] = [
-    (r"UtilityVM\Files\EFI\Microsoft\Boot\BCD", "bcd.bak"),
-    (r"UtilityVM\Files\EFI\Microsoft\Boot\BCD.LOG", "bcd.log.bak"),
-    (
-        r"UtilityVM\Files\EFI\Microsoft\Boot\BCD.LOG1",
-        "bcd.log1.bak",
-    ),
-    (
-        r"UtilityVM\Files\EFI\Microsoft\Boot\BCD.LOG2",
-        "bcd.log2.bak",
-    ),
-];
-
-/// The backup file of a mutated utility-VM boot file, if `name` is one.
-pub(crate) fn mutated_backup(name: &str) -> Option<&'static str> {
-    MUTATED_FILES
-        .iter()
-        .find(|(file, _)| *file == name)
-        .map(|(_, bak)| *bak)
-}
+pub(crate) use wclayer_tar::import::{MUTATED_FILES, mutated_backup};
 
 /// hcsshim `layerPathsToDescriptors`: one descriptor per parent, in the given order, each
 /// identified by `NameToGuid` of the path's last element (docs/layer-semantics.md §11.3).

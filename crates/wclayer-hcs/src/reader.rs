@@ -406,8 +406,9 @@ fn data_size<F: HostFile>(f: &mut F, name: &str) -> Result<u64, Error> {
     }
 }
 
-/// `tombstones.txt` of an exported folder, grouped by parent directory, in file order
-/// (docs/transport-folder.md). A missing file means no tombstones.
+/// The transport folder's tombstones, grouped by the directory holding them (`Files\a` for
+/// `Files\a\b`); none without `tombstones.txt`. The list is read with the transport
+/// folder's own rules (`wclayer_folder::tombstones::parse`, docs/layer-semantics.md §3.1).
 fn read_tombstones<H: Host>(
     host: &H,
     root: &H::Root,
@@ -417,47 +418,14 @@ fn read_tombstones<H: Host>(
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HashMap::new()),
         Err(e) => return Err(Error::os("open", TOMBSTONES_TXT, e)),
     };
-    let mut text = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| Error::os("read", TOMBSTONES_TXT, e))?;
-        let Some(chunk) = buf.get(..n).filter(|c| !c.is_empty()) else {
-            break;
-        };
-        text.extend_from_slice(chunk);
-        if text.len()
-            > wclayer_layer::MAX_PATH_UNITS
-                .saturating_mul(4)
-                .saturating_mul(1024)
-        {
-            return Err(Error::InvalidTombstones("the file is too large".into()));
-        }
-    }
-    let text = String::from_utf8(text).map_err(|_| Error::InvalidTombstones("not UTF-8".into()))?;
-    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-    if lines.next() != Some("\u{feff}Version 1.0") {
-        return Err(Error::InvalidTombstones("no version header".into()));
-    }
+    let list = wclayer_folder::tombstones::parse(
+        io::BufReader::new(crate::legacy::FileRead(&mut f)),
+        TOMBSTONES_TXT,
+        wclayer_layer::Limits::default().max_entries,
+    )
+    .map_err(|e| Error::InvalidTombstones(e.to_string()))?;
     let mut by_dir: HashMap<String, Vec<String>> = HashMap::new();
-    for (i, line) in lines.enumerate() {
-        if line.is_empty() {
-            continue;
-        }
-        if !line.starts_with('\\') {
-            return Err(Error::InvalidTombstones(format!(
-                "line {} does not start with \\",
-                i.saturating_add(2)
-            )));
-        }
-        let path = LayerPath::parse(&format!("Files{line}").replace('\\', "/"))?;
-        if !path.is_within("Files") {
-            return Err(Error::InvalidTombstones(format!(
-                "line {} leaves Files",
-                i.saturating_add(2)
-            )));
-        }
+    for path in list {
         let parent = path.parent().unwrap_or_default().to_owned();
         by_dir
             .entry(parent)

@@ -36,21 +36,6 @@ pub(crate) fn run(a: &Args) -> Result<()> {
     Ok(())
 }
 
-/// The tar names of the utility VM boot files that hcsshim backs up before the utility VM
-/// is processed, and the name of each backup (docs/oci-tar-mapping.md §6.4).
-const MUTATED_FILES: [(&str, &str); 4] = [
-    ("UtilityVM/Files/EFI/Microsoft/Boot/BCD", "bcd.bak"),
-    ("UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG", "bcd.log.bak"),
-    (
-        "UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG1",
-        "bcd.log1.bak",
-    ),
-    (
-        "UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG2",
-        "bcd.log2.bak",
-    ),
-];
-
 /// A [`LayerWriter`] that prints every call instead of storing a layer. Each call is also
 /// checked against the layer model (without keeping stream bytes), so a tar that no layer
 /// can hold fails here as it fails in `convert`.
@@ -86,7 +71,8 @@ impl<W: Write> Tracer<W> {
             a.len,
             hex::encode(a.hash.finalize()),
         );
-        if let Some((_, bak)) = MUTATED_FILES.iter().find(|(n, _)| *n == a.name) {
+        if let Some(bak) = wclayer::crates::tar::import::mutated_backup(&a.name.replace('/', "\\"))
+        {
             line.push_str(&format!(",\"mutated_backup\":{}", json(bak)));
         }
         line.push('}');

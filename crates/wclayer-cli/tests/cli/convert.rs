@@ -183,3 +183,64 @@ fn ls_shows_the_windows_metadata() {
         "{long}"
     );
 }
+
+/// The utility VM's boot files that hcsshim backs up before processing the utility VM carry
+/// the name of their backup in the trace (docs/oci-tar-mapping.md §6.4); other files do not.
+#[test]
+fn trace_names_the_backup_of_the_utility_vms_boot_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("uvm.tar");
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, dir) in [
+        ("UtilityVM", true),
+        ("UtilityVM/Files", true),
+        ("UtilityVM/Files/EFI", true),
+        ("UtilityVM/Files/EFI/Microsoft", true),
+        ("UtilityVM/Files/EFI/Microsoft/Boot", true),
+        ("UtilityVM/Files/EFI/Microsoft/Boot/BCD", false),
+        ("UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG2", false),
+        ("UtilityVM/Files/EFI/Microsoft/Boot/BCD.other", false),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(if dir {
+            tar::EntryType::Directory
+        } else {
+            tar::EntryType::Regular
+        });
+        h.set_size(if dir { 0 } else { 3 });
+        h.set_mode(0o644);
+        h.set_cksum();
+        let data: &[u8] = if dir { b"" } else { b"bcd" };
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    std::fs::write(&tar, b.into_inner().unwrap()).unwrap();
+    let got = stdout_of(&["trace", tar.to_str().unwrap()]);
+    let backups: Vec<(String, Option<String>)> = got
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["name"].as_str().unwrap_or_default().to_owned(),
+                v["mutated_backup"].as_str().map(str::to_owned),
+            )
+        })
+        .filter(|(n, _)| n.contains("BCD"))
+        .collect();
+    assert_eq!(
+        backups,
+        [
+            (
+                "UtilityVM/Files/EFI/Microsoft/Boot/BCD".to_owned(),
+                Some("bcd.bak".to_owned())
+            ),
+            (
+                "UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG2".to_owned(),
+                Some("bcd.log2.bak".to_owned())
+            ),
+            (
+                "UtilityVM/Files/EFI/Microsoft/Boot/BCD.other".to_owned(),
+                None
+            ),
+        ]
+    );
+}
