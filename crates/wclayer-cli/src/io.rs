@@ -215,7 +215,9 @@ impl Input {
         let ahead = move || {
             let mut hash = AheadHash::spawn(spare_h);
             loop {
-                let mut buf = spare_rx.try_recv().unwrap_or_else(|_| vec![0; AHEAD_CHUNK]);
+                let mut buf = spare_rx.try_recv().unwrap_or_default();
+                // Every buffer is a whole chunk: a shorter one would read as the input's end.
+                buf.resize(AHEAD_CHUNK, 0);
                 let msg = match read_full(&mut r, &mut buf) {
                     Ok(0) => match hash.finish() {
                         Some(digest) => Ahead::End(digest),
@@ -302,7 +304,11 @@ impl Read for Input {
             }
             match self.chunks.recv() {
                 Ok(Ahead::Data(b, n)) => {
-                    recycle(std::mem::replace(&mut self.cur, b), &self.spare);
+                    let old = std::mem::replace(&mut self.cur, b);
+                    // The empty chunk the reader starts with is no buffer to reuse.
+                    if !old.is_empty() {
+                        recycle(old, &self.spare);
+                    }
                     self.len = n;
                     self.pos = 0;
                 }
@@ -691,6 +697,10 @@ pub(crate) fn check_output(output: &str, force: bool) -> Result<()> {
 /// dropped uncommitted (after an error), it leaves nothing behind, and a signal or a kill
 /// leaves nothing the next run does not sweep (a `wclayer_fs::StagedFile`,
 /// docs/security.md §5). `-` is standard output.
+/// Bytes of an output file between two flushes ahead of the final one
+/// (`StagedFile::write_back_every`, docs/performance.md).
+const OUTPUT_WRITE_BACK_EVERY: u64 = 32 << 20;
+
 pub(crate) enum Output {
     Stdout(io::BufWriter<Stdout>),
     File {
@@ -716,9 +726,10 @@ impl Output {
             .file_name()
             .and_then(|n| n.to_str())
             .with_context(|| format!("{}: not a file name", path.display()))?;
-        let staged = Dir::open_ambient_dir(dir, ambient_authority())
+        let mut staged = Dir::open_ambient_dir(dir, ambient_authority())
             .and_then(|d| StagedFile::create(&d, name))
             .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+        staged.write_back_every(OUTPUT_WRITE_BACK_EVERY);
         Ok(Output::File {
             w: io::BufWriter::with_capacity(256 << 10, staged),
             path: path.to_path_buf(),
@@ -835,6 +846,27 @@ mod tests {
         assert_eq!(input.finish().unwrap(), hex::encode(Sha256::digest(&data)));
         // Read to the end, it stays at the end.
         assert_eq!(input.read(&mut [0u8; 8]).unwrap(), 0);
+    }
+
+    /// Many more chunks than the queues hold: buffers come back for reuse from the reader and
+    /// the hash thread, and none of them ends the input early (the empty chunk a reader
+    /// starts with once came back as a buffer and read as the end of the input).
+    #[test]
+    fn read_ahead_reuses_buffers_without_ending_early() {
+        let data: Vec<u8> = (0..12 * AHEAD_CHUNK + 7).map(|i| (i % 253) as u8).collect();
+        let mut input = Input::spawn(Box::new(io::Cursor::new(data.clone())));
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = input.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got.len(), data.len());
+        assert!(got == data);
+        assert_eq!(input.finish().unwrap(), hex::encode(Sha256::digest(&data)));
     }
 
     #[test]

@@ -87,7 +87,9 @@ pub(crate) fn run(a: &Args) -> Result<()> {
 /// Counts and hashes what passes through, for the diffID.
 pub(crate) struct HashingWriter<W> {
     pub(crate) inner: W,
-    pub(crate) hash: Sha256,
+    /// `None` when the caller has the digest already (an uncompressed export, whose digest
+    /// is its diffID): the bytes are only counted.
+    pub(crate) hash: Option<Sha256>,
     pub(crate) len: u64,
 }
 
@@ -95,7 +97,16 @@ impl<W> HashingWriter<W> {
     pub(crate) fn new(inner: W) -> HashingWriter<W> {
         HashingWriter {
             inner,
-            hash: Sha256::new(),
+            hash: Some(Sha256::new()),
+            len: 0,
+        }
+    }
+
+    /// A writer that only counts the bytes.
+    pub(crate) fn counting(inner: W) -> HashingWriter<W> {
+        HashingWriter {
+            inner,
+            hash: None,
             len: 0,
         }
     }
@@ -107,7 +118,9 @@ impl<W: Write> Write for HashingWriter<W> {
         let written = buf.get(..n).ok_or_else(|| {
             std::io::Error::other("the output reported more bytes written than it was given")
         })?;
-        self.hash.update(written);
+        if let Some(h) = &mut self.hash {
+            h.update(written);
+        }
         // A count of bytes written, which never comes near 2^64.
         self.len = self.len.saturating_add(n as u64);
         Ok(n)

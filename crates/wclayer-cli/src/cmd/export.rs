@@ -199,7 +199,12 @@ pub(crate) fn write_tar(
     produce: &mut dyn FnMut(&mut dyn Write) -> Result<()>,
 ) -> Result<Written> {
     let out = Output::create(output)?;
-    let compressed = HashingWriter::new(out);
+    // An uncompressed output's digest is its diffID, hashed once on the way.
+    let compressed = if matches!(compression, Compression::None) {
+        HashingWriter::counting(out)
+    } else {
+        HashingWriter::new(out)
+    };
     let (compressed, diff_id, size) = match compression {
         Compression::Gzip => {
             // The workers deflate the tar while its SHA-256 (the diffID) runs on a thread
@@ -236,11 +241,12 @@ pub(crate) fn write_tar(
     };
     let HashingWriter { inner, hash, len } = compressed;
     inner.commit()?;
+    let digest = hash.map_or_else(|| diff_id.clone(), |h| hex::encode(h.finalize()));
     Ok(Written {
         compression,
         diff_id,
         size,
-        digest: hex::encode(hash.finalize()),
+        digest,
         len,
     })
 }
