@@ -146,9 +146,11 @@ pub(crate) struct FileRecord {
     pub origin: Option<Origin>,
 }
 
-/// One line of `entries.jsonl`.
+/// One line of `entries.jsonl`. Read through [`RawRecord`]: serde's internally tagged
+/// enums buffer every record in a generic form before they look at its tag, which costs an
+/// export more than the rest of reading the record (docs/performance.md, "Export, plain").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "lowercase")]
+#[serde(tag = "t", rename_all = "lowercase", try_from = "RawRecord")]
 pub(crate) enum Record {
     File(FileRecord),
     Link {
@@ -160,6 +162,56 @@ pub(crate) enum Record {
     Tomb {
         path: String,
     },
+}
+
+/// The kind of a record (its `t`).
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RecordKind {
+    File,
+    Link,
+    Tomb,
+}
+
+/// Every field any [`Record`] has, read in one pass; [`Record::try_from`] checks that the
+/// record's kind has what it needs.
+#[derive(Deserialize)]
+pub(crate) struct RawRecord {
+    t: RecordKind,
+    path: String,
+    n: Option<u64>,
+    info: Option<InfoRecord>,
+    data_size: Option<u64>,
+    streams: Option<Vec<StreamRecord>>,
+    #[serde(default)]
+    clone: bool,
+    origin: Option<Origin>,
+    file: Option<u64>,
+}
+
+impl TryFrom<RawRecord> for Record {
+    type Error = String;
+
+    fn try_from(r: RawRecord) -> Result<Record, String> {
+        let need = |field: &str| format!("missing field `{field}`");
+        Ok(match r.t {
+            RecordKind::File => Record::File(FileRecord {
+                n: r.n.ok_or_else(|| need("n"))?,
+                path: r.path,
+                info: r.info.ok_or_else(|| need("info"))?,
+                data_size: r.data_size.ok_or_else(|| need("data_size"))?,
+                streams: r.streams.ok_or_else(|| need("streams"))?,
+                clone: r.clone,
+                origin: r.origin,
+            }),
+            RecordKind::Link => Record::Link {
+                path: r.path,
+                file: r.file.ok_or_else(|| need("file"))?,
+                clone: r.clone,
+            },
+            RecordKind::Tomb => Record::Tomb { path: r.path },
+        })
+    }
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
@@ -262,6 +314,34 @@ mod tests {
         assert_eq!(back, rec);
         let tomb: Record = serde_json::from_str(r#"{"t":"tomb","path":"x"}"#).unwrap();
         assert_eq!(tomb, Record::Tomb { path: "x".into() });
+    }
+
+    #[test]
+    fn links_and_incomplete_or_unknown_records() {
+        let link = Record::Link {
+            path: "Files\\l".into(),
+            file: 7,
+            clone: true,
+        };
+        let line = serde_json::to_string(&link).unwrap();
+        assert_eq!(
+            line,
+            r#"{"t":"link","path":"Files\\l","file":7,"clone":true}"#
+        );
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), link);
+        for (bad, want) in [
+            (
+                r#"{"t":"file","n":1,"path":"Files"}"#,
+                "missing field `info`",
+            ),
+            (r#"{"t":"link","path":"Files\\l"}"#, "missing field `file`"),
+            (r#"{"t":"tomb"}"#, "missing field `path`"),
+            (r#"{"t":"pipe","path":"x"}"#, "unknown variant `pipe`"),
+            (r#"{"path":"x"}"#, "missing field `t`"),
+        ] {
+            let e = serde_json::from_str::<Record>(bad).unwrap_err().to_string();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
     }
 
     #[test]
