@@ -10,7 +10,7 @@
 //!    so no run extracts into a file system busy freeing the previous tree, and no run
 //!    gets inode numbers or blocks that were just freed. Dirty pages are written back
 //!    (`sync`, not timed) before every run, so no run pays for the previous one's writes.
-//!    The `pull` item ([`pull`]) first writes a one-layer image, starts a registry on a
+//!    The `pull` item ([`Work::Pull`]) first writes a one-layer image, starts a registry on a
 //!    loopback port and pushes the image there (not timed); its rounds pull from it.
 //! 3. The report: per work item the median wall time of each side, the ratio of the
 //!    medians, the per-round ratios, CPU time, peak RSS and output sizes, and whether the
