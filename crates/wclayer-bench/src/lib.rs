@@ -11,8 +11,10 @@
 //!   pools, the layer itself is never held. The output is a pure function of (profile,
 //!   scale, seed).
 //! * A runner ([`run`]) that times `wclayer import` and `wclayer export` against GNU tar,
-//!   gzip and pigz doing the same work, interleaved, in fresh destinations, and prints the
-//!   ratios with their spread, the CPU time, the peak RSS and the output sizes.
+//!   gzip and pigz doing the same work, and `wclayer unpack` of an image on a loopback
+//!   registry against `skopeo copy` and `umoci raw unpack`, interleaved, in fresh
+//!   destinations, and prints the ratios with their spread, the CPU time, the peak RSS and
+//!   the output sizes.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![allow(

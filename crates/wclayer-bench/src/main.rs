@@ -26,8 +26,8 @@ struct Cli {
 enum Command {
     /// Write a generated Windows base-layer tar.
     Gen(GenArgs),
-    /// Time wclayer against GNU tar, gzip and pigz on a generated layer and print the report
-    /// (Linux only).
+    /// Time wclayer against GNU tar, gzip and pigz, and a registry pull against skopeo and
+    /// umoci, on a generated layer and print the report (Linux only).
     #[cfg(unix)]
     Run(RunArgs),
     /// Import and export one profile at several scales: does time grow linearly, does memory
@@ -66,7 +66,8 @@ struct CommonArgs {
     /// Keep the extracted trees and outputs of the runs.
     #[arg(long)]
     keep: bool,
-    /// Do not install missing tools (pigz, GNU time) with apt-get, even as root.
+    /// Do not install missing tools (pigz, GNU time; skopeo, umoci, docker-registry) with
+    /// apt-get, even as root.
     #[arg(long)]
     no_install: bool,
 }
@@ -116,7 +117,7 @@ struct RunArgs {
         long,
         value_delimiter = ',',
         value_enum,
-        default_value = "import,import-gz,export-gz,export"
+        default_value = "import,import-gz,export-gz,export,pull"
     )]
     only: Vec<Work>,
     #[command(flatten)]

@@ -10,11 +10,14 @@
 //!    so no run extracts into a file system busy freeing the previous tree, and no run
 //!    gets inode numbers or blocks that were just freed. Dirty pages are written back
 //!    (`sync`, not timed) before every run, so no run pays for the previous one's writes.
+//!    The `pull` item ([`Work::Pull`]) first writes a one-layer image, starts a registry on a
+//!    loopback port and pushes the image there (not timed); its rounds pull from it.
 //! 3. The report: per work item the median wall time of each side, the ratio of the
 //!    medians, the per-round ratios, CPU time, peak RSS and output sizes, and whether the
 //!    median meets the goal.
 
 mod measure;
+mod pull;
 mod report;
 mod scale;
 mod tools;
@@ -49,11 +52,22 @@ pub enum Work {
     ExportGz,
     /// `wclayer export -o OUT.tar LAYERDIR` vs `tar -cf OUT.tar -C TREE .`.
     Export,
+    /// `wclayer unpack docker://127.0.0.1:PORT/REPO:TAG STORE` vs `skopeo copy
+    /// docker://127.0.0.1:PORT/REPO:TAG oci:DIR:TAG && umoci raw unpack --image DIR:TAG
+    /// ROOTFS`, from a registry on a loopback port serving a one-layer image whose layer is
+    /// the `.tar.gz` of the workload.
+    Pull,
 }
 
 impl Work {
     /// Every work item, in the order they run.
-    pub const ALL: [Work; 4] = [Work::Import, Work::ImportGz, Work::ExportGz, Work::Export];
+    pub const ALL: [Work; 5] = [
+        Work::Import,
+        Work::ImportGz,
+        Work::ExportGz,
+        Work::Export,
+        Work::Pull,
+    ];
 
     /// The name used by `--only`.
     pub fn name(self) -> &'static str {
@@ -62,6 +76,7 @@ impl Work {
             Work::ImportGz => "import-gz",
             Work::ExportGz => "export-gz",
             Work::Export => "export",
+            Work::Pull => "pull",
         }
     }
 
@@ -73,11 +88,24 @@ impl Work {
             Work::ImportGz => 0.45,
             Work::ExportGz => 0.4,
             Work::Export => 1.2,
+            Work::Pull => 0.25,
         }
     }
 
+    /// Whether it is an import of the workload tar (whose first round's trees the exports
+    /// read).
     fn is_import(self) -> bool {
         matches!(self, Work::Import | Work::ImportGz)
+    }
+
+    /// Whether it reads the trees of an import (made once when no import item ran).
+    fn needs_sources(self) -> bool {
+        matches!(self, Work::ExportGz | Work::Export)
+    }
+
+    /// Whether it writes trees (sized by their space on disk) rather than files.
+    fn writes_trees(self) -> bool {
+        matches!(self, Work::Import | Work::ImportGz | Work::Pull)
     }
 }
 
@@ -104,7 +132,8 @@ pub struct Options {
     pub wclayer: PathBuf,
     /// Keep the extracted trees and outputs instead of deleting them at the end.
     pub keep: bool,
-    /// Install missing tools (pigz, GNU time) with apt-get when running as root.
+    /// Install missing tools (pigz, GNU time; skopeo, umoci and docker-registry for `pull`)
+    /// with apt-get when running as root.
     pub install: bool,
 }
 
@@ -369,12 +398,19 @@ impl Runner<'_> {
         })
     }
 
-    /// wclayer's and the peer's command for `work` in `round`, and what each writes.
-    fn commands(&self, work: Work, dir: &Path, round: usize) -> anyhow::Result<(Cmd, Cmd)> {
-        let tar = self.tar()?;
+    /// wclayer's and the peer's command for `work` in `round`, and what each writes; `served`
+    /// is the registry of the `pull` item.
+    fn commands(
+        &self,
+        work: Work,
+        dir: &Path,
+        round: usize,
+        served: Option<&pull::Served>,
+    ) -> anyhow::Result<(Cmd, Cmd)> {
         let wclayer = self.o.wclayer.as_os_str().to_owned();
         Ok(match work {
             Work::Import | Work::ImportGz => {
+                let tar = self.tar()?;
                 let input = self.import_input(work)?;
                 let mine = dir.join(format!("r{round}-wclayer"));
                 let theirs = dir.join(format!("r{round}-tar"));
@@ -413,6 +449,7 @@ impl Runner<'_> {
                 ((w, mine), (p, theirs))
             }
             Work::ExportGz | Work::Export => {
+                let tar = self.tar()?;
                 let layer = self.layer_dir.as_deref().context("no layer directory")?;
                 let tree = self.tree.as_deref().context("no extracted tree")?;
                 let ext = if work == Work::ExportGz {
@@ -454,6 +491,10 @@ impl Runner<'_> {
                 };
                 ((w, mine), (p, theirs))
             }
+            Work::Pull => {
+                let served = served.context("the pull item has no registry")?;
+                pull::commands(served, &self.o.wclayer, self.tools, dir, round)?
+            }
         })
     }
 
@@ -468,13 +509,14 @@ impl Runner<'_> {
         log: &Path,
     ) -> anyhow::Result<(Sample, Option<u64>)> {
         rustix::fs::sync();
-        // wclayer creates its layer directory; tar extracts into an existing one.
-        if peer && work.is_import() {
+        // wclayer creates its layer directory or store; tar extracts into an existing one,
+        // skopeo and umoci write theirs inside one.
+        if peer && work.writes_trees() {
             fs::create_dir(output)
                 .with_context(|| format!("cannot create {}", output.display()))?;
         }
         let sample = measure::run(argv, self.time(), log)?;
-        let size = if work.is_import() {
+        let size = if work.writes_trees() {
             disk_usage(output).ok()
         } else {
             Some(file_size(output))
@@ -485,6 +527,26 @@ impl Runner<'_> {
     fn item(&mut self, work: Work) -> anyhow::Result<Outcome> {
         let dir = self.run_dir.join(work.name());
         fs::create_dir_all(&dir)?;
+        // The registry of the pull item, stopped when this function returns (or fails).
+        let served = if work == Work::Pull {
+            let registry = &self
+                .tools
+                .registry
+                .as_ref()
+                .context("docker-registry is missing")?
+                .path;
+            let gz = self.import_input(Work::ImportGz)?;
+            Some(pull::serve(
+                &self.o.wclayer,
+                registry,
+                self.o.profile,
+                &self.inputs.tar,
+                gz,
+                &dir,
+            )?)
+        } else {
+            None
+        };
         let mut out = Outcome {
             work,
             wclayer_cmd: String::new(),
@@ -494,7 +556,7 @@ impl Runner<'_> {
             wclayer_first: Vec::new(),
         };
         for round in 1..=self.o.rounds {
-            let ((w, w_out), (p, p_out)) = self.commands(work, &dir, round)?;
+            let ((w, w_out), (p, p_out)) = self.commands(work, &dir, round, served.as_ref())?;
             let wclayer_first = round % 2 == 1;
             let log = dir.join(format!("r{round}.log"));
             let w_log = log.with_extension("wclayer.log");
@@ -549,7 +611,11 @@ impl Runner<'_> {
                 "wclayer export -o OUT.tar LAYERDIR".to_owned(),
                 "tar -cf OUT.tar -C TREE .".to_owned(),
             ),
+            Work::Pull => {
+                pull::shown_commands(served.as_ref().map_or(0, |s| s.port()), self.o.profile)
+            }
         };
+        drop(served);
         Ok(out)
     }
 
@@ -559,7 +625,7 @@ impl Runner<'_> {
         let dir = self.run_dir.join("sources");
         fs::create_dir_all(&dir)?;
         println!("  exports: importing their sources once (not measured)");
-        let ((w, w_out), (p, p_out)) = self.commands(Work::Import, &dir, 0)?;
+        let ((w, w_out), (p, p_out)) = self.commands(Work::Import, &dir, 0, None)?;
         self.one(Work::Import, &w, &w_out, false, &dir.join("wclayer.log"))?;
         self.one(Work::Import, &p, &p_out, true, &dir.join("peer.log"))?;
         self.layer_dir = Some(w_out);
@@ -569,7 +635,9 @@ impl Runner<'_> {
 }
 
 /// Bytes a run of `items` needs in the work directory, roughly: every extraction holds
-/// about the tar's bytes plus a block per entry, every export output its own size.
+/// about the tar's bytes plus a block per entry, every export output its own size; a pull
+/// round two trees and the peer's copy of the blob, and the registry holds the blob once
+/// (and the image's layout may need a copy of it).
 fn bytes_needed(items: &[Work], rounds: usize, s: &Summary, gz: u64, inputs_missing: u64) -> u64 {
     let tree = s.tar_bytes + s.entries * 4096;
     let r = rounds as u64;
@@ -579,9 +647,10 @@ fn bytes_needed(items: &[Work], rounds: usize, s: &Summary, gz: u64, inputs_miss
             Work::Import | Work::ImportGz => 2 * r * tree,
             Work::Export => 2 * r * s.tar_bytes,
             Work::ExportGz => 2 * r * gz,
+            Work::Pull => r * (2 * tree + gz) + 2 * gz,
         };
     }
-    if !items.iter().any(|w| w.is_import()) && !items.is_empty() {
+    if items.iter().any(|w| w.needs_sources()) && !items.iter().any(|w| w.is_import()) {
         need += 2 * tree;
     }
     need
@@ -618,7 +687,7 @@ pub fn run(o: &Options) -> anyhow::Result<()> {
         .unwrap_or_else(|| "unknown".to_owned());
     fs::create_dir_all(&o.work).with_context(|| format!("cannot create {}", o.work.display()))?;
     let load_before = tools::load_average();
-    let tools = Tools::detect(o.install);
+    let tools = Tools::detect(o.install, o.only.contains(&Work::Pull));
 
     println!("== wclayer benchmark");
     report::facts(&o.work, &o.wclayer, &wclayer_version, &tools, &load_before);
@@ -629,7 +698,19 @@ pub fn run(o: &Options) -> anyhow::Result<()> {
         if !o.only.contains(&w) {
             continue;
         }
-        let missing = if tools.gnu_tar.is_none() {
+        let missing = if w == Work::Pull {
+            if tools.gzip.is_none() && tools.pigz.is_none() {
+                Some("gzip or pigz, for the image's layer")
+            } else if tools.skopeo.is_none() {
+                Some("skopeo")
+            } else if tools.umoci.is_none() {
+                Some("umoci")
+            } else if tools.registry.is_none() {
+                Some("docker-registry")
+            } else {
+                None
+            }
+        } else if tools.gnu_tar.is_none() {
             Some("GNU tar")
         } else if w == Work::ImportGz && tools.gzip.is_none() && tools.pigz.is_none() {
             Some("gzip")
@@ -713,7 +794,7 @@ pub fn run(o: &Options) -> anyhow::Result<()> {
     let mut outcomes = Vec::new();
     let mut failure = None;
     for &w in &items {
-        if !w.is_import()
+        if w.needs_sources()
             && runner.layer_dir.is_none()
             && let Err(e) = runner.setup_sources()
         {
@@ -785,6 +866,11 @@ mod tests {
         assert_eq!(
             bytes_needed(&[Work::Export, Work::ExportGz], 1, &s, 400, 7),
             7 + 2 * 1000 + 2 * 400 + 2 * tree
+        );
+        // A pull alone imports no sources.
+        assert_eq!(
+            bytes_needed(&[Work::Pull], 2, &s, 400, 0),
+            2 * (2 * tree + 400) + 2 * 400
         );
     }
 }

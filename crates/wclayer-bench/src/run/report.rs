@@ -30,6 +30,9 @@ pub(crate) fn facts(work: &Path, wclayer: &Path, version: &str, tools: &Tools, l
     show("gzip", &tools.gzip);
     show("pigz", &tools.pigz);
     show("GNU time", &tools.time);
+    show("skopeo", &tools.skopeo);
+    show("umoci", &tools.umoci);
+    show("docker-registry", &tools.registry);
     for note in &tools.notes {
         println!("note: {note}");
     }
@@ -194,10 +197,10 @@ pub(crate) fn item(o: &Outcome) {
         opt(f.w_rss, 1),
         opt(f.p_rss, 1)
     );
-    let what = if o.work.is_import() {
-        "tree on disk (du)"
-    } else {
-        "output file"
+    let what = match o.work {
+        Work::Pull => "on disk (du; wclayer: the store, peer: its OCI layout and tree)",
+        w if w.writes_trees() => "tree on disk (du)",
+        _ => "output file",
     };
     println!(
         "   {what}: wclayer {} MiB, peer {} MiB{}",
@@ -280,7 +283,8 @@ pub(crate) fn summary(o: &Options, outcomes: &[Outcome], load: &str) {
     );
     println!(
         "(CPU time: user + system of all the command's processes; peak RSS: of its largest \
-         process; output: median over the rounds, of the tree on disk for imports)"
+         process; output: median over the rounds, of the tree on disk for imports, of the \
+         store, and of the peer's layout and tree, for pull)"
     );
     println!("load average at the end: {load}");
 }

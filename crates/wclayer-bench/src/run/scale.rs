@@ -50,7 +50,7 @@ pub fn scale(o: &Options, scales: &[f64]) -> anyhow::Result<()> {
     let mut scales = scales.to_vec();
     scales.sort_by(f64::total_cmp);
     fs::create_dir_all(&o.work).with_context(|| format!("cannot create {}", o.work.display()))?;
-    let tools = Tools::detect(o.install);
+    let tools = Tools::detect(o.install, false);
     let time =
         tools.time.as_ref().map(|t| t.path.clone()).context(
             "GNU time (/usr/bin/time) is needed for the peak RSS; install the time package",

@@ -1,5 +1,6 @@
-//! Finding the peers (GNU tar, gzip, pigz) and GNU time, installing the missing ones with
-//! apt-get when running as root, and the facts of the machine the report starts with.
+//! Finding the peers (GNU tar, gzip, pigz; skopeo, umoci and the registry for `pull`) and GNU
+//! time, installing the missing ones with apt-get when running as root, and the facts of the
+//! machine the report starts with.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,6 +22,13 @@ pub(crate) struct Tools {
     pub(crate) pigz: Option<Tool>,
     /// GNU time, which reports the CPU time and peak RSS of a command and its children.
     pub(crate) time: Option<Tool>,
+    /// skopeo, the first half of the `pull` item's peer.
+    pub(crate) skopeo: Option<Tool>,
+    /// umoci, the second half of the `pull` item's peer.
+    pub(crate) umoci: Option<Tool>,
+    /// The CNCF distribution registry (Debian's `docker-registry`), which serves the `pull`
+    /// item's image.
+    pub(crate) registry: Option<Tool>,
     /// What was installed, what could not be found: printed with the report.
     pub(crate) notes: Vec<String>,
 }
@@ -70,7 +78,8 @@ fn probe(program: &str, accept: impl Fn(&str) -> bool) -> Option<Tool> {
     })
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root.
+pub(crate) fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
@@ -135,13 +144,17 @@ fn ensure(
 
 impl Tools {
     /// Looks for every tool; with `install`, as root, installs pigz and GNU time when
-    /// missing. Says in [`Tools::notes`] what it did and what it could not find.
-    pub(crate) fn detect(install: bool) -> Tools {
+    /// missing, and with `pull` too (the `pull` item is to run) skopeo, umoci and
+    /// docker-registry. Says in [`Tools::notes`] what it did and what it could not find.
+    pub(crate) fn detect(install: bool, pull: bool) -> Tools {
         let mut t = Tools {
             gnu_tar: probe("tar", |v| v.contains("GNU tar")),
             gzip: probe("gzip", |v| v.contains("gzip")),
             pigz: probe("pigz", |v| v.contains("pigz")),
             time: probe("/usr/bin/time", |v| v.contains("GNU")),
+            skopeo: probe("skopeo", |v| v.contains("skopeo")),
+            umoci: probe("umoci", |v| v.contains("umoci")),
+            registry: probe("docker-registry", |v| v.contains("distribution")),
             notes: Vec::new(),
         };
         if t.gnu_tar.is_none() {
@@ -168,6 +181,30 @@ impl Tools {
                 probe("/usr/bin/time", |v| v.contains("GNU"))
             })
         });
+        if pull {
+            for (program, slot) in [
+                ("skopeo", &mut t.skopeo),
+                ("umoci", &mut t.umoci),
+                ("docker-registry", &mut t.registry),
+            ] {
+                if slot.is_none() {
+                    let accept = |v: &str| {
+                        v.contains(if program == "docker-registry" {
+                            "distribution"
+                        } else {
+                            program
+                        })
+                    };
+                    *slot = ensure(program, program, install, &mut t.notes, || {
+                        probe(program, accept)
+                    });
+                }
+                if slot.is_none() {
+                    t.notes
+                        .push(format!("without {program} the pull comparison is skipped"));
+                }
+            }
+        }
         if t.pigz.is_none() {
             t.notes
                 .push("without pigz the export-gz comparison is skipped".to_owned());
