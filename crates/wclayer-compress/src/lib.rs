@@ -63,6 +63,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod pipe;
+pub use pipe::{ReadAhead, WriteBehind};
+
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -98,48 +98,6 @@ impl std::str::FromStr for Digest {
     }
 }
 
-/// Hashes (SHA-256) and counts what is read through it.
-#[derive(Debug)]
-pub struct HashingReader<R> {
-    inner: R,
-    hash: sha2::Sha256,
-    len: u64,
-}
-
-impl<R: Read> HashingReader<R> {
-    /// Hashes what `inner` gives.
-    pub fn new(inner: R) -> HashingReader<R> {
-        HashingReader {
-            inner,
-            hash: sha2::Sha256::new(),
-            len: 0,
-        }
-    }
-
-    /// The digest and length of what was read so far.
-    pub fn digest(&self) -> (Digest, u64) {
-        (Digest::from_hasher(self.hash.clone()), self.len)
-    }
-
-    /// Reads what is left, and returns the digest and length of everything read.
-    ///
-    /// # Errors
-    /// A read error.
-    pub fn finish(mut self) -> io::Result<(Digest, u64)> {
-        io::copy(&mut self, &mut io::sink())?;
-        Ok((Digest::from_hasher(self.hash), self.len))
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(buf.get(..n).unwrap_or_default());
-        self.len = self.len.saturating_add(n as u64);
-        Ok(n)
-    }
-}
-
 /// Hashes (SHA-256) and counts what is written through it.
 #[derive(Debug)]
 pub struct HashingWriter<W> {

@@ -29,10 +29,11 @@ use wclayer::crates::layer::Error as LayerError;
 use wclayer::{FileBasicInfo, ImportStats, LayerPath, LayerWriter, Limits};
 
 use crate::Error;
-use crate::digest::{Digest, HashingReader, VerifyingReader};
+use crate::digest::{Digest, VerifyingReader};
 use crate::guard::{Counted, RatioGuard};
 use crate::media::Compression;
 use crate::source::{Image, Layer, Source};
+use wclayer_compress::ReadAhead;
 
 /// The store's marker file.
 const MARKER: &str = "wclayer-store.json";
@@ -375,7 +376,7 @@ impl Store {
                     .map_err(|e| Error::io(format!("{what}: cannot read it"), e))?,
             ),
         };
-        let decoded: Box<dyn Read> = match compression {
+        let decoded: Box<dyn Read + Send> = match compression {
             Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
             Compression::Zstd => Box::new(
                 zstd::Decoder::with_buffer(buf)
@@ -383,11 +384,13 @@ impl Store {
             ),
             Compression::None => Box::new(buf),
         };
-        let input = Rc::new(RefCell::new(HashingReader::new(RatioGuard::new(
+        // Checking the blob, decompressing and hashing the tar (the diffID) run ahead on
+        // threads of their own while this one imports (docs/performance.md, "Pull").
+        let input = Rc::new(RefCell::new(ReadAhead::spawn(Box::new(RatioGuard::new(
             decoded,
             consumed,
             opts.max_ratio,
-        ))));
+        )))));
         let failure = Rc::new(RefCell::new(None));
         let dest = self.layer_path(chain_id);
         let writer = wclayer::new_layer_writer(&dest, parents).map_err(|source| Error::Layer {
@@ -514,7 +517,7 @@ impl<R: Read> Read for Ended<R> {
 }
 
 /// The uncompressed tar, read by the tar reader and, at the end, by [`Checked`].
-type Input = Rc<RefCell<HashingReader<RatioGuard<Box<dyn Read>>>>>;
+type Input = Rc<RefCell<ReadAhead>>;
 
 /// Reads the shared input.
 struct Shared(Input);
@@ -540,7 +543,8 @@ struct Checked<W> {
 impl<W> Checked<W> {
     fn check(&self) -> Result<(), Error> {
         let mut input = self.input.borrow_mut();
-        io::copy(&mut *input, &mut io::sink())
+        let diff_id = input
+            .finish()
             .map_err(|e| Error::io(format!("{}: cannot read it", self.what), e))?;
         if lock(&self.ended).is_none() {
             return Err(Error::Invalid(format!(
@@ -548,7 +552,7 @@ impl<W> Checked<W> {
                 self.what
             )));
         }
-        let (diff_id, _) = input.digest();
+        let diff_id = Digest::from_bytes(diff_id);
         if diff_id != self.diff_id {
             return Err(Error::Invalid(format!(
                 "{}: its uncompressed tar has diffID {diff_id}, the config says {}",

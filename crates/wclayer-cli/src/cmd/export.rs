@@ -260,7 +260,7 @@ fn behind<W: Write + Send + 'static>(
     let behind = WriteBehind::spawn(w).context("cannot start the output thread")?;
     let (behind, size) = with_progress(behind, produce)?;
     let (w, d) = behind.finish().context("cannot write the output")?;
-    Ok((w, d, size))
+    Ok((w, hex::encode(d), size))
 }
 
 /// Runs `produce` into `w` with a progress display; returns `w` and the bytes of the tar.
