@@ -1,4 +1,5 @@
-//! Parallel gzip for layer exports.
+//! Parallel gzip for layer exports, and the pipelines that move a layer's bytes between
+//! threads ([`ReadAhead`], [`WriteBehind`]).
 //!
 //! [`ParallelGzEncoder`] writes one gzip member (RFC 1952) whose deflate stream is made on
 //! every core: the input is cut into blocks ([`DEFAULT_BLOCK_SIZE`] by default), each block

@@ -33,8 +33,8 @@ enum Ahead {
 /// The uncompressed input, read and decompressed on a thread of its own and hashed on
 /// another while the caller works on what came before (docs/performance.md, "Import"): the
 /// caller's thread does only the layer's work, and inflating does not wait for hashing.
-/// Memory is bounded by two queues of [`AHEAD_QUEUE`] chunks of [`AHEAD_CHUNK`] bytes, which
-/// share their buffers. [`Input::finish`] gives the SHA-256 of the uncompressed input (an
+/// Memory is bounded by two queues of four chunks of 1 MiB, which
+/// share their buffers. [`ReadAhead::finish`] gives the SHA-256 of the uncompressed input (an
 /// OCI layer's diffID) once all of it was read.
 pub struct ReadAhead {
     chunks: Receiver<Ahead>,
@@ -244,8 +244,8 @@ type Chunk = Arc<Vec<u8>>;
 
 /// A writer whose bytes are written to `W` on one thread of its own and hashed (SHA-256) on
 /// another, so the thread that produces them (an export walking the layer) does only that
-/// (docs/performance.md, "Export"). Memory is bounded by [`BEHIND_QUEUE`] chunks of
-/// [`BEHIND_CHUNK`] bytes per thread. Bytes reach `W` in order; [`WriteBehind::finish`]
+/// (docs/performance.md, "Export"). Memory is bounded by four chunks of
+/// 1 MiB per thread. Bytes reach `W` in order; [`WriteBehind::finish`]
 /// waits for all of them and returns `W` and the digest. `flush` hands over what is
 /// buffered without waiting: only `finish` says that everything was written.
 pub struct WriteBehind<W: Write + Send + 'static> {
