@@ -521,10 +521,11 @@ mod tests {
             }
             pool.finish().unwrap();
             // 190,000 bytes cross 19 multiples of 10,000; wake-ups while a write-back runs
-            // are dropped, so at least one ran, and none without the option.
+            // are dropped, so at least one ran, and none without the option (nor on Windows,
+            // where writing back ahead does nothing).
             let done = pool.write_backs;
             let multi_core = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
-            if ahead && multi_core {
+            if ahead && multi_core && cfg!(unix) {
                 assert!((1..=19).contains(&done), "{done} write-backs");
             } else {
                 assert_eq!(done, 0);
