@@ -421,6 +421,7 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 #[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
+    use crate::tests::Failing;
 
     /// Gives `ok` bytes, then fails.
     #[derive(Debug)]
@@ -437,21 +438,6 @@ mod tests {
             buf[..n].fill(7);
             self.ok -= n;
             Ok(n)
-        }
-    }
-
-    impl Write for FailAfter {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.ok == 0 {
-                return Err(io::Error::other("disk on fire"));
-            }
-            let n = buf.len().min(self.ok);
-            self.ok -= n;
-            Ok(n)
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
         }
     }
 
@@ -563,7 +549,7 @@ mod tests {
 
     #[test]
     fn write_behind_reports_the_writers_error_on_a_later_call_and_at_finish() {
-        let mut w = WriteBehind::spawn(FailAfter { ok: 10 }).unwrap();
+        let mut w = WriteBehind::spawn(Failing { budget: 10 }).unwrap();
         let chunk = vec![1u8; BEHIND_CHUNK];
         let mut failed = None;
         // The error surfaces once the thread has stopped and a chunk cannot be handed on.
@@ -574,12 +560,12 @@ mod tests {
             }
         }
         let e = failed.expect("the writer's error");
-        assert!(e.to_string().contains("disk on fire"), "{e}");
+        assert!(e.to_string().contains("disk full"), "{e}");
         let again = w.write(&chunk).unwrap_err();
-        assert!(again.to_string().contains("disk on fire"), "{again}");
-        let mut w = WriteBehind::spawn(FailAfter { ok: 10 }).unwrap();
+        assert!(again.to_string().contains("disk full"), "{again}");
+        let mut w = WriteBehind::spawn(Failing { budget: 10 }).unwrap();
         w.write_all(&[1u8; 100]).unwrap();
         let e = w.finish().unwrap_err();
-        assert!(e.to_string().contains("disk on fire"), "{e}");
+        assert!(e.to_string().contains("disk full"), "{e}");
     }
 }

@@ -210,10 +210,10 @@ fn finish_without_hash() {
     assert!(gunzip_single(&out).is_empty());
 }
 
-/// Accepts `budget` bytes, then fails.
+/// Accepts `budget` bytes, then fails (also the failing output of the pipelines' tests).
 #[derive(Debug)]
-struct Failing {
-    budget: usize,
+pub(crate) struct Failing {
+    pub(crate) budget: usize,
 }
 
 impl Write for Failing {

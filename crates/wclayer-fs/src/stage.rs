@@ -509,6 +509,32 @@ mod tests {
         assert_eq!(names(&r), [".other.wclayer-staging-xyz"]);
     }
 
+    /// A file flushed ahead while it is written (every 1,000 bytes here) ends with every byte
+    /// in place; dropped unfinished, its flushing thread stops and the partial file goes.
+    #[test]
+    fn staged_files_flushed_ahead_keep_every_byte_and_still_go_when_dropped() {
+        use std::io::Write as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let d = root(tmp.path());
+        let data: Vec<u8> = (0..25_000u32).map(|i| (i % 251) as u8).collect();
+        let mut f = StagedFile::create(&d, "out").unwrap();
+        f.write_back_every(1000);
+        for piece in data.chunks(777) {
+            f.write_all(piece).unwrap();
+        }
+        f.commit(true).unwrap();
+        assert!(std::fs::read(tmp.path().join("out")).unwrap() == data);
+        let mut g = StagedFile::create(&d, "gone").unwrap();
+        g.write_back_every(10);
+        g.write_all(&data).unwrap();
+        drop(g);
+        let names: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [std::ffi::OsString::from("out")]);
+    }
+
     #[test]
     fn staged_files_replace_their_target() {
         use std::io::Write as _;

@@ -4,6 +4,7 @@
 
 use std::io::Read;
 
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::{data, s, stdout_of, wclayer};
@@ -62,6 +63,19 @@ fn export_prints_the_sha256_of_the_tar_it_writes() {
         (sha256(&tar), Some(tar.len() as u64))
     );
     assert!(!err.contains("digest sha256:"), "{err}");
+    // With --json: an uncompressed tar's digest is its diffID (hashed once).
+    let json: serde_json::Value = serde_json::from_str(&stdout_of(&[
+        "export",
+        "--json",
+        "--force",
+        "-o",
+        &s(&out),
+        &s(&layer),
+    ]))
+    .unwrap();
+    let want_digest = format!("sha256:{}", sha256(&tar));
+    assert_eq!(json["diff_id"], json!(want_digest), "{json}");
+    assert_eq!(json["digest"], json!(want_digest), "{json}");
     // To standard output as well.
     let out = wclayer().args(["export", &s(&layer)]).output().unwrap();
     assert!(out.status.success());
