@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::ffi::OsString;
 use std::io;
+use std::sync::Arc;
 
 use wclayer_layer::{LayerTree, NodeId};
 
@@ -42,6 +43,13 @@ impl DirCache {
         }
     }
 
+    /// How many directories the cache has opened (one per level, however they were
+    /// resolved): a caller's measure of how often it walked away from the path it held.
+    #[must_use]
+    pub fn opened(&self) -> u64 {
+        self.held.opened()
+    }
+
     /// Lets go of every handle.
     pub fn clear(&mut self) {
         self.held.truncate(0);
@@ -58,9 +66,39 @@ impl DirCache {
         tree: &LayerTree<F, N>,
         node: NodeId,
     ) -> io::Result<&'a Dir> {
+        Ok(match self.held_level(root, tree, node)? {
+            Some(d) => d,
+            None => root,
+        })
+    }
+
+    /// As [`DirCache::get`], as a shared handle the caller may keep (e.g. hand to another
+    /// thread) without duplicating the descriptor; it stays open while either holds it.
+    ///
+    /// # Errors
+    /// As [`DirCache::get`].
+    pub fn get_shared<F, N>(
+        &mut self,
+        root: &Arc<Dir>,
+        tree: &LayerTree<F, N>,
+        node: NodeId,
+    ) -> io::Result<Arc<Dir>> {
+        Ok(Arc::clone(match self.held_level(root, tree, node)? {
+            Some(d) => d,
+            None => root,
+        }))
+    }
+
+    /// The held level of `node`, opened when it was not; `None` for the root.
+    fn held_level<F, N>(
+        &mut self,
+        root: &Dir,
+        tree: &LayerTree<F, N>,
+        node: NodeId,
+    ) -> io::Result<Option<&Arc<Dir>>> {
         let depth = tree.depth(node);
         let Some(last) = depth.checked_sub(1) else {
-            return Ok(root);
+            return Ok(None);
         };
         // The ancestors of `node` not on the held path, deepest first.
         let mut missing = Vec::new();
@@ -83,7 +121,7 @@ impl DirCache {
             let name = OsString::from((self.dir_name)(tree.name(n)).as_ref());
             self.held.push(name, None, n);
         }
-        self.held.open(root, last)
+        self.held.open(root, last).map(Some)
     }
 }
 
@@ -146,6 +184,60 @@ mod tests {
                 .unwrap()
                 .len(),
             1
+        );
+    }
+
+    /// Two caches walking two deep directories by turns (the two names of a run of hard
+    /// links) each open their path once, and hand out the same shared handle every time.
+    #[test]
+    fn two_caches_keep_two_paths_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Arc::new(Dir::open_ambient_dir(tmp.path(), ambient_authority()).unwrap());
+        let dir = FileBasicInfo {
+            file_attributes: FileAttributes::DIRECTORY,
+            ..Default::default()
+        };
+        let mut tree: LayerTree<()> = LayerTree::new();
+        let mut leaves = Vec::new();
+        for top in ["Files", "UtilityVM\\Files"] {
+            let mut name = String::new();
+            for part in top.split('\\').chain(["Windows", "System32", "en-US"]) {
+                if !name.is_empty() {
+                    name.push('\\');
+                }
+                name.push_str(part);
+                let p = LayerPath::parse(&name).unwrap();
+                let node = tree.add(&p, dir, ()).unwrap().node;
+                std::fs::create_dir(tmp.path().join(name.replace('\\', "/"))).unwrap();
+                if part == "en-US" {
+                    leaves.push(node);
+                }
+            }
+        }
+        let (a, b) = (leaves[0], leaves[1]);
+        let mut one = DirCache::new(names::disk_name);
+        let mut other = DirCache::new(names::disk_name);
+        let first = one.get_shared(&root, &tree, a).unwrap();
+        for _ in 0..100 {
+            let again = one.get_shared(&root, &tree, a).unwrap();
+            assert!(Arc::ptr_eq(&first, &again));
+            other.get_shared(&root, &tree, b).unwrap();
+        }
+        assert_eq!((one.opened(), other.opened()), (4, 5));
+        // One cache for both pays for every turn.
+        let mut both = DirCache::new(names::disk_name);
+        for _ in 0..10 {
+            both.get_shared(&root, &tree, a).unwrap();
+            both.get_shared(&root, &tree, b).unwrap();
+        }
+        assert_eq!(both.opened(), 90);
+        // The handle outlives the cache's hold on it.
+        drop(one);
+        first.create_file("kept").unwrap();
+        assert!(
+            tmp.path()
+                .join("Files/Windows/System32/en-US/kept")
+                .exists()
         );
     }
 }

@@ -9,25 +9,37 @@
 
 use std::ffi::OsString;
 use std::io;
+use std::sync::Arc;
 
 use crate::dir::{Dir, OPEN_WINDOW};
 
-/// One directory of the path: its name in its parent, its handle while held, and the
-/// caller's data for it.
+/// One directory of the path: its name in its parent, its handle while held (shared, so that
+/// a caller can keep it past the level without duplicating the descriptor), and the caller's
+/// data for it.
 pub(crate) struct Level<T> {
     pub(crate) name: OsString,
-    pub(crate) dir: Option<Dir>,
+    pub(crate) dir: Option<Arc<Dir>>,
     pub(crate) data: T,
 }
 
 /// See the module documentation. Level 0 is a child of the base directory.
 pub(crate) struct HeldPath<T> {
     levels: Vec<Level<T>>,
+    /// Directories opened so far.
+    opened: u64,
 }
 
 impl<T> HeldPath<T> {
     pub(crate) fn new() -> Self {
-        HeldPath { levels: Vec::new() }
+        HeldPath {
+            levels: Vec::new(),
+            opened: 0,
+        }
+    }
+
+    /// How many directories [`HeldPath::open`] has opened.
+    pub(crate) fn opened(&self) -> u64 {
+        self.opened
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -53,7 +65,11 @@ impl<T> HeldPath<T> {
     /// Appends a level (with its handle when the caller has it), letting go of the handle
     /// that falls out of the window.
     pub(crate) fn push(&mut self, name: OsString, dir: Option<Dir>, data: T) {
-        self.levels.push(Level { name, dir, data });
+        self.levels.push(Level {
+            name,
+            dir: dir.map(Arc::new),
+            data,
+        });
         if let Some(old) = self
             .levels
             .len()
@@ -65,7 +81,7 @@ impl<T> HeldPath<T> {
     }
 
     /// The handle of level `i` (below `base`), reopened with its window when it was let go.
-    pub(crate) fn open(&mut self, base: &Dir, i: usize) -> io::Result<&Dir> {
+    pub(crate) fn open(&mut self, base: &Dir, i: usize) -> io::Result<&Arc<Dir>> {
         if self.levels.get(i).is_some_and(|l| l.dir.is_none()) {
             let held = (0..i)
                 .rev()
@@ -86,7 +102,8 @@ impl<T> HeldPath<T> {
                 Some(d) => d,
                 None => base,
             };
-            let mut cur = start.open_components(&names)?;
+            let mut cur = Arc::new(start.open_components(&names)?);
+            self.opened = self.opened.saturating_add(names.len() as u64);
             for k in first..=i {
                 if k > first {
                     let name = self
@@ -94,10 +111,11 @@ impl<T> HeldPath<T> {
                         .get(k)
                         .map(|l| l.name.clone())
                         .unwrap_or_default();
-                    cur = cur.open_dir(&name)?;
+                    cur = Arc::new(cur.open_dir(&name)?);
+                    self.opened = self.opened.saturating_add(1);
                 }
                 if let Some(l) = self.levels.get_mut(k) {
-                    l.dir = Some(cur.try_clone()?);
+                    l.dir = Some(Arc::clone(&cur));
                 }
             }
         }

@@ -63,7 +63,7 @@ pub use limits::{Budget, Limits};
 pub use mem::{MemLayer, MemLayerReader};
 pub use path::{LayerPath, MAX_COMPONENT_UNITS, MAX_PATH_UNITS, PathError, upcase_key};
 pub use size::ReportedSize;
-pub use sparse::{SparseWriter, WriteAt};
+pub use sparse::{ReadAt, SparseWriter, WriteAt};
 pub use traits::{LayerReader, LayerWriter, StreamReader, StreamWriter};
 pub use tree::{Added, FileNo, LayerTree, NodeId, NodeKind};
 pub use walk::{Visit, Walk, WalkMode};

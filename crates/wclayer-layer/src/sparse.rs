@@ -39,6 +39,54 @@ impl WriteAt for std::fs::File {
     }
 }
 
+/// Something that gives bytes from an offset without a seek of its own: a file (one `pread`
+/// on Unix, a positioned `ReadFile` on Windows, where the file pointer moves too).
+pub trait ReadAt {
+    /// Reads up to `buf.len()` bytes at offset `at`; 0 at or past the end.
+    ///
+    /// # Errors
+    /// The read's error.
+    fn read_at(&mut self, buf: &mut [u8], at: u64) -> io::Result<usize>;
+
+    /// Reads exactly `buf.len()` bytes at offset `at`, retrying interrupted reads.
+    ///
+    /// # Errors
+    /// The read's error; [`io::ErrorKind::UnexpectedEof`] when the end comes first.
+    fn read_exact_at(&mut self, mut buf: &mut [u8], mut at: u64) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.read_at(buf, at) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    buf = buf.get_mut(n..).unwrap_or_default();
+                    at = at.saturating_add(n as u64);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ReadAt for std::fs::File {
+    #[cfg(unix)]
+    fn read_at(&mut self, buf: &mut [u8], at: u64) -> io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(self, buf, at)
+    }
+
+    #[cfg(windows)]
+    fn read_at(&mut self, buf: &mut [u8], at: u64) -> io::Result<usize> {
+        std::os::windows::fs::FileExt::seek_read(self, buf, at)
+    }
+
+    #[cfg(not(any(unix, windows)))]
+    fn read_at(&mut self, buf: &mut [u8], at: u64) -> io::Result<usize> {
+        use std::io::{Read, Seek, SeekFrom};
+        self.seek(SeekFrom::Start(at))?;
+        self.read(buf)
+    }
+}
+
 impl WriteAt for tempfile::SpooledTempFile {
     fn write_all_at(&mut self, buf: &[u8], at: u64) -> io::Result<()> {
         use std::io::{Seek, SeekFrom, Write};
@@ -222,6 +270,25 @@ impl<W: WriteAt> SparseWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Positioned reads give the bytes at their offset whatever was read before, a short
+    /// count at the end, 0 past it; an exact read past the end fails as such.
+    #[test]
+    fn reads_at_offsets() {
+        let mut f = tempfile::tempfile().unwrap();
+        let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        f.write_all_at(&data, 0).unwrap();
+        let mut buf = [0u8; 100];
+        for at in [9_000u64, 0, 4_321] {
+            f.read_exact_at(&mut buf, at).unwrap();
+            let at = usize::try_from(at).unwrap();
+            assert_eq!(buf[..], data[at..at + 100]);
+        }
+        assert_eq!(f.read_at(&mut buf, 9_950).unwrap(), 50);
+        assert_eq!(f.read_at(&mut buf, 10_000).unwrap(), 0);
+        let e = f.read_exact_at(&mut buf, 9_990).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
 
     /// Records the writes it gets.
     #[derive(Default)]

@@ -3,12 +3,12 @@
 //! file's stream list is re-read from its record when needed.
 
 use std::borrow::Cow;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use wclayer_backup::{StreamAttributes, StreamId};
 use wclayer_fs::Dir;
-use wclayer_layer::{FileNo, LayerPath, LayerTree, Limits, NodeId};
+use wclayer_layer::{FileNo, LayerPath, LayerTree, Limits, NodeId, ReadAt};
 
 use crate::Error;
 use crate::format::{ENTRIES_FILE, FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, SIDECAR_DIR};
@@ -229,8 +229,7 @@ impl LayerIndex {
         let entry = *self.tree.file(file);
         let mut buf = vec![0u8; entry.len as usize];
         self.records
-            .seek(SeekFrom::Start(entry.offset))
-            .and_then(|_| self.records.read_exact(&mut buf))
+            .read_exact_at(&mut buf, entry.offset)
             .map_err(|e| Error::io_layer("read .wclayer/entries.jsonl", e))?;
         match serde_json::from_slice(&buf)
             .map_err(|e| Error::record(u64::from(entry.line), e.to_string()))?

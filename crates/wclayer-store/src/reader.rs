@@ -1,7 +1,9 @@
 //! [`DirLayerReader`]: walks a layer directory as the reference layer model does.
 
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, SeekFrom};
+
 use std::path::Path;
+use wclayer_layer::ReadAt as _;
 
 use wclayer_backup::{FileBasicInfo, FileIdInfo, RawHeader, StreamAttributes, StreamId};
 use wclayer_fs::{AmbientAuthority, Dir, DirCache};
@@ -588,10 +590,8 @@ impl DirLayerReader {
         let Some((_, file)) = self.current.as_mut().and_then(|c| c.open.as_mut()) else {
             return Ok(0);
         };
-        file.seek(SeekFrom::Start(at))
-            .map_err(|e| Error::io("read stream body", entry, e))?;
         let n = loop {
-            match file.read(buf) {
+            match file.read_at(buf, at) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Error::io("read stream body", entry, e)),

@@ -16,6 +16,7 @@ pub use parent::ParentLayer;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Component, Path};
+use std::sync::Arc;
 
 use wclayer_backup::reparse::ReparsePoint;
 use wclayer_backup::{FileBasicInfo, FileTime, StreamSplitter};
@@ -115,7 +116,7 @@ pub struct DirLayerWriter {
     staged: Option<StagedDir>,
     target: String,
     /// The staging directory's root (the layer's root until the rename).
-    root: Dir,
+    root: Arc<Dir>,
     sidecar: Dir,
     streams_dir: Dir,
     records: Option<BufWriter<File>>,
@@ -130,6 +131,10 @@ pub struct DirLayerWriter {
     current: Option<Current>,
     /// The directories of the entries last written.
     dir_cache: DirCache,
+    /// The directories of hard links' existing names, apart from [`Self::dir_cache`]: a run
+    /// of links from one directory into another (the utility VM's files linked to the
+    /// layer's) would otherwise reopen both paths for every link.
+    link_dirs: DirCache,
     /// The threads that fill the files this writer creates.
     pool: pool::Pool,
     /// A delta layer added `UtilityVM` or removed something below `UtilityVM\Files`.
@@ -190,7 +195,7 @@ impl DirLayerWriter {
         Ok(DirLayerWriter {
             staged: Some(staged),
             target: name.to_owned(),
-            root,
+            root: Arc::new(root),
             sidecar,
             streams_dir,
             records: Some(BufWriter::with_capacity(256 << 10, records)),
@@ -202,6 +207,7 @@ impl DirLayerWriter {
             dirs: Vec::new(),
             current: None,
             dir_cache: DirCache::new(wclayer_fs::names::disk_name),
+            link_dirs: DirCache::new(wclayer_fs::names::disk_name),
             pool,
             wants_utility_vm: false,
             state: State::Open,
@@ -276,6 +282,7 @@ impl DirLayerWriter {
         let _ = self.pool.finish();
         self.records = None;
         self.dir_cache.clear();
+        self.link_dirs.clear();
         // Dropping the staged directory removes it (best effort: the error that got us here
         // is the one worth reporting).
         self.staged = None;
@@ -327,6 +334,7 @@ impl DirLayerWriter {
                 .map_err(|e| Error::io_layer("write entries.jsonl", e.into_error()))?;
         }
         self.dir_cache.clear();
+        self.link_dirs.clear();
         let staged = self.staged.take().ok_or(Error::Closed)?;
         let target = self.target.clone();
         // The rename is the commit: from then on the layer stays, whatever fails after.
@@ -402,6 +410,20 @@ impl DirLayerWriter {
             Ok(d) => Ok(d),
             Err(e) => Err(Error::io("open directory", tree.path_of(node), e)),
         }
+    }
+
+    /// The open directory holding `node`, shared, for a job of the pool; from
+    /// [`Self::link_dirs`] for the existing name of a hard link (`link_source`).
+    fn shared_parent_dir(&mut self, node: NodeId, link_source: bool) -> Result<Arc<Dir>, Error> {
+        let parent = self.tree.parent(node).unwrap_or(NodeId::ROOT);
+        let cache = if link_source {
+            &mut self.link_dirs
+        } else {
+            &mut self.dir_cache
+        };
+        cache
+            .get_shared(&self.root, &self.tree, parent)
+            .map_err(|e| Error::io("open directory", self.tree.path_of(node), e))
     }
 
     /// Creates the directories of `node` and its ancestors that are not on disk yet.
@@ -539,10 +561,7 @@ impl DirLayerWriter {
             Disk::Pending
         } else {
             let last = self.disk_last(node);
-            let dir = self
-                .parent_dir(node)?
-                .try_clone()
-                .map_err(|e| Error::io("open directory", &entry, e))?;
+            let dir = self.shared_parent_dir(node, false)?;
             self.pool.begin(file.index(), dir, last, entry.clone())?;
             content = Some(self.pool.buffer());
             *self.tree.node_mut(node) = true;
@@ -654,15 +673,9 @@ impl DirLayerWriter {
     ) -> Result<(), Error> {
         let src_last = self.disk_last(from);
         let dst_last = self.disk_last(to);
-        let src_dir = self
-            .parent_dir(from)?
-            .try_clone()
-            .map_err(|e| Error::io("open directory", entry, e))?;
+        let src_dir = self.shared_parent_dir(from, true)?;
         if *self.tree.file(f) == Disk::File {
-            let dst_dir = self
-                .parent_dir(to)?
-                .try_clone()
-                .map_err(|e| Error::io("open directory", entry, e))?;
+            let dst_dir = self.shared_parent_dir(to, false)?;
             return self.pool.link(
                 f.index(),
                 (src_dir, src_last),

@@ -49,7 +49,7 @@ enum Job {
     /// Creates file `name` in `dir` (a new name: it must not exist) and fills it next;
     /// `entry` names it in errors.
     Begin {
-        dir: Dir,
+        dir: Arc<Dir>,
         name: String,
         entry: String,
     },
@@ -65,9 +65,9 @@ enum Job {
     },
     /// Hard-links `src` in `src_dir` as `dst` in `dst_dir`.
     Link {
-        src_dir: Dir,
+        src_dir: Arc<Dir>,
         src: String,
-        dst_dir: Dir,
+        dst_dir: Arc<Dir>,
         dst: String,
         entry: String,
     },
@@ -245,7 +245,7 @@ impl Pool {
     pub(super) fn begin(
         &mut self,
         file: usize,
-        dir: Dir,
+        dir: Arc<Dir>,
         name: String,
         entry: String,
     ) -> Result<(), Error> {
@@ -259,8 +259,8 @@ impl Pool {
     pub(super) fn link(
         &mut self,
         file: usize,
-        (src_dir, src): (Dir, String),
-        (dst_dir, dst): (Dir, String),
+        (src_dir, src): (Arc<Dir>, String),
+        (dst_dir, dst): (Arc<Dir>, String),
         entry: String,
     ) -> Result<(), Error> {
         self.hand_over()?;
@@ -499,13 +499,13 @@ mod tests {
     fn files_are_filled_and_linked_in_order() {
         for (threads, ahead) in [(false, false), (true, false), (true, true)] {
             let tmp = tempfile::tempdir().unwrap();
-            let d = dir(tmp.path());
+            let d = Arc::new(dir(tmp.path()));
             let mut pool = Pool::new(ahead.then(|| (d.try_clone().unwrap(), 10_000)));
             if !threads {
                 pool.finish().unwrap();
             }
             for f in 0..20usize {
-                pool.begin(f, d.try_clone().unwrap(), format!("f{f}"), format!("F{f}"))
+                pool.begin(f, Arc::clone(&d), format!("f{f}"), format!("F{f}"))
                     .unwrap();
                 let mut b = pool.buffer();
                 b.extend(std::iter::repeat_n(f as u8, f * 1000));
@@ -513,8 +513,8 @@ mod tests {
                 pool.end(f as u64 * 1000 + 5, None, None).unwrap();
                 pool.link(
                     f,
-                    (d.try_clone().unwrap(), format!("f{f}")),
-                    (d.try_clone().unwrap(), format!("l{f}")),
+                    (Arc::clone(&d), format!("f{f}")),
+                    (Arc::clone(&d), format!("l{f}")),
                     format!("L{f}"),
                 )
                 .unwrap();
@@ -544,20 +544,15 @@ mod tests {
     fn a_workers_error_names_its_entry() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("taken"), b"x").unwrap();
-        let d = dir(tmp.path());
+        let d = Arc::new(dir(tmp.path()));
         let mut pool = Pool::new(None);
-        let mut r = pool.begin(
-            0,
-            d.try_clone().unwrap(),
-            "taken".into(),
-            "Files\\taken".into(),
-        );
+        let mut r = pool.begin(0, Arc::clone(&d), "taken".into(), "Files\\taken".into());
         for f in 1..50usize {
             if r.is_err() {
                 break;
             }
             r = pool
-                .begin(f, d.try_clone().unwrap(), format!("f{f}"), format!("F{f}"))
+                .begin(f, Arc::clone(&d), format!("f{f}"), format!("F{f}"))
                 .and_then(|()| pool.end(0, None, None));
         }
         let e = r.and_then(|()| pool.finish()).unwrap_err();
