@@ -171,6 +171,9 @@ pub(super) struct Pool {
     /// Write-backs done ahead, once [`Pool::finish`] ran.
     #[cfg(test)]
     write_backs: u64,
+    /// Buffers [`Pool::buffer`] had to allocate (none was spare).
+    #[cfg(test)]
+    pub(super) fresh_buffers: std::cell::Cell<u64>,
     /// The worker of the file being filled.
     current: usize,
     /// Jobs for the current worker not yet handed over, and their bytes of data.
@@ -179,8 +182,9 @@ pub(super) struct Pool {
     /// The file being filled when there are no workers.
     inline: Option<Filling>,
     failure: Arc<Failure>,
-    /// Buffers the workers are done with.
+    /// Buffers the workers (or [`Pool::recycle`]) are done with.
     spare: Receiver<Vec<u8>>,
+    spare_tx: SyncSender<Vec<u8>>,
 }
 
 impl Pool {
@@ -215,12 +219,15 @@ impl Pool {
             write_back,
             #[cfg(test)]
             write_backs: 0,
+            #[cfg(test)]
+            fresh_buffers: std::cell::Cell::new(0),
             current: 0,
             staged: Vec::new(),
             staged_bytes: 0,
             inline: None,
             failure,
             spare,
+            spare_tx,
         }
     }
 
@@ -231,8 +238,18 @@ impl Pool {
                 b.clear();
                 b
             }
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Vec::with_capacity(CHUNK),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
+                #[cfg(test)]
+                self.fresh_buffers
+                    .set(self.fresh_buffers.get().saturating_add(1));
+                Vec::with_capacity(CHUNK)
+            }
         }
+    }
+
+    /// Takes back a buffer of [`Pool::buffer`] that was not used.
+    pub(super) fn recycle(&self, buf: Vec<u8>) {
+        let _ = self.spare_tx.try_send(buf);
     }
 
     /// The worker of file number `file`.
@@ -355,7 +372,7 @@ impl Pool {
             }
             None => {
                 for job in batch {
-                    if let Err(e) = run(&mut self.inline, job, None) {
+                    if let Err(e) = run(&mut self.inline, job, Some(&self.spare_tx)) {
                         self.inline = None;
                         return Err(e);
                     }
