@@ -814,8 +814,10 @@ mod tests {
         use wclayer_backup::{BackupStreamWriter, FileAttributes, StreamHeader, StreamId};
         let tmp = tempfile::tempdir().unwrap();
         let fd = Dir::open_ambient_dir(tmp.path(), wclayer_fs::ambient_authority()).unwrap();
-        let mut opts = WriterOptions::default();
-        opts.sync = false;
+        let opts = WriterOptions {
+            sync: false,
+            ..WriterOptions::default()
+        };
         let mut w = DirLayerWriter::create(&fd, "layer", Vec::new(), opts).unwrap();
         let info = |attr| FileBasicInfo {
             file_attributes: FileAttributes(attr),
