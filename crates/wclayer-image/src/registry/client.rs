@@ -200,6 +200,31 @@ fn header<'a>(r: &'a Response<Body>, name: &str) -> Option<&'a str> {
     r.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// A failed upload request, and whether sending the blob again may succeed: the connection
+/// failed (not on TLS), or the registry answered 429 or 5xx.
+#[derive(Debug)]
+pub struct UploadError {
+    /// What failed.
+    pub error: Error,
+    /// Worth another try.
+    pub transient: bool,
+}
+
+impl From<Error> for UploadError {
+    fn from(error: Error) -> UploadError {
+        UploadError {
+            error,
+            transient: false,
+        }
+    }
+}
+
+impl From<UploadError> for Error {
+    fn from(e: UploadError) -> Error {
+        e.error
+    }
+}
+
 fn transport_error(what: &str, e: &ureq::Error) -> Error {
     Error::io(what, io::Error::other(e.to_string()))
 }
@@ -657,7 +682,9 @@ impl Client {
 
     /// Sends `size` bytes of `body` to the upload `location`: the whole blob
     /// (`digest` given: `PUT`, which completes it) or one chunk starting at `start`
-    /// (`PATCH`, returning the next location).
+    /// (`PATCH`, returning the next location). The body cannot be sent twice, so a failure
+    /// is not retried here: [`UploadError::transient`] tells the caller whether to upload
+    /// the blob again ([`Client::retry_wait`]).
     ///
     /// # Errors
     /// A read error or an unexpected answer.
@@ -669,7 +696,7 @@ impl Client {
         size: u64,
         complete: Option<&Digest>,
         what: &str,
-    ) -> Result<String, Error> {
+    ) -> Result<String, UploadError> {
         let (method, url) = match complete {
             Some(d) => {
                 let sep = if location.contains('?') { '&' } else { '?' };
@@ -695,16 +722,26 @@ impl Client {
         let req = b
             .body(SendBody::from_reader(body))
             .map_err(|e| Error::Invalid(format!("{what}: {e}")))?;
-        let resp = self
-            .transport
-            .agent
-            .run(req)
-            .map_err(|e| transport_error(&format!("{what}: {method} {url}"), &e))?;
+        let resp = self.transport.agent.run(req).map_err(|e| UploadError {
+            error: transport_error(&format!("{what}: {method} {url}"), &e),
+            transient: !matches!(e, ureq::Error::Tls(_)),
+        })?;
         if !resp.status().is_success() {
-            return Err(self.status_error(what, resp));
+            let status = resp.status().as_u16();
+            return Err(UploadError {
+                error: self.status_error(what, resp),
+                transient: status == 429 || status >= 500,
+            });
         }
         Ok(header(&resp, "location")
             .map_or_else(|| location.to_string(), |l| absolute(&self.base, l)))
+    }
+
+    /// How long to wait before try `attempt` (0 first) of something that failed for a
+    /// reason that may pass; `None` when the retries are used up.
+    #[must_use]
+    pub fn retry_wait(&self, attempt: u32) -> Option<Duration> {
+        (attempt < self.retries).then(|| backoff(attempt))
     }
 
     /// Stores a manifest or index under `reference` (a tag or its digest); returns the
@@ -837,6 +874,7 @@ impl Read for BlobReader {
 #[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
+    use crate::registry::fake::fake;
 
     #[test]
     fn urls_and_hosts() {
@@ -858,89 +896,6 @@ mod tests {
             encode("repository:a/b:pull,push"),
             "repository%3Aa%2Fb%3Apull%2Cpush"
         );
-    }
-
-    /// A request a fake server got: method, path with query, headers (names lower case).
-    #[derive(Clone, Debug)]
-    struct Seen {
-        path: String,
-        headers: Vec<(String, String)>,
-    }
-
-    impl Seen {
-        fn header(&self, name: &str) -> Option<&str> {
-            self.headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        }
-    }
-
-    /// An answer: status, headers, body, and how many body bytes to send before closing
-    /// (`None`: all).
-    type Answer = (u16, Vec<(String, String)>, Vec<u8>, Option<usize>);
-
-    /// A loopback HTTP/1.1 server answering each request (one per connection) with `answer`
-    /// (given the request and its number) and recording what it got.
-    fn fake(
-        answer: impl Fn(&Seen, usize) -> Answer + Send + 'static,
-    ) -> (u16, Arc<Mutex<Vec<Seen>>>) {
-        use std::io::{BufRead, BufReader, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&seen);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { return };
-                let mut r = BufReader::new(stream.try_clone().unwrap());
-                // A TLS handshake (the client tries HTTPS first): hang up.
-                if r.fill_buf().map_or(true, |b| b.first() == Some(&0x16)) {
-                    continue;
-                }
-                let mut line = String::new();
-                r.read_line(&mut line).unwrap();
-                let path = line
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_string();
-                let mut headers = Vec::new();
-                loop {
-                    let mut h = String::new();
-                    r.read_line(&mut h).unwrap();
-                    let h = h.trim_end();
-                    if h.is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = h.split_once(':') {
-                        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-                    }
-                }
-                let req = Seen { path, headers };
-                if let Some(n) = req.header("content-length") {
-                    let mut body = vec![0; n.parse().unwrap()];
-                    r.read_exact(&mut body).unwrap();
-                }
-                let n = {
-                    let mut l = log.lock().unwrap();
-                    l.push(req.clone());
-                    l.len() - 1
-                };
-                let (status, hs, body, cut) = answer(&req, n);
-                let mut out = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                    body.len()
-                );
-                for (k, v) in hs {
-                    out.push_str(&format!("{k}: {v}\r\n"));
-                }
-                out.push_str("\r\n");
-                let _ = stream.write_all(out.as_bytes());
-                let _ = stream.write_all(&body[..cut.unwrap_or(body.len())]);
-            }
-        });
-        (port, seen)
     }
 
     fn client(port: u16, scopes: &[&str]) -> Arc<Client> {

@@ -6,6 +6,9 @@
 
 pub mod auth;
 pub mod client;
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
+mod fake;
 pub mod push;
 pub mod reference;
 

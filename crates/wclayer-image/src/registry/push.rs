@@ -11,6 +11,7 @@ use crate::digest::{Digest, VerifyingReader};
 use crate::doc::{self, Descriptor};
 use crate::layout::Layout;
 use crate::media;
+use crate::registry::client::UploadError;
 use crate::registry::{Client, RegistryOptions, RegistryRef};
 use crate::source::tagged;
 
@@ -221,7 +222,9 @@ impl Pusher<'_> {
         self.blobs.push(b);
     }
 
-    /// Pushes one blob: skipped when there, mounted when it can be, else uploaded.
+    /// Pushes one blob: skipped when there, mounted when it can be, else uploaded; an upload
+    /// that fails for a reason that may pass (connection lost, 429, 5xx) starts again from
+    /// a new upload session, after a backoff, as many times as the client retries requests.
     fn push_blob(&mut self, d: &Descriptor, what: &str) -> Result<(), Error> {
         if self.blobs.iter().any(|b| b.digest == d.digest) {
             return Ok(());
@@ -231,11 +234,32 @@ impl Pusher<'_> {
             self.done(d, BlobAction::Exists);
             return Ok(());
         }
+        let mut attempt = 0u32;
+        let action = loop {
+            match self.upload_blob(d, what) {
+                Ok(action) => break action,
+                Err(e) if e.transient => match self.client.retry_wait(attempt) {
+                    Some(wait) => {
+                        tracing::warn!("{}; uploading it again", e.error);
+                        std::thread::sleep(wait);
+                        attempt = attempt.saturating_add(1);
+                    }
+                    None => return Err(e.error),
+                },
+                Err(e) => return Err(e.error),
+            }
+        };
+        self.done(d, action);
+        Ok(())
+    }
+
+    /// One try at [`Pusher::push_blob`]'s upload (or mount), in a new upload session.
+    fn upload_blob(&self, d: &Descriptor, what: &str) -> Result<BlobAction, UploadError> {
+        let repo = &self.dest.repository;
         let mount = self.mount_from.map(|from| (&d.digest, from));
         let Some(mut location) = self.client.start_upload(repo, mount, what)? else {
             let from = self.mount_from.unwrap_or_default().to_string();
-            self.done(d, BlobAction::Mounted(from));
-            return Ok(());
+            return Ok(BlobAction::Mounted(from));
         };
         let file = self
             .layout
@@ -243,7 +267,7 @@ impl Pusher<'_> {
             .ok_or_else(|| Error::Invalid(format!("{what}: the layout does not hold its blob")))?;
         let mut blob = VerifyingReader::new(file, Some(d.digest), d.size);
         let io_err = |e| Error::io(format!("{what}: cannot read its blob"), e);
-        let requests = if d.size <= self.chunk {
+        if d.size <= self.chunk {
             // `finish` after the upload checks the whole blob was what the layout claims.
             self.client.upload(
                 &location,
@@ -254,42 +278,40 @@ impl Pusher<'_> {
                 what,
             )?;
             blob.finish().map_err(io_err)?;
-            1
-        } else {
-            let mut start = 0u64;
-            let mut n = 0u64;
-            while start < d.size {
-                let len = self.chunk.min(d.size.saturating_sub(start));
-                let mut buf = Vec::new();
-                (&mut blob)
-                    .take(len)
-                    .read_to_end(&mut buf)
-                    .map_err(io_err)?;
-                if buf.len() as u64 != len {
-                    return Err(Error::Invalid(format!(
-                        "{what}: its blob is shorter than {} bytes",
-                        d.size
-                    )));
-                }
-                location =
-                    self.client
-                        .upload(&location, &mut buf.as_slice(), start, len, None, what)?;
-                start = start.saturating_add(len);
-                n = n.saturating_add(1);
+            return Ok(BlobAction::Uploaded(1));
+        }
+        let mut start = 0u64;
+        let mut n = 0u64;
+        while start < d.size {
+            let len = self.chunk.min(d.size.saturating_sub(start));
+            let mut buf = Vec::new();
+            (&mut blob)
+                .take(len)
+                .read_to_end(&mut buf)
+                .map_err(io_err)?;
+            if buf.len() as u64 != len {
+                return Err(Error::Invalid(format!(
+                    "{what}: its blob is shorter than {} bytes",
+                    d.size
+                ))
+                .into());
             }
-            blob.finish().map_err(io_err)?;
-            self.client.upload(
-                &location,
-                &mut std::io::empty(),
-                0,
-                0,
-                Some(&d.digest),
-                what,
-            )?;
-            n.saturating_add(1)
-        };
-        self.done(d, BlobAction::Uploaded(requests));
-        Ok(())
+            location =
+                self.client
+                    .upload(&location, &mut buf.as_slice(), start, len, None, what)?;
+            start = start.saturating_add(len);
+            n = n.saturating_add(1);
+        }
+        blob.finish().map_err(io_err)?;
+        self.client.upload(
+            &location,
+            &mut std::io::empty(),
+            0,
+            0,
+            Some(&d.digest),
+            what,
+        )?;
+        Ok(BlobAction::Uploaded(n.saturating_add(1)))
     }
 }
 
@@ -298,5 +320,125 @@ fn kind(media_type: &str) -> &'static str {
         "the index"
     } else {
         "the manifest"
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
+mod tests {
+    use super::*;
+    use crate::layout::LayoutWriter;
+    use crate::registry::fake::fake;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    /// A layout holding one image (a config and a layer), tagged `t`.
+    fn layout(dir: &Path) -> Digest {
+        let mut w = LayoutWriter::create(dir).unwrap();
+        let (config, config_size) = w.write_bytes(br#"{"os":"windows"}"#).unwrap();
+        let (layer, layer_size) = w.write_bytes(&[7u8; 3000]).unwrap();
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{m}","config":{{"mediaType":"{c}","digest":"{config}","size":{config_size}}},"layers":[{{"mediaType":"{l}","digest":"{layer}","size":{layer_size}}}]}}"#,
+            m = media::OCI_MANIFEST,
+            c = media::OCI_CONFIG,
+            l = "application/vnd.oci.image.layer.v1.tar+gzip",
+        );
+        let (digest, size) = w.write_bytes(manifest.as_bytes()).unwrap();
+        let desc = Descriptor {
+            media_type: media::OCI_MANIFEST.to_string(),
+            digest,
+            size,
+            urls: Vec::new(),
+            platform: None,
+            annotations: std::collections::BTreeMap::new(),
+        };
+        w.finish(&desc, "t").unwrap();
+        layer
+    }
+
+    /// A fake registry with no blobs whose first `fail` blob uploads (`PUT`s) answer
+    /// `status`; how many upload sessions were started.
+    fn registry(
+        layer: Digest,
+        fail: usize,
+        status: u16,
+    ) -> (
+        u16,
+        Arc<AtomicUsize>,
+        Arc<Mutex<Vec<super::super::fake::Seen>>>,
+    ) {
+        let sessions = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&sessions);
+        let failed = AtomicUsize::new(0);
+        let (port, seen) = fake(move |req, _| {
+            let none = (404, Vec::new(), Vec::new(), None);
+            match (req.method.as_str(), req.path.as_str()) {
+                ("GET", "/v2/") => (200, Vec::new(), Vec::new(), None),
+                ("HEAD", _) => none,
+                ("POST", _) => {
+                    let n = counted.fetch_add(1, Ordering::SeqCst);
+                    let at = vec![("Location".to_string(), format!("/v2/a/blobs/uploads/{n}"))];
+                    (202, at, Vec::new(), None)
+                }
+                ("PUT", p) if p.contains(&layer.to_string().replace(':', "%3A")) => {
+                    if failed.fetch_add(1, Ordering::SeqCst) < fail {
+                        (status, Vec::new(), Vec::new(), None)
+                    } else {
+                        (201, Vec::new(), Vec::new(), None)
+                    }
+                }
+                ("PUT", _) => (201, Vec::new(), Vec::new(), None),
+                _ => none,
+            }
+        });
+        (port, sessions, seen)
+    }
+
+    fn push_to(port: u16, dir: &Path) -> Result<Pushed, Error> {
+        let dest = RegistryRef::parse(&format!("127.0.0.1:{port}/a:t")).unwrap();
+        let opts = RegistryOptions {
+            retries: Some(2),
+            ..RegistryOptions::default()
+        };
+        push(
+            dir,
+            Some("t"),
+            &dest,
+            &opts,
+            &PushOptions::default(),
+            &mut |_| {},
+        )
+    }
+
+    /// A blob upload the registry fails with a 503 starts again in a new session and the
+    /// push completes; a 400 is not retried; retries run out.
+    #[test]
+    fn failed_uploads_start_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let layer = layout(tmp.path());
+
+        let (port, sessions, seen) = registry(layer, 1, 503);
+        let pushed = push_to(port, tmp.path()).unwrap();
+        let uploaded = pushed.blobs.iter().find(|b| b.digest == layer).unwrap();
+        assert_eq!(uploaded.action, BlobAction::Uploaded(1));
+        // The layer's failed session, the one that worked, and the config's.
+        assert_eq!(sessions.load(Ordering::SeqCst), 3);
+        let puts = seen.lock().unwrap();
+        let layer_puts = puts
+            .iter()
+            .filter(|r| r.method == "PUT" && r.path.contains("/blobs/uploads/"))
+            .count();
+        assert_eq!(layer_puts, 3, "layer twice, config: {puts:?}");
+
+        let (port, sessions, _) = registry(layer, 1, 400);
+        let e = push_to(port, tmp.path()).unwrap_err().to_string();
+        assert!(e.contains("HTTP 400"), "{e}");
+        assert_eq!(sessions.load(Ordering::SeqCst), 1, "not retried");
+
+        let (port, sessions, _) = registry(layer, 10, 502);
+        let e = push_to(port, tmp.path()).unwrap_err().to_string();
+        assert!(e.contains("HTTP 502"), "{e}");
+        // The first try and two retries; the config is never reached.
+        assert_eq!(sessions.load(Ordering::SeqCst), 3);
     }
 }
