@@ -18,6 +18,11 @@ pub(crate) fn quiet() -> bool {
     QUIET.load(Ordering::Relaxed)
 }
 
+/// `N WORD` with the plural `s` when N is not 1: `1 layer`, `0 layers`.
+pub(crate) fn count(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
 /// Prints `wclayer: warning: MSG` on standard error, unless quiet.
 pub(crate) fn warn(msg: &str) {
     if !quiet() {
@@ -92,6 +97,13 @@ pub(crate) fn error_line(e: &anyhow::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(super::count(1, "layer"), "1 layer");
+        assert_eq!(super::count(0, "layer"), "0 layers");
+        assert_eq!(super::count(2, "new layer"), "2 new layers");
+    }
+
     use super::*;
 
     #[derive(Debug)]

@@ -243,11 +243,11 @@ pub(crate) fn unpack(a: &UnpackArgs) -> Result<()> {
         })
     });
     let mut text = format!(
-        "unpacked {} ({}) into {}: {} layers, {} imported, {} reused\ntop {top}",
+        "unpacked {} ({}) into {}: {}, {} imported, {} reused\ntop {top}",
         image.name,
         image.config.platform,
         a.store.display(),
-        unpacked.layers.len(),
+        crate::report::count(unpacked.layers.len(), "layer"),
         unpacked.imported(),
         unpacked.reused()
     );
@@ -399,11 +399,17 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
     });
     let mut text = match &base_name {
         Some(name) => format!(
-            "base {name}: {base_layers} layers ({} copied, {} in the layout already, {} foreign \
-             left at their urls)",
-            built.copied, built.present, built.foreign
+            "base {name}: {} ({} copied, {} in the layout already, {} foreign left at their \
+             urls)",
+            crate::report::count(base_layers, "layer"),
+            built.copied,
+            built.present,
+            built.foreign
         ),
-        None => format!("no base: {} new layers", built.layers.len()),
+        None => format!(
+            "no base: {}",
+            crate::report::count(built.layers.len(), "new layer")
+        ),
     };
     for (i, l) in built.layers.iter().enumerate() {
         text.push_str(&format!(

@@ -128,12 +128,11 @@ fn print(findings: &[Finding], a: &Args, out: &mut dyn Write) -> Result<()> {
         }
     }
     if !a.json {
-        let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
         writeln!(
             out,
             "{}, {} in {}",
-            plural(errors, "error"),
-            plural(warnings, "warning"),
+            crate::report::count(errors, "error"),
+            crate::report::count(warnings, "warning"),
             a.layer
         )?;
     }
