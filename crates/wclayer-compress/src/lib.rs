@@ -65,7 +65,7 @@
 #![deny(missing_docs)]
 
 mod pipe;
-pub use pipe::{ReadAhead, WriteBehind};
+pub use pipe::{Prefetch, ReadAhead, WriteBehind};
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};

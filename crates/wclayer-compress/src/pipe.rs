@@ -4,12 +4,14 @@
 //!
 //! - [`ReadAhead`]: an input read (and decompressed, by the reader it is given) on a thread
 //!   of its own and hashed (SHA-256, a layer's diffID) on another, handed out in chunks;
-//! - [`WriteBehind`]: an output written on a thread of its own and hashed on another.
+//! - [`WriteBehind`]: an output written on a thread of its own and hashed on another;
+//! - [`Prefetch`]: a compressed input read on a thread of its own, so that the thread that
+//!   decompresses it does nothing else.
 //!
 //! Both keep memory bounded by a few chunks of 1 MiB and reuse their buffers; a buffer
 //! shared by two threads goes back for reuse when the last of them is done with it.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -403,6 +405,125 @@ impl<W: Write + Send + 'static> Write for WriteBehind<W> {
     }
 }
 
+/// Bytes a [`Prefetch`] thread reads at a time.
+const FETCH_CHUNK: usize = 256 << 10;
+/// Chunks a [`Prefetch`] thread reads before it waits for its reader.
+const FETCH_QUEUE: usize = 4;
+
+/// What a [`Prefetch`] thread sends.
+enum Fetched {
+    /// The first `n` bytes of the buffer.
+    Data(Vec<u8>, usize),
+    End,
+    Error(io::Error),
+}
+
+/// A stream read on a thread of its own and handed out as a [`BufRead`], for the input of a
+/// decompressor: the copies out of a file's page cache or a socket, and whatever the stream
+/// does itself (a blob's digest check), run beside decompression instead of on its thread,
+/// which on two cores is the longest of an import's (docs/performance.md, "Import").
+/// Memory: at most [`FETCH_QUEUE`] + 2 buffers of 256 KiB, reused.
+pub struct Prefetch {
+    chunks: Receiver<Fetched>,
+    spare: SyncSender<Vec<u8>>,
+    cur: Vec<u8>,
+    len: usize,
+    pos: usize,
+    ended: bool,
+    /// An error of the stream, reported again on every later read.
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+impl Prefetch {
+    /// Starts reading `r` on a thread of its own.
+    #[must_use]
+    pub fn spawn(mut r: Box<dyn Read + Send>) -> Prefetch {
+        let (tx, chunks) = sync_channel(FETCH_QUEUE);
+        let (spare, spare_rx) = sync_channel::<Vec<u8>>(FETCH_QUEUE.saturating_add(2));
+        let fetch = move || {
+            loop {
+                let mut buf = spare_rx.try_recv().unwrap_or_else(|_| vec![0; FETCH_CHUNK]);
+                let msg = match read_full(&mut *r, &mut buf) {
+                    Ok(0) => Fetched::End,
+                    Ok(n) => Fetched::Data(buf, n),
+                    Err(e) => Fetched::Error(e),
+                };
+                let last = !matches!(msg, Fetched::Data(..));
+                if tx.send(msg).is_err() || last {
+                    return;
+                }
+            }
+        };
+        let mut p = Prefetch {
+            chunks,
+            spare,
+            cur: Vec::new(),
+            len: 0,
+            pos: 0,
+            ended: false,
+            failed: None,
+        };
+        if std::thread::Builder::new()
+            .name("input-read".into())
+            .spawn(fetch)
+            .is_err()
+        {
+            p.failed = Some((
+                io::ErrorKind::Other,
+                "cannot start the thread that reads the input".into(),
+            ));
+        }
+        p
+    }
+}
+
+impl BufRead for Prefetch {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if let Some((kind, msg)) = &self.failed {
+            return Err(io::Error::new(*kind, msg.clone()));
+        }
+        while self.pos >= self.len && !self.ended {
+            match self.chunks.recv() {
+                Ok(Fetched::Data(b, n)) => {
+                    let old = std::mem::replace(&mut self.cur, b);
+                    if !old.is_empty() {
+                        let _ = self.spare.try_send(old);
+                    }
+                    self.len = n;
+                    self.pos = 0;
+                }
+                Ok(Fetched::End) => self.ended = true,
+                Ok(Fetched::Error(e)) => {
+                    self.failed = Some((e.kind(), e.to_string()));
+                    return Err(e);
+                }
+                Err(_) => {
+                    let e = io::Error::other("the thread reading the input stopped");
+                    self.failed = Some((e.kind(), e.to_string()));
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.cur.get(self.pos..self.len).unwrap_or_default())
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.pos = self.pos.saturating_add(amt).min(self.len);
+    }
+}
+
+impl Read for Prefetch {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let have = self.fill_buf()?;
+        let n = have.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), have.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.consume(n);
+        Ok(n)
+    }
+}
+
 /// Fills `buf` from `r` as far as the input goes; the bytes read (fewer only at its end).
 fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -484,6 +605,56 @@ mod tests {
             input.finish().unwrap(),
             <[u8; 32]>::from(Sha256::digest(&data))
         );
+    }
+
+    /// Many more chunks than the queue holds, through `BufRead` and `Read` by turns: every
+    /// byte in order, then the end, which stays the end.
+    #[test]
+    fn prefetch_gives_the_bytes_in_order() {
+        let data: Vec<u8> = (0..11 * FETCH_CHUNK + 99)
+            .map(|i| (i % 249) as u8)
+            .collect();
+        let mut input = Prefetch::spawn(Box::new(io::Cursor::new(data.clone())));
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 7000];
+        loop {
+            let have = input.fill_buf().unwrap();
+            if have.is_empty() {
+                break;
+            }
+            let take = have.len().min(3000);
+            got.extend_from_slice(&have[..take]);
+            input.consume(take);
+            let n = input.read(&mut buf).unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got.len(), data.len());
+        assert!(got == data);
+        assert_eq!(input.read(&mut buf).unwrap(), 0);
+        assert!(input.fill_buf().unwrap().is_empty());
+        // A decompressor reads through it as through a `BufReader`.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).unwrap();
+        let packed = gz.finish().unwrap();
+        let mut unpacked = Vec::new();
+        flate2::bufread::MultiGzDecoder::new(Prefetch::spawn(Box::new(io::Cursor::new(packed))))
+            .read_to_end(&mut unpacked)
+            .unwrap();
+        assert!(unpacked == data);
+        // An empty input is at its end at once.
+        let mut empty = Prefetch::spawn(Box::new(io::empty()));
+        assert_eq!(empty.read(&mut buf).unwrap(), 0);
+    }
+
+    #[test]
+    fn prefetch_reports_the_error_after_the_bytes_before_it_and_keeps_reporting_it() {
+        let mut input = Prefetch::spawn(Box::new(FailAfter { ok: 5000 }));
+        let mut got = Vec::new();
+        let e = input.read_to_end(&mut got).unwrap_err();
+        assert!(e.to_string().contains("disk on fire"), "{e}");
+        let again = input.fill_buf().unwrap_err();
+        assert!(again.to_string().contains("disk on fire"), "{again}");
+        assert_eq!(again.kind(), e.kind());
     }
 
     #[test]

@@ -33,7 +33,7 @@ use crate::digest::{Digest, VerifyingReader};
 use crate::guard::{Counted, RatioGuard};
 use crate::media::Compression;
 use crate::source::{Image, Layer, Source};
-use wclayer_compress::ReadAhead;
+use wclayer_compress::{Prefetch, ReadAhead};
 
 /// The store's marker file.
 const MARKER: &str = "wclayer-store.json";
@@ -376,16 +376,19 @@ impl Store {
                     .map_err(|e| Error::io(format!("{what}: cannot read it"), e))?,
             ),
         };
+        // Receiving and checking the blob, decompressing it and hashing the tar (the
+        // diffID) run ahead on threads of their own while this one imports
+        // (docs/performance.md, "Pull").
         let decoded: Box<dyn Read + Send> = match compression {
-            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
+            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(Prefetch::spawn(
+                Box::new(buf),
+            ))),
             Compression::Zstd => Box::new(
-                zstd::Decoder::with_buffer(buf)
+                zstd::Decoder::with_buffer(Prefetch::spawn(Box::new(buf)))
                     .map_err(|e| Error::io(format!("{what}: cannot decompress it"), e))?,
             ),
             Compression::None => Box::new(buf),
         };
-        // Checking the blob, decompressing and hashing the tar (the diffID) run ahead on
-        // threads of their own while this one imports (docs/performance.md, "Pull").
         let input = Rc::new(RefCell::new(ReadAhead::spawn(Box::new(RatioGuard::new(
             decoded,
             consumed,
