@@ -422,7 +422,7 @@ enum Fetched {
 /// decompressor: the copies out of a file's page cache or a socket, and whatever the stream
 /// does itself (a blob's digest check), run beside decompression instead of on its thread,
 /// which on two cores is the longest of an import's (docs/performance.md, "Import").
-/// Memory: at most [`FETCH_QUEUE`] + 2 buffers of 256 KiB, reused.
+/// Memory: at most the chunks read ahead and 2 more buffers of 256 KiB, reused.
 pub struct Prefetch {
     chunks: Receiver<Fetched>,
     spare: SyncSender<Vec<u8>>,
@@ -435,11 +435,19 @@ pub struct Prefetch {
 }
 
 impl Prefetch {
-    /// Starts reading `r` on a thread of its own.
+    /// Starts reading `r` on a thread of its own, [`FETCH_QUEUE`] chunks ahead at most.
     #[must_use]
-    pub fn spawn(mut r: Box<dyn Read + Send>) -> Prefetch {
-        let (tx, chunks) = sync_channel(FETCH_QUEUE);
-        let (spare, spare_rx) = sync_channel::<Vec<u8>>(FETCH_QUEUE.saturating_add(2));
+    pub fn spawn(r: Box<dyn Read + Send>) -> Prefetch {
+        Prefetch::ahead(r, FETCH_QUEUE, "input-read")
+    }
+
+    /// Starts reading `r` on a thread named `name`, up to `chunks` chunks of 256 KiB ahead
+    /// of its reader (a registry's next blob downloading while one is imported).
+    #[must_use]
+    pub fn ahead(mut r: Box<dyn Read + Send>, chunks: usize, name: &str) -> Prefetch {
+        let chunks_ahead = chunks.max(1);
+        let (tx, chunks) = sync_channel(chunks_ahead);
+        let (spare, spare_rx) = sync_channel::<Vec<u8>>(chunks_ahead.saturating_add(2));
         let fetch = move || {
             loop {
                 let mut buf = spare_rx.try_recv().unwrap_or_else(|_| vec![0; FETCH_CHUNK]);
@@ -464,7 +472,7 @@ impl Prefetch {
             failed: None,
         };
         if std::thread::Builder::new()
-            .name("input-read".into())
+            .name(name.into())
             .spawn(fetch)
             .is_err()
         {

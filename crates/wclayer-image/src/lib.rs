@@ -29,7 +29,6 @@ pub mod guard;
 pub mod layout;
 pub mod media;
 pub mod platform;
-mod prefetch;
 pub mod registry;
 pub mod source;
 pub mod store;

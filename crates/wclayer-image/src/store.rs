@@ -318,7 +318,10 @@ impl Store {
                         && let Some(&j) = needed.get(opened)
                         && let Some(l) = image.layers.get(j)
                     {
-                        let r = open_raw(source, image, l, opts).map(crate::prefetch::spawn);
+                        let r = open_raw(source, image, l, opts).map(|r| {
+                            Box::new(Prefetch::ahead(r, PREFETCH_CHUNKS, "wclayer-prefetch"))
+                                as Box<dyn Read + Send>
+                        });
                         pending.push_back((j, r));
                         opened = opened.saturating_add(1);
                     }
@@ -467,8 +470,10 @@ impl Store {
 type Opened = Result<Box<dyn Read + Send>, Error>;
 
 /// Layers of a registry image whose blobs are opened and read ahead beyond the one being
-/// imported (each holds at most 8 MiB, [`crate::prefetch`]).
+/// imported (each holds at most 8 MiB, [`PREFETCH_CHUNKS`]).
 const AHEAD: usize = 2;
+/// Chunks of 256 KiB each blob downloading ahead may hold (8 MiB).
+const PREFETCH_CHUNKS: usize = 32;
 
 /// The raw blob of `layer`: from the source, or for a foreign layer from its urls when
 /// allowed; with the progress callback, if any.
