@@ -17,7 +17,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::AtomicU64;
@@ -318,20 +318,21 @@ impl Store {
                         && let Some(&j) = needed.get(opened)
                         && let Some(l) = image.layers.get(j)
                     {
-                        let r = open_raw(source, image, l, opts).map(|r| {
-                            Box::new(Prefetch::ahead(r, PREFETCH_CHUNKS, "wclayer-prefetch"))
-                                as Box<dyn Read + Send>
-                        });
+                        let r = open_raw(source, image, l, opts)
+                            .map(|r| Blob::spawn(r, l, PREFETCH_CHUNKS));
                         pending.push_back((j, r));
                         opened = opened.saturating_add(1);
                     }
                 }
+                let open = || {
+                    open_raw(source, image, layer, opts).map(|r| Blob::spawn(r, layer, READ_CHUNKS))
+                };
                 let raw = match pending.front() {
                     Some((j, _)) if *j == i => match pending.pop_front() {
                         Some((_, r)) => r?,
-                        None => open_raw(source, image, layer, opts)?,
+                        None => open()?,
                     },
-                    _ => open_raw(source, image, layer, opts)?,
+                    _ => open()?,
                 };
                 let parents: Vec<PathBuf> = done.iter().rev().map(|l| l.path.clone()).collect();
                 let (stats, digest, reused) =
@@ -353,7 +354,7 @@ impl Store {
     /// another unpack put the same layer there meanwhile.
     fn import(
         &self,
-        raw: Box<dyn Read + Send>,
+        blob: Blob,
         image: &Image,
         layer: &Layer,
         chain_id: &Digest,
@@ -361,17 +362,11 @@ impl Store {
         opts: &UnpackOptions,
     ) -> Result<(Option<ImportStats>, Digest, bool), Error> {
         let what = format!("{}: {}", image.name, layer.describe());
-        let consumed = Arc::new(AtomicU64::new(0));
-        let ended = Arc::new(Mutex::new(None));
-        let verified = Ended {
-            inner: VerifyingReader::new(
-                Counted::new(raw, Arc::clone(&consumed)),
-                layer.digest,
-                layer.size,
-            ),
-            out: Arc::clone(&ended),
-        };
-        let mut buf = BufReader::with_capacity(256 << 10, verified);
+        let Blob {
+            reader: mut buf,
+            consumed,
+            ended,
+        } = blob;
         let compression = match layer.compression {
             Some(c) => c,
             None => Compression::sniff(
@@ -379,15 +374,13 @@ impl Store {
                     .map_err(|e| Error::io(format!("{what}: cannot read it"), e))?,
             ),
         };
-        // Receiving and checking the blob, decompressing it and hashing the tar (the
-        // diffID) run ahead on threads of their own while this one imports
+        // Receiving and checking the blob (`Blob`), decompressing it and hashing the tar
+        // (the diffID) run ahead on threads of their own while this one imports
         // (docs/performance.md, "Pull").
         let decoded: Box<dyn Read + Send> = match compression {
-            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(Prefetch::spawn(
-                Box::new(buf),
-            ))),
+            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
             Compression::Zstd => Box::new(
-                zstd::Decoder::with_buffer(Prefetch::spawn(Box::new(buf)))
+                zstd::Decoder::with_buffer(buf)
                     .map_err(|e| Error::io(format!("{what}: cannot decompress it"), e))?,
             ),
             Compression::None => Box::new(buf),
@@ -467,13 +460,47 @@ impl Store {
 }
 
 /// A layer's blob opened ahead, or why it could not be (told when its turn comes).
-type Opened = Result<Box<dyn Read + Send>, Error>;
+type Opened = Result<Blob, Error>;
+
+/// A layer's blob being read, counted and checked (digest and size) on a thread of its own,
+/// [`Prefetch`] of `wclayer-compress`: the thread that decompresses it does only that
+/// (docs/performance.md, "Pull").
+struct Blob {
+    reader: Prefetch,
+    /// Compressed bytes read so far, for the expansion limit.
+    consumed: Arc<AtomicU64>,
+    /// The blob's digest once all of it was read and it matched.
+    ended: Arc<Mutex<Option<Digest>>>,
+}
+
+impl Blob {
+    /// Starts reading `raw`, the blob of `layer`, up to `chunks` chunks of 256 KiB ahead.
+    fn spawn(raw: Box<dyn Read + Send>, layer: &Layer, chunks: usize) -> Blob {
+        let consumed = Arc::new(AtomicU64::new(0));
+        let ended = Arc::new(Mutex::new(None));
+        let verified = Ended {
+            inner: VerifyingReader::new(
+                Counted::new(raw, Arc::clone(&consumed)),
+                layer.digest,
+                layer.size,
+            ),
+            out: Arc::clone(&ended),
+        };
+        Blob {
+            reader: Prefetch::ahead(Box::new(verified), chunks, "blob-read"),
+            consumed,
+            ended,
+        }
+    }
+}
 
 /// Layers of a registry image whose blobs are opened and read ahead beyond the one being
 /// imported (each holds at most 8 MiB, [`PREFETCH_CHUNKS`]).
 const AHEAD: usize = 2;
 /// Chunks of 256 KiB each blob downloading ahead may hold (8 MiB).
 const PREFETCH_CHUNKS: usize = 32;
+/// Chunks of 256 KiB a blob opened when its turn comes is read ahead of its decompression.
+const READ_CHUNKS: usize = 4;
 
 /// The raw blob of `layer`: from the source, or for a foreign layer from its urls when
 /// allowed; with the progress callback, if any.
