@@ -110,6 +110,7 @@ pub fn build(
         diff_ids: base.config.diff_ids.clone(),
         config_media_type: base.config_descriptor.media_type.clone(),
         manifest: base.manifest.as_ref(),
+        manifest_digest: base.manifest_descriptor.as_ref().map(|d| d.digest),
         platform: base.config.platform.clone(),
     };
     build_on(Some(source), &view, layers, out, tag, opts)
@@ -149,6 +150,7 @@ pub fn build_from_scratch(
         diff_ids: Vec::new(),
         config_media_type: media::OCI_CONFIG.into(),
         manifest: None,
+        manifest_digest: None,
         platform: platform.clone(),
     };
     build_on(None, &view, layers, out, tag, opts)
@@ -163,6 +165,8 @@ struct Base<'a> {
     diff_ids: Vec<Digest>,
     config_media_type: String,
     manifest: Option<&'a Manifest>,
+    /// The digest of the base's manifest, when it has one.
+    manifest_digest: Option<Digest>,
     platform: Platform,
 }
 
@@ -304,13 +308,23 @@ fn build_on(
     let manifest_bytes = serde_json::to_vec(&manifest)
         .map_err(|e| Error::Invalid(format!("cannot encode the manifest: {e}")))?;
     let (manifest_digest, manifest_size) = w.write_bytes(&manifest_bytes)?;
+    // A base from a registry is named on the layout's index entry (not in the manifest,
+    // whose bytes and digest stay the image's), so that a later `push` to the same registry
+    // can mount the base's blobs from its repository.
+    let mut annotations = std::collections::BTreeMap::new();
+    if let Some(Source::Registry(r)) = source {
+        annotations.insert(media::BASE_NAME.to_string(), r.reference.name());
+        if let Some(d) = &base.manifest_digest {
+            annotations.insert(media::BASE_DIGEST.to_string(), d.to_string());
+        }
+    }
     let desc = Descriptor {
         media_type,
         digest: manifest_digest,
         size: manifest_size,
         urls: Vec::new(),
         platform: Some(base.platform.clone()),
-        annotations: Default::default(),
+        annotations,
     };
     w.finish(&desc, tag)?;
     Ok(Built {

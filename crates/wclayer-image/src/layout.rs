@@ -238,8 +238,8 @@ impl LayoutWriter {
     }
 
     /// Makes the new image visible: the staged blobs are flushed and moved into
-    /// `blobs/sha256/`, then `index.json` gets `manifest` tagged `tag` (replacing an entry
-    /// with the same tag; the other entries are kept).
+    /// `blobs/sha256/`, then `index.json` gets `manifest` (with its annotations) tagged `tag`
+    /// (replacing an entry with the same tag; the other entries are kept).
     ///
     /// # Errors
     /// When a blob cannot be moved or `index.json` is invalid or cannot be written.
@@ -279,11 +279,13 @@ impl LayoutWriter {
         if let Some(obj) = index.as_object_mut() {
             obj.insert("mediaType".into(), json!(media::OCI_INDEX));
         }
+        let mut annotations = manifest.annotations.clone();
+        annotations.insert(media::REF_NAME.to_string(), tag.to_string());
         let mut entry = json!({
             "mediaType": manifest.media_type,
             "digest": manifest.digest.to_string(),
             "size": manifest.size,
-            "annotations": {media::REF_NAME: tag},
+            "annotations": annotations,
         });
         if let (Some(p), Some(obj)) = (&manifest.platform, entry.as_object_mut()) {
             obj.insert(

@@ -14,6 +14,10 @@ pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 /// The annotation naming a manifest in an OCI layout's `index.json` (its tag).
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// The annotation naming the image an image was built on (`HOST/REPO[:TAG][@DIGEST]`).
+pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
+/// The annotation giving the digest of the manifest of the image an image was built on.
+pub const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 
 /// The compression of a layer blob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -427,17 +427,9 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
     ));
     let mut json = json;
     if let Some(dest) = dest {
-        // The base's blobs are mounted from its repository when it is on the same registry.
-        let mount_from = match base.as_ref().map(|(s, _)| s) {
-            Some(Source::Registry(r)) if r.reference.registry == dest.registry => {
-                Some(r.reference.repository.clone())
-            }
-            _ => None,
-        };
-        let popts = PushOptions {
-            mount_from,
-            ..PushOptions::default()
-        };
+        // The base's blobs are mounted from its repository when it is on the same registry:
+        // the push reads the base the layout's index entry names.
+        let popts = PushOptions::default();
         let layout = format!("oci:{}:{tag}", dir.display());
         let (pjson, ptext) = push_layout(
             &dir,
@@ -578,7 +570,8 @@ pub(crate) struct PushArgs {
     #[command(flatten)]
     registry: RegistryArgs,
     /// A repository of the same registry to mount blobs from instead of uploading them
-    /// (the base image's repository).
+    /// (the base image's repository). Default: the base a layout written by `wclayer build`
+    /// names, when it is on the same registry
     #[arg(long, value_name = "REPO")]
     mount_from: Option<String>,
     /// Blobs larger than this many MiB are uploaded in chunks of this size.

@@ -95,9 +95,18 @@ pub fn push(
     let layout = Layout::open(dir)?;
     let top = tagged(&layout, &name, tag)?;
     let mut scopes = vec![format!("repository:{}:pull,push", dest.repository)];
+    // Without `--mount-from`, the base `wclayer build` named on the layout's index entry,
+    // when it is on the destination's registry.
     let mount_from = popts
         .mount_from
         .clone()
+        .or_else(|| {
+            top.annotations
+                .get(media::BASE_NAME)
+                .and_then(|n| RegistryRef::parse(n).ok())
+                .filter(|b| b.registry == dest.registry)
+                .map(|b| b.repository)
+        })
         .filter(|from| *from != dest.repository);
     if let Some(from) = &mount_from {
         scopes.push(format!("repository:{from}:pull"));
@@ -334,6 +343,11 @@ mod tests {
 
     /// A layout holding one image (a config and a layer), tagged `t`.
     fn layout(dir: &Path) -> Digest {
+        layout_on(dir, None)
+    }
+
+    /// [`layout`], its index entry naming `base` as `wclayer build` does.
+    fn layout_on(dir: &Path, base: Option<&str>) -> Digest {
         let mut w = LayoutWriter::create(dir).unwrap();
         let (config, config_size) = w.write_bytes(br#"{"os":"windows"}"#).unwrap();
         let (layer, layer_size) = w.write_bytes(&[7u8; 3000]).unwrap();
@@ -350,10 +364,65 @@ mod tests {
             size,
             urls: Vec::new(),
             platform: None,
-            annotations: std::collections::BTreeMap::new(),
+            annotations: base
+                .map(|b| (media::BASE_NAME.to_string(), b.to_string()))
+                .into_iter()
+                .collect(),
         };
         w.finish(&desc, "t").unwrap();
         layer
+    }
+
+    /// A layout built on an image of the destination's registry mounts its blobs from the
+    /// base's repository without `--mount-from`; a base on another registry is not asked.
+    #[test]
+    fn the_base_named_by_the_layout_is_mounted_from() {
+        let (port, seen) = fake(|req, _| match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/v2/") => (200, Vec::new(), Vec::new(), None),
+            ("POST", p) if p.contains("mount=") => (201, Vec::new(), Vec::new(), None),
+            ("POST", _) => {
+                let at = vec![("Location".to_string(), "/v2/a/blobs/uploads/1".to_string())];
+                (202, at, Vec::new(), None)
+            }
+            ("PUT", _) => (201, Vec::new(), Vec::new(), None),
+            _ => (404, Vec::new(), Vec::new(), None),
+        });
+        let tmp = tempfile::tempdir().unwrap();
+        let base = format!("127.0.0.1:{port}/windows/base:1");
+        layout_on(tmp.path(), Some(&base));
+        let index = std::fs::read_to_string(tmp.path().join("index.json")).unwrap();
+        assert!(index.contains(media::BASE_NAME), "{index}");
+        let pushed = push_to(port, tmp.path()).unwrap();
+        assert!(
+            pushed
+                .blobs
+                .iter()
+                .all(|b| b.action == BlobAction::Mounted("windows/base".into())),
+            "{:?}",
+            pushed.blobs
+        );
+        assert!(
+            seen.lock()
+                .unwrap()
+                .iter()
+                .any(|r| r.path.ends_with("&from=windows%2Fbase")),
+        );
+
+        let other = tempfile::tempdir().unwrap();
+        layout_on(other.path(), Some("elsewhere.example/windows/base:1"));
+        let before = seen.lock().unwrap().len();
+        let pushed = push_to(port, other.path()).unwrap();
+        assert!(
+            pushed
+                .blobs
+                .iter()
+                .all(|b| b.action == BlobAction::Uploaded(1))
+        );
+        assert!(
+            seen.lock().unwrap()[before..]
+                .iter()
+                .all(|r| !r.path.contains("mount="))
+        );
     }
 
     /// A fake registry with no blobs whose first `fail` blob uploads (`PUT`s) answer

@@ -119,6 +119,19 @@ impl RegistryRef {
     }
 }
 
+impl RegistryRef {
+    /// The reference without its scheme, as OCI annotations give image names:
+    /// `HOST/REPO[:TAG][@DIGEST]` (read back by [`RegistryRef::parse`]).
+    #[must_use]
+    pub fn name(&self) -> String {
+        let shown = self.to_string();
+        shown
+            .strip_prefix("docker://")
+            .unwrap_or(&shown)
+            .to_string()
+    }
+}
+
 impl fmt::Display for RegistryRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "docker://{}/{}", self.registry, self.repository)?;
