@@ -18,6 +18,47 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use sha2::{Digest as _, Sha256};
 
+/// The first error of a pipeline, given again by every later call: a thread's error is
+/// received once, and the caller may call again.
+#[derive(Default)]
+struct Sticky(Option<(io::ErrorKind, String)>);
+
+impl Sticky {
+    /// The remembered error, if any.
+    fn check(&self) -> io::Result<()> {
+        match &self.0 {
+            Some((kind, msg)) => Err(io::Error::new(*kind, msg.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Remembers `e` (unless an error came first) and gives it back.
+    fn set(&mut self, e: io::Error) -> io::Error {
+        if self.0.is_none() {
+            self.0 = Some((e.kind(), e.to_string()));
+        }
+        e
+    }
+}
+
+/// The error of a reader whose thread went away without saying why.
+fn input_stopped() -> io::Error {
+    io::Error::other("the thread reading the input stopped")
+}
+
+/// Copies what fits of `have` into `buf`; how many bytes.
+fn copy_out(have: &[u8], buf: &mut [u8]) -> usize {
+    let n = have.len().min(buf.len());
+    if let (Some(dst), Some(src)) = (buf.get_mut(..n), have.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    n
+}
+
 /// Bytes the read-ahead thread hands over at a time.
 const AHEAD_CHUNK: usize = 1 << 20;
 /// Chunks read ahead before the thread waits for the reader.
@@ -46,7 +87,7 @@ pub struct ReadAhead {
     pos: usize,
     digest: Option<[u8; 32]>,
     /// An error of the reader, reported again on every later read.
-    failed: Option<(io::ErrorKind, String)>,
+    failed: Sticky,
 }
 
 impl ReadAhead {
@@ -107,7 +148,7 @@ impl ReadAhead {
             len: 0,
             pos: 0,
             digest: None,
-            failed: None,
+            failed: Sticky::default(),
         }
     }
 
@@ -115,14 +156,16 @@ impl ReadAhead {
     /// is shorter), without consuming them: `read` hands them out as usual. Waits for them;
     /// empty after an error or for an empty input.
     pub fn head(&mut self) -> &[u8] {
-        if self.len == 0 && self.pos == 0 && self.digest.is_none() && self.failed.is_none() {
+        if self.len == 0 && self.pos == 0 && self.digest.is_none() && !self.failed.is_set() {
             match self.chunks.recv() {
                 Ok(Ahead::Data(b, n)) => {
                     self.cur = b;
                     self.len = n;
                 }
                 Ok(Ahead::End(d)) => self.digest = Some(d),
-                Ok(Ahead::Error(e)) => self.failed = Some((e.kind(), e.to_string())),
+                Ok(Ahead::Error(e)) => {
+                    self.failed.set(e);
+                }
                 Err(_) => {}
             }
         }
@@ -143,9 +186,7 @@ impl ReadAhead {
 
 impl Read for ReadAhead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some((kind, msg)) = &self.failed {
-            return Err(io::Error::new(*kind, msg.clone()));
-        }
+        self.failed.check()?;
         while self.pos >= self.len {
             if self.digest.is_some() {
                 return Ok(0);
@@ -161,22 +202,11 @@ impl Read for ReadAhead {
                     self.pos = 0;
                 }
                 Ok(Ahead::End(d)) => self.digest = Some(d),
-                Ok(Ahead::Error(e)) => {
-                    self.failed = Some((e.kind(), e.to_string()));
-                    return Err(e);
-                }
-                Err(_) => {
-                    let e = io::Error::other("the thread reading the input stopped");
-                    self.failed = Some((e.kind(), e.to_string()));
-                    return Err(e);
-                }
+                Ok(Ahead::Error(e)) => return Err(self.failed.set(e)),
+                Err(_) => return Err(self.failed.set(input_stopped())),
             }
         }
-        let have = self.cur.get(self.pos..self.len).unwrap_or_default();
-        let n = have.len().min(buf.len());
-        if let (Some(dst), Some(src)) = (buf.get_mut(..n), have.get(..n)) {
-            dst.copy_from_slice(src);
-        }
+        let n = copy_out(self.cur.get(self.pos..self.len).unwrap_or_default(), buf);
         self.pos = self.pos.saturating_add(n);
         Ok(n)
     }
@@ -258,7 +288,7 @@ pub struct WriteBehind<W: Write + Send + 'static> {
     writer: Option<std::thread::JoinHandle<io::Result<W>>>,
     hasher: Option<std::thread::JoinHandle<Sha256>>,
     /// The writer's error, once seen, reported again on every later call.
-    failed: Option<(io::ErrorKind, String)>,
+    failed: Sticky,
     /// Set when the writer is dropped unfinished: the threads skip what is still queued.
     abandoned: Arc<AtomicBool>,
 }
@@ -324,7 +354,7 @@ impl<W: Write + Send + 'static> WriteBehind<W> {
             spare,
             writer: Some(writer),
             hasher: Some(hasher),
-            failed: None,
+            failed: Sticky::default(),
             abandoned,
         })
     }
@@ -344,15 +374,14 @@ impl<W: Write + Send + 'static> WriteBehind<W> {
 
     /// The error that stopped a thread (its queue is closed).
     fn stopped(&mut self) -> io::Error {
-        if let Some((kind, msg)) = &self.failed {
-            return io::Error::new(*kind, msg.clone());
+        if let Err(e) = self.failed.check() {
+            return e;
         }
         let e = match self.join() {
             Err(e) => e,
             Ok(_) => io::Error::other("the thread writing the output stopped"),
         };
-        self.failed = Some((e.kind(), e.to_string()));
-        e
+        self.failed.set(e)
     }
 
     /// Hands the buffered bytes to both threads.
@@ -387,9 +416,7 @@ impl<W: Write + Send + 'static> WriteBehind<W> {
 
 impl<W: Write + Send + 'static> Write for WriteBehind<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if let Some((kind, msg)) = &self.failed {
-            return Err(io::Error::new(*kind, msg.clone()));
-        }
+        self.failed.check()?;
         let room = BEHIND_CHUNK.saturating_sub(self.buf.len());
         let n = room.min(data.len());
         self.buf
@@ -431,7 +458,7 @@ pub struct Prefetch {
     pos: usize,
     ended: bool,
     /// An error of the stream, reported again on every later read.
-    failed: Option<(io::ErrorKind, String)>,
+    failed: Sticky,
 }
 
 impl Prefetch {
@@ -469,16 +496,15 @@ impl Prefetch {
             len: 0,
             pos: 0,
             ended: false,
-            failed: None,
+            failed: Sticky::default(),
         };
         if std::thread::Builder::new()
             .name(name.into())
             .spawn(fetch)
             .is_err()
         {
-            p.failed = Some((
-                io::ErrorKind::Other,
-                "cannot start the thread that reads the input".into(),
+            p.failed.set(io::Error::other(
+                "cannot start the thread that reads the input",
             ));
         }
         p
@@ -487,9 +513,7 @@ impl Prefetch {
 
 impl BufRead for Prefetch {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if let Some((kind, msg)) = &self.failed {
-            return Err(io::Error::new(*kind, msg.clone()));
-        }
+        self.failed.check()?;
         while self.pos >= self.len && !self.ended {
             match self.chunks.recv() {
                 Ok(Fetched::Data(b, n)) => {
@@ -501,15 +525,8 @@ impl BufRead for Prefetch {
                     self.pos = 0;
                 }
                 Ok(Fetched::End) => self.ended = true,
-                Ok(Fetched::Error(e)) => {
-                    self.failed = Some((e.kind(), e.to_string()));
-                    return Err(e);
-                }
-                Err(_) => {
-                    let e = io::Error::other("the thread reading the input stopped");
-                    self.failed = Some((e.kind(), e.to_string()));
-                    return Err(e);
-                }
+                Ok(Fetched::Error(e)) => return Err(self.failed.set(e)),
+                Err(_) => return Err(self.failed.set(input_stopped())),
             }
         }
         Ok(self.cur.get(self.pos..self.len).unwrap_or_default())
@@ -522,11 +539,7 @@ impl BufRead for Prefetch {
 
 impl Read for Prefetch {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let have = self.fill_buf()?;
-        let n = have.len().min(buf.len());
-        if let (Some(dst), Some(src)) = (buf.get_mut(..n), have.get(..n)) {
-            dst.copy_from_slice(src);
-        }
+        let n = copy_out(self.fill_buf()?, buf);
         self.consume(n);
         Ok(n)
     }
