@@ -52,6 +52,36 @@ struct LayerSource {
     digest: String,
 }
 
+/// The archive behind `file`, compressed with `c`, decompressed into an anonymous temporary
+/// file: a tar can only be read by offset uncompressed. The expansion is limited as an
+/// import's is (`RatioGuard`, [`DEFAULT_MAX_RATIO`](crate::guard::DEFAULT_MAX_RATIO)).
+fn decompressed(file: File, c: Compression, shown: &str) -> Result<File, Error> {
+    use std::io::BufReader;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
+    let consumed = Arc::new(AtomicU64::new(0));
+    let raw = BufReader::with_capacity(
+        256 << 10,
+        crate::guard::Counted::new(file, Arc::clone(&consumed)),
+    );
+    let what = format!("cannot decompress {shown} ({})", c.name());
+    let decoder: Box<dyn Read> = match c {
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
+        Compression::Zstd => {
+            Box::new(zstd::Decoder::with_buffer(raw).map_err(|e| Error::io(what.clone(), e))?)
+        }
+        Compression::None => Box::new(raw),
+    };
+    let mut guarded =
+        crate::guard::RatioGuard::new(decoder, consumed, crate::guard::DEFAULT_MAX_RATIO);
+    let mut out = tempfile::tempfile()
+        .map_err(|e| Error::io(format!("{what}: cannot create a temporary file"), e))?;
+    std::io::copy(&mut guarded, &mut out).map_err(|e| Error::io(what.clone(), e))?;
+    out.seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io(what, e))?;
+    Ok(out)
+}
+
 fn clean(name: &str) -> &str {
     name.trim_start_matches("./")
 }
@@ -68,7 +98,11 @@ impl DockerArchive {
     /// Opens the archive `path` and finds its entries.
     ///
     /// # Errors
-    /// When it cannot be read, is compressed, or is no tar.
+    /// When it cannot be read (or decompressed), or is no tar.
+    ///
+    /// A compressed archive (`docker save IMAGE | gzip`, or zstd) is decompressed once into
+    /// an anonymous temporary file (`TMPDIR`; on Linux one without a name, gone with the
+    /// process however it ends), which is then read by offset like an uncompressed one.
     pub fn open(path: &Path) -> Result<DockerArchive, Error> {
         let shown = path.display();
         let mut file = crate::open_user_file(path)?;
@@ -76,13 +110,12 @@ impl DockerArchive {
         let n = file
             .read(&mut head)
             .map_err(|e| Error::io(format!("cannot read {shown}"), e))?;
-        if Compression::sniff(head.get(..n).unwrap_or_default()) != Compression::None {
-            return Err(Error::Invalid(format!(
-                "{shown} is compressed: decompress the docker-save archive first"
-            )));
-        }
         file.seek(SeekFrom::Start(0))
             .map_err(|e| Error::io(format!("cannot read {shown}"), e))?;
+        let compression = Compression::sniff(head.get(..n).unwrap_or_default());
+        if compression != Compression::None {
+            file = decompressed(file, compression, &shown.to_string())?;
+        }
         let mut entries = HashMap::new();
         let f = file
             .try_clone()

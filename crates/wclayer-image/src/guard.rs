@@ -32,6 +32,10 @@ impl<R: Read> Read for Counted<R> {
 /// lot (a layer of zeros), and up to this much is harmless.
 const RATIO_FLOOR: u64 = 1 << 30;
 
+/// The default of the most bytes a compressed input may expand to per compressed byte
+/// (`--max-ratio`).
+pub const DEFAULT_MAX_RATIO: u64 = 1000;
+
 /// Stops a decompression bomb: fails once the decompressed output is over 1 GiB and more
 /// than `max_ratio` times the compressed bytes consumed (gzip reaches about 1000:1 on zeros,
 /// zstd far more; real layers compress 2:1 to 5:1).

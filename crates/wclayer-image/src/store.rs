@@ -95,7 +95,7 @@ impl Default for UnpackOptions {
     fn default() -> UnpackOptions {
         UnpackOptions {
             limits: Limits::default(),
-            max_ratio: 1000,
+            max_ratio: crate::guard::DEFAULT_MAX_RATIO,
             foreign_urls: None,
             progress: None,
         }

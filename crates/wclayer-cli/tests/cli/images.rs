@@ -608,6 +608,36 @@ fn docker_save_archives_unpack_and_build_as_docker_images() {
     // import points at unpack.
     let out = run(d, &["import", "-i", "saved.tar", "L"]);
     failed(&out, &["wclayer unpack docker-archive:FILE STORE"]);
+
+    // `docker save IMAGE | gzip`: the same image, the same layers.
+    let saved = std::fs::read(d.join("saved.tar")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &saved).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::write(d.join("saved.tar.gz"), &gz).unwrap();
+    let z = json_of(
+        d,
+        &[
+            "unpack",
+            "--json",
+            "docker-archive:saved.tar.gz:example/app:v1",
+            "store-gz",
+        ],
+    );
+    assert_eq!(z["imported"].as_u64(), Some(2));
+    assert_eq!(
+        z["top"],
+        u["top"].as_str().unwrap().replace("store", "store-gz")
+    );
+    // A damaged one fails naming it, and leaves no store layer.
+    std::fs::write(d.join("bad.tar.gz"), &gz[..gz.len() / 2]).unwrap();
+    let out = run(d, &["unpack", "docker-archive:bad.tar.gz", "store-bad"]);
+    failed(&out, &["cannot decompress", "bad.tar.gz"]);
+    assert!(
+        !d.join("store-bad/layers").exists()
+            || std::fs::read_dir(d.join("store-bad/layers/sha256"))
+                .map_or(true, |mut r| r.next().is_none())
+    );
 }
 
 /// Whether `tool` runs; CI (which installs skopeo and umoci) sets
