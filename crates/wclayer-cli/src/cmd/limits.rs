@@ -16,7 +16,7 @@ pub(crate) struct LimitArgs {
     pub(crate) max_size: u64,
     /// Most bytes a compressed input may expand to per compressed byte (checked once it has
     /// expanded to 1 GiB).
-    #[arg(long, value_name = "RATIO", default_value_t = 1000)]
+    #[arg(long, value_name = "RATIO", default_value_t = wclayer_image::guard::DEFAULT_MAX_RATIO)]
     pub(crate) max_ratio: u64,
 }
 
