@@ -462,7 +462,7 @@ pub struct Prefetch {
 }
 
 impl Prefetch {
-    /// Starts reading `r` on a thread of its own, [`FETCH_QUEUE`] chunks ahead at most.
+    /// Starts reading `r` on a thread of its own, four chunks of 256 KiB ahead at most.
     #[must_use]
     pub fn spawn(r: Box<dyn Read + Send>) -> Prefetch {
         Prefetch::ahead(r, FETCH_QUEUE, "input-read")
