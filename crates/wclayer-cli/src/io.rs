@@ -11,6 +11,7 @@ use wclayer::crates::fs::{Dir, StagedFile, ambient_authority};
 use wclayer_compress::ReadAhead;
 pub(crate) use wclayer_compress::WriteBehind;
 use wclayer_image::guard::{Counted, RatioGuard};
+use wclayer_image::media::Compression as InputCompression;
 
 /// Opens `path` (`-` for standard input) and undoes gzip or zstd compression, detected by
 /// the stream's first bytes, so `.tar`, `.tar.gz` and `.tar.zst` are all accepted. A
@@ -42,15 +43,12 @@ pub(crate) fn decompress(
     let mut r = BufReader::with_capacity(256 << 10, counted);
     let head = r.fill_buf()?;
     refuse_other_formats(head)?;
-    let guard = |inner: Box<dyn Read + Send>| -> Box<dyn Read + Send> {
-        Box::new(RatioGuard::new(inner, consumed, max_ratio))
-    };
-    Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        guard(Box::new(flate2::bufread::MultiGzDecoder::new(r)))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        guard(Box::new(zstd::Decoder::with_buffer(r)?))
+    let compression = InputCompression::sniff(head);
+    let decoded = compression.decoder(r)?;
+    Ok(if compression == InputCompression::None {
+        decoded
     } else {
-        Box::new(r)
+        Box::new(RatioGuard::new(decoded, consumed, max_ratio))
     })
 }
 

@@ -434,8 +434,6 @@ impl<W: Write + Send + 'static> Write for WriteBehind<W> {
 
 /// Bytes a [`Prefetch`] thread reads at a time.
 const FETCH_CHUNK: usize = 256 << 10;
-/// Chunks a [`Prefetch`] thread reads before it waits for its reader.
-const FETCH_QUEUE: usize = 4;
 
 /// What a [`Prefetch`] thread sends.
 enum Fetched {
@@ -448,7 +446,7 @@ enum Fetched {
 /// A stream read on a thread of its own and handed out as a [`BufRead`], for the input of a
 /// decompressor: the copies out of a file's page cache or a socket, and whatever the stream
 /// does itself (a blob's digest check), run beside decompression instead of on its thread,
-/// which on two cores is the longest of an import's (docs/performance.md, "Import").
+/// which on two cores is the longest of an import's (docs/performance.md, "Pull").
 /// Memory: at most the chunks read ahead and 2 more buffers of 256 KiB, reused.
 pub struct Prefetch {
     chunks: Receiver<Fetched>,
@@ -462,12 +460,6 @@ pub struct Prefetch {
 }
 
 impl Prefetch {
-    /// Starts reading `r` on a thread of its own, four chunks of 256 KiB ahead at most.
-    #[must_use]
-    pub fn spawn(r: Box<dyn Read + Send>) -> Prefetch {
-        Prefetch::ahead(r, FETCH_QUEUE, "input-read")
-    }
-
     /// Starts reading `r` on a thread named `name`, up to `chunks` chunks of 256 KiB ahead
     /// of its reader (a registry's next blob downloading while one is imported).
     #[must_use]
@@ -635,7 +627,7 @@ mod tests {
         let data: Vec<u8> = (0..11 * FETCH_CHUNK + 99)
             .map(|i| (i % 249) as u8)
             .collect();
-        let mut input = Prefetch::spawn(Box::new(io::Cursor::new(data.clone())));
+        let mut input = Prefetch::ahead(Box::new(io::Cursor::new(data.clone())), 4, "test");
         let mut got = Vec::new();
         let mut buf = vec![0u8; 7000];
         loop {
@@ -658,18 +650,22 @@ mod tests {
         gz.write_all(&data).unwrap();
         let packed = gz.finish().unwrap();
         let mut unpacked = Vec::new();
-        flate2::bufread::MultiGzDecoder::new(Prefetch::spawn(Box::new(io::Cursor::new(packed))))
-            .read_to_end(&mut unpacked)
-            .unwrap();
+        flate2::bufread::MultiGzDecoder::new(Prefetch::ahead(
+            Box::new(io::Cursor::new(packed)),
+            1,
+            "test",
+        ))
+        .read_to_end(&mut unpacked)
+        .unwrap();
         assert!(unpacked == data);
         // An empty input is at its end at once.
-        let mut empty = Prefetch::spawn(Box::new(io::empty()));
+        let mut empty = Prefetch::ahead(Box::new(io::empty()), 4, "test");
         assert_eq!(empty.read(&mut buf).unwrap(), 0);
     }
 
     #[test]
     fn prefetch_reports_the_error_after_the_bytes_before_it_and_keeps_reporting_it() {
-        let mut input = Prefetch::spawn(Box::new(FailAfter { ok: 5000 }));
+        let mut input = Prefetch::ahead(Box::new(FailAfter { ok: 5000 }), 4, "test");
         let mut got = Vec::new();
         let e = input.read_to_end(&mut got).unwrap_err();
         assert!(e.to_string().contains("disk on fire"), "{e}");

@@ -65,13 +65,7 @@ fn decompressed(file: File, c: Compression, shown: &str) -> Result<File, Error> 
         crate::guard::Counted::new(file, Arc::clone(&consumed)),
     );
     let what = format!("cannot decompress {shown} ({})", c.name());
-    let decoder: Box<dyn Read> = match c {
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
-        Compression::Zstd => {
-            Box::new(zstd::Decoder::with_buffer(raw).map_err(|e| Error::io(what.clone(), e))?)
-        }
-        Compression::None => Box::new(raw),
-    };
+    let decoder = c.decoder(raw).map_err(|e| Error::io(what.clone(), e))?;
     let mut guarded =
         crate::guard::RatioGuard::new(decoder, consumed, crate::guard::DEFAULT_MAX_RATIO);
     let mut out = tempfile::tempfile()

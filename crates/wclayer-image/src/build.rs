@@ -3,7 +3,7 @@
 //! base's fields and gets the new diffIDs and history; a manifest in the base's media types;
 //! written into an OCI image layout under a tag.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -424,14 +424,9 @@ fn copy_tar(p: &Path, tar: &mut dyn Write) -> Result<(), Error> {
     if head.is_empty() {
         return Err(Error::Invalid(format!("{shown} is empty, not a layer tar")));
     }
-    let mut r: Box<dyn Read> = match Compression::sniff(head) {
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
-        Compression::Zstd => Box::new(
-            zstd::Decoder::with_buffer(buf)
-                .map_err(|e| Error::io(format!("cannot read {shown}"), e))?,
-        ),
-        Compression::None => Box::new(buf),
-    };
+    let mut r = Compression::sniff(head)
+        .decoder(buf)
+        .map_err(|e| Error::io(format!("cannot read {shown}"), e))?;
     io::copy(&mut r, tar).map_err(|e| Error::io(format!("cannot read {shown}"), e))?;
     Ok(())
 }

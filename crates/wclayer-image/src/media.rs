@@ -43,6 +43,21 @@ impl Compression {
         }
     }
 
+    /// `r` decompressed (gzip: every member; zstd: every frame; none: as it is).
+    ///
+    /// # Errors
+    /// When the zstd decoder cannot be set up.
+    pub fn decoder<R: std::io::BufRead + Send + 'static>(
+        self,
+        r: R,
+    ) -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        Ok(match self {
+            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+            Compression::Zstd => Box::new(zstd::Decoder::with_buffer(r)?),
+            Compression::None => Box::new(r),
+        })
+    }
+
     /// Its name in messages.
     #[must_use]
     pub fn name(self) -> &'static str {
@@ -191,6 +206,33 @@ pub fn is_config(s: &str) -> bool {
 #[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
+
+    /// Each compression decodes what it names: gzip every member, zstd, none as it is.
+    #[test]
+    fn decoders_give_the_bytes_back() {
+        use std::io::{Read, Write};
+        let data = b"a layer tar".repeat(100);
+        let mut gz = Vec::new();
+        for half in data.chunks(data.len() / 2) {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(half).unwrap();
+            gz.extend(e.finish().unwrap());
+        }
+        let zst = zstd::encode_all(&data[..], 3).unwrap();
+        for (c, packed) in [
+            (Compression::Gzip, gz),
+            (Compression::Zstd, zst),
+            (Compression::None, data.clone()),
+        ] {
+            assert_eq!(Compression::sniff(&packed), c);
+            let mut got = Vec::new();
+            c.decoder(std::io::Cursor::new(packed))
+                .unwrap()
+                .read_to_end(&mut got)
+                .unwrap();
+            assert_eq!(got, data, "{}", c.name());
+        }
+    }
 
     #[test]
     fn layer_media_types() {

@@ -377,14 +377,9 @@ impl Store {
         // Receiving and checking the blob (`Blob`), decompressing it and hashing the tar
         // (the diffID) run ahead on threads of their own while this one imports
         // (docs/performance.md, "Pull").
-        let decoded: Box<dyn Read + Send> = match compression {
-            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
-            Compression::Zstd => Box::new(
-                zstd::Decoder::with_buffer(buf)
-                    .map_err(|e| Error::io(format!("{what}: cannot decompress it"), e))?,
-            ),
-            Compression::None => Box::new(buf),
-        };
+        let decoded = compression
+            .decoder(buf)
+            .map_err(|e| Error::io(format!("{what}: cannot decompress it"), e))?;
         let input = Rc::new(RefCell::new(ReadAhead::spawn(Box::new(RatioGuard::new(
             decoded,
             consumed,
