@@ -451,36 +451,31 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
     Ok(())
 }
 
-/// The layout `build -o docker://...` writes before pushing it: a new directory in the
-/// temporary directory, removed with all it holds when dropped.
+/// The layout `build -o docker://...` writes before pushing it: `layout` in a staged
+/// directory in the temporary directory (`.wclayer-build-push.wclayer-staging-…`), never
+/// committed. Dropping
+/// it removes it with all it holds; a signal's handler removes it too, and what a killed
+/// process left is swept by the next one staging there (`wclayer_fs::cleanup`).
 struct TempLayout {
-    parent: wclayer::crates::fs::Dir,
-    name: String,
+    /// Held for its drop.
+    _staged: wclayer::crates::fs::StagedDir,
     path: PathBuf,
 }
 
 impl TempLayout {
     fn create() -> Result<TempLayout> {
-        use wclayer::crates::fs::{Dir, ambient_authority};
+        use wclayer::crates::fs::{Dir, StagedDir, ambient_authority};
         let tmp = std::env::temp_dir();
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!("wclayer-build-push-{}-{nanos:09}", std::process::id());
-        let parent = Dir::open_ambient_dir(&tmp, ambient_authority())
-            .and_then(|p| p.create_dir(&name).map(|()| p))
+        let staged = Dir::open_ambient_dir(&tmp, ambient_authority())
+            .and_then(|p| StagedDir::create(&p, "wclayer-build-push"))
+            .and_then(|s| s.root().create_dir("layout").map(|()| s))
             .with_context(|| format!("cannot make a layout in {}", tmp.display()))?;
+        // The layout is a directory inside the staged one: the layout's writer locks its
+        // own directory, which must not be the one the staging lock is held on.
         Ok(TempLayout {
-            parent,
-            path: tmp.join(&name),
-            name,
+            path: tmp.join(staged.staging_name()).join("layout"),
+            _staged: staged,
         })
-    }
-}
-
-impl Drop for TempLayout {
-    fn drop(&mut self) {
-        let _ = self.parent.remove_tree(&self.name);
     }
 }
 

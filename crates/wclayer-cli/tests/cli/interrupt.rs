@@ -160,9 +160,20 @@ impl Op {
     }
 }
 
-/// Runs `wclayer ARGS` under strace, stopped by `signal` at the `when`-th `syscall`.
-fn run_stopped(args: &[String], syscall: &str, when: u32, signal: &str) -> (i32, String) {
-    let out = Command::new("strace")
+/// Runs `wclayer ARGS` under strace, stopped by `signal` at the `when`-th `syscall`, with
+/// `TMPDIR` set to `tmpdir` when given.
+fn run_stopped(
+    args: &[String],
+    syscall: &str,
+    when: u32,
+    signal: &str,
+    tmpdir: Option<&Path>,
+) -> (i32, String) {
+    let mut cmd = Command::new("strace");
+    if let Some(t) = tmpdir {
+        cmd.env("TMPDIR", t);
+    }
+    let out = cmd
         .args([
             "-f",
             "-o",
@@ -227,7 +238,7 @@ fn stopped_commands_leave_no_partial_result_and_no_debris_after_the_next_run() {
                 } else {
                     "out"
                 });
-                let (code, err) = run_stopped(&op.args(&i, &dest), syscall, when, signal);
+                let (code, err) = run_stopped(&op.args(&i, &dest), syscall, when, signal, None);
                 let exists = dest.exists();
                 // A catchable signal that arrives as the command finishes may find its
                 // result committed: then the command ends on its own, successfully.
@@ -339,5 +350,61 @@ fn concurrent_imports_share_a_parent_and_race_cleanly_for_a_destination() {
         assert!(err.contains("already exists"), "round {round}: {err}");
         assert_eq!(ls(&race), ["layer"], "round {round}");
         assert!(export(&dest) == first, "round {round}");
+    }
+}
+
+/// `build -o docker://...` stopped while it pushes the layout it staged in `TMPDIR` (at its
+/// first `connect`, to a port nothing listens on): `SIGINT`, `SIGTERM` and `SIGHUP` leave
+/// nothing there; after `SIGKILL` the staging directory stays until the next build, which
+/// removes it (and its own, when its push fails too).
+#[test]
+fn a_build_stopped_while_pushing_leaves_no_layout_in_the_temporary_directory() {
+    let test = "a_build_stopped_while_pushing_leaves_no_layout_in_the_temporary_directory";
+    if !have_strace(test) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let i = inputs(tmp.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let args: Vec<String> = [
+        "build",
+        "--platform",
+        "windows/amd64:10.0.20348.1",
+        "--layer",
+        &s(&i.tar),
+        "-o",
+        &format!("docker://127.0.0.1:{port}/win/app:v1"),
+    ]
+    .map(String::from)
+    .to_vec();
+    for signal in ["KILL", "INT", "TERM", "HUP"] {
+        let work = tmp.path().join(format!("tmp-{signal}"));
+        std::fs::create_dir(&work).unwrap();
+        let (code, err) = run_stopped(&args, "connect", 1, signal, Some(&work));
+        assert_ne!(code, 0, "{signal}: not stopped: {err}");
+        let left = ls(&work);
+        if signal == "KILL" {
+            assert_eq!(left.len(), 1, "{signal}: {left:?}");
+            assert!(is_debris(&left[0]), "{signal}: {left:?}");
+            let layout = work.join(&left[0]).join("layout");
+            assert!(
+                layout.join("index.json").is_file(),
+                "{signal}: no layout yet"
+            );
+            let out = wclayer().env("TMPDIR", &work).args(&args).output().unwrap();
+            let again = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{again}");
+            assert!(again.contains("cannot reach the registry"), "{again}");
+        } else {
+            assert!(
+                err.contains(&format!("wclayer: error: stopped by SIG{signal}")),
+                "{signal}: {err}"
+            );
+        }
+        assert!(ls(&work).is_empty(), "{signal}: left {:?}", ls(&work));
     }
 }
