@@ -70,6 +70,8 @@ enum Command {
     Inspect(cmd::image::InspectArgs),
     /// Push an image from an OCI layout to a registry.
     Push(cmd::image::PushArgs),
+    /// List what a store of unpacked images holds; remove images and unused layers.
+    Store(cmd::store::Args),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +103,7 @@ fn main() -> ExitCode {
         Command::Build(a) => cmd::image::build(&a),
         Command::Inspect(a) => cmd::image::inspect(&a),
         Command::Push(a) => cmd::image::push(&a),
+        Command::Store(a) => cmd::store::run(&a),
     };
     signals::ending();
     match result {

@@ -23,7 +23,8 @@
 //! - [`StagedDir`]: a directory built next to its final name, removed on drop, and made
 //!   visible by one `syncfs` and one rename (without replacing anything); [`StagedFile`] the
 //!   same for an output file. Both hold a lock while their writer lives, so that what a
-//!   killed writer left is found and removed the next time ([`cleanup`]).
+//!   killed writer left is found and removed the next time ([`cleanup`]); [`discard_dir`]
+//!   removes a directory the other way round (renamed to a staging name, then removed).
 //! - [`names`]: the one scheme for names Linux cannot hold (components over 255 bytes)
 //!   or that would collide with the tools' own files.
 //! - [`DirCache`]: the open directories along the path last used in a
@@ -79,7 +80,7 @@ use std::io;
 pub use cache::DirCache;
 pub use dir::{Dir, set_file_times};
 pub use metadata::{FileType, Metadata};
-pub use stage::{MAX_TARGET_NAME, STAGING_INFIX, StagedDir, StagedFile};
+pub use stage::{MAX_TARGET_NAME, STAGING_INFIX, StagedDir, StagedFile, discard_dir};
 
 /// Proof that the caller means to use the process's ambient authority: to resolve a path as
 /// the process sees it (following symbolic links, from the current directory). Only the

@@ -363,6 +363,32 @@ fn check_target_name(name: &str) -> io::Result<()> {
 
 /// 16 hex digits that differ between processes, calls and attempts (std's randomly keyed
 /// hasher; the name needs uniqueness, not secrecy: it is created exclusively).
+/// Removes the directory `name` of `parent` with everything in it, so that nobody sees it
+/// half-removed under its name: it is first renamed to a staging name that no writer holds
+/// (`.NAME.wclayer-staging-XXXXXXXXXXXXXXXX`), then removed. What an interrupted removal
+/// leaves is swept by the next staging in `parent` ([`crate::cleanup`]). A missing `name` is
+/// no error.
+///
+/// # Errors
+/// `InvalidInput` for a name [`StagedDir::create`] would refuse; the error of the rename or
+/// of the removal.
+pub fn discard_dir(parent: &Dir, name: &str) -> io::Result<()> {
+    check_target_name(name)?;
+    let mut attempt = 0u32;
+    let staging = loop {
+        let staging = format!(".{name}{STAGING_INFIX}{}", random_suffix(attempt));
+        match parent.rename_noreplace(name, parent, &staging) {
+            Ok(()) => break staging,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => {
+                attempt = attempt.saturating_add(1);
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    parent.remove_tree(&staging)
+}
+
 fn random_suffix(attempt: u32) -> String {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());
@@ -469,6 +495,32 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "a\0b", &"x".repeat(221)] {
             assert!(StagedDir::create(&r, bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// A discarded directory goes with all it holds; one whose removal was interrupted
+    /// (renamed, not yet removed) is swept by the next staging there; a missing one is no
+    /// error; names outside the directory are refused.
+    #[test]
+    fn discarded_directories_go_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = root(tmp.path());
+        r.create_dir("layer").unwrap();
+        r.create_dir("layer/Files").unwrap();
+        r.create_file("layer/Files/a").unwrap();
+        r.create_dir("kept").unwrap();
+        discard_dir(&r, "layer").unwrap();
+        assert_eq!(r.entries().unwrap(), vec![OsString::from("kept")]);
+        discard_dir(&r, "layer").unwrap();
+        for bad in ["", ".", "..", "kept/..", "../x"] {
+            assert!(discard_dir(&r, bad).is_err(), "{bad:?}");
+        }
+        // What a removal killed after its rename leaves: swept by the next staging.
+        r.create_dir(".gone.wclayer-staging-00000000000000aa")
+            .unwrap();
+        r.create_file(".gone.wclayer-staging-00000000000000aa/f")
+            .unwrap();
+        drop(StagedDir::create(&r, "next").unwrap());
+        assert_eq!(r.entries().unwrap(), vec![OsString::from("kept")]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// A platform an index entry or a config names.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Platform {
     /// `windows`, `linux`, ...
     pub os: String,

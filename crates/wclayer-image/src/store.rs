@@ -35,6 +35,10 @@ use crate::media::Compression;
 use crate::source::{Image, Layer, Source};
 use wclayer_compress::{Prefetch, ReadAhead};
 
+mod manage;
+
+pub use manage::{Removed, StoredImage};
+
 /// The store's marker file.
 const MARKER: &str = "wclayer-store.json";
 const MARKER_CONTENT: &str = "{\"version\":1}\n";
@@ -48,6 +52,10 @@ pub struct Store {
     made: Option<bool>,
     layers: Dir,
     images: Dir,
+    /// The lock on the marker file: shared while open for unpacking, exclusive after
+    /// [`Store::lock_to_change`].
+    lock: Option<std::fs::File>,
+    exclusive: bool,
 }
 
 /// How [`Store::unpack`] reads layers.
@@ -200,6 +208,11 @@ impl Store {
         for d in ["layers", "layers/sha256", "images", "images/sha256"] {
             create_dir(&root, d).map_err(|e| Error::io(&ctx, e))?;
         }
+        // Shared with other unpacks; waits for a change of the store (`store rm`) to end.
+        let lock = root
+            .open_file(MARKER)
+            .and_then(|f| f.lock_shared().map(|()| f))
+            .map_err(|e| Error::io(&ctx, e))?;
         let open = |d: &str| root.open_dir(d).map_err(|e| Error::io(&ctx, e));
         Ok(Store {
             path: path.to_path_buf(),
@@ -207,14 +220,45 @@ impl Store {
             images: open("images/sha256")?,
             root,
             made,
+            lock: Some(lock),
+            exclusive: false,
+        })
+    }
+
+    /// Opens the store in `path`, which must be one, to read what it holds (no lock: see
+    /// [`Store::lock_to_change`] to change it).
+    ///
+    /// # Errors
+    /// When `path` is no store or cannot be opened.
+    pub fn open_existing(path: &Path) -> Result<Store, Error> {
+        let shown = path.display();
+        let ctx = format!("cannot open the store {shown}");
+        let root =
+            Dir::open_ambient_dir(path, ambient_authority()).map_err(|e| Error::io(&ctx, e))?;
+        if root.metadata(MARKER).is_err() {
+            return Err(Error::Invalid(format!(
+                "{shown} is not a wclayer image store (it has no {MARKER})"
+            )));
+        }
+        let open = |d: &str| root.open_dir(d).map_err(|e| Error::io(&ctx, e));
+        Ok(Store {
+            path: path.to_path_buf(),
+            layers: open("layers/sha256")?,
+            images: open("images/sha256")?,
+            root,
+            made: None,
+            lock: None,
+            exclusive: false,
         })
     }
 
     /// After a failed unpack: removes what [`Store::open`] made when nothing was put in it
     /// (no layer, no image), so that a failed command leaves nothing behind. Best effort; a
     /// store that was there already, or holds anything, is left as it is.
-    pub fn discard_if_new_and_empty(self) {
+    pub fn discard_if_new_and_empty(mut self) {
         let Some(made_dir) = self.made else { return };
+        // The marker goes too: let go of its lock first (Windows locks keep it).
+        self.lock = None;
         let empty = |d: &Dir| d.entries().is_ok_and(|e| e.is_empty());
         if !empty(&self.layers) || !empty(&self.images) {
             return;
@@ -234,6 +278,12 @@ impl Store {
                 let _ = p.remove_dir(name);
             }
         }
+    }
+
+    /// Where the store is, as it was opened.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The layer directory of `chain_id` (which may not exist).

@@ -128,3 +128,93 @@ fn a_layer_whose_diff_id_is_not_the_configs_is_refused_and_not_kept() {
         "only the complete base layer"
     );
 }
+
+/// Two images on one base: removing the top image removes its own layer and keeps the
+/// base; pruning removes what a failed unpack left; removal waits for no unpack, and an
+/// unpack's store cannot be changed meanwhile.
+#[test]
+fn images_are_listed_and_removed_with_the_layers_no_other_image_uses() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    images(d);
+    let path = d.join("store");
+    let store = Store::open(&path).unwrap();
+    let l = d.join("l");
+    for tag in ["app", "base"] {
+        let (s, i) = open(&format!("oci:{}:{tag}", l.display()));
+        store
+            .unpack(&s, &i, &UnpackOptions::default(), &mut |_| {})
+            .unwrap();
+    }
+    let (_, app) = open(&format!("oci:{}:app", l.display()));
+    let base_id = app.config.diff_ids[0];
+    let top_id = Digest::chain(Some(&base_id), &app.config.diff_ids[1]);
+
+    let mut other = Store::open_existing(&path).unwrap();
+    let listed = other.images().unwrap();
+    let names: Vec<&str> = listed.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            format!("oci:{}:app", l.display()),
+            format!("oci:{}:base", l.display())
+        ]
+    );
+    assert_eq!(listed[0].chain_ids, [base_id, top_id]);
+    assert_eq!(listed[0].id, app.id);
+    assert_eq!(other.layer_ids().unwrap().len(), 2);
+
+    // The unpack's store holds a shared lock: no change while it is open.
+    let e = other.lock_to_change().unwrap_err().to_string();
+    assert!(e.contains("in use"), "{e}");
+    drop(store);
+    other.lock_to_change().unwrap();
+    // Changing without the lock is refused.
+    let unlocked = Store::open_existing(&path).unwrap();
+    assert!(unlocked.prune().is_err());
+
+    // Ambiguity and absence change nothing.
+    let e = other
+        .remove_images(&["nope".to_string()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no image nope"), "{e}");
+    assert_eq!(other.images().unwrap().len(), 2);
+
+    let removed = other
+        .remove_images(&[app.id.hex()[..12].to_string()])
+        .unwrap();
+    assert_eq!(removed.images.len(), 1);
+    assert_eq!(removed.layers, [top_id]);
+    assert_eq!(removed.kept, 1);
+    assert!(!other.has_layer(&top_id) && other.has_layer(&base_id));
+
+    // A layer no record names (as a failed unpack leaves one) goes with `prune`.
+    std::fs::remove_file(
+        path.join("images/sha256")
+            .join(format!("{}.json", other.images().unwrap()[0].id.hex())),
+    )
+    .unwrap();
+    let pruned = other.prune().unwrap();
+    assert_eq!((pruned.layers.as_slice(), pruned.kept), (&[base_id][..], 0));
+    assert!(other.layer_ids().unwrap().is_empty());
+    let left: Vec<_> = std::fs::read_dir(path.join("layers/sha256"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // A record that cannot be read stops a prune before it removes anything.
+    std::fs::create_dir(path.join("layers/sha256").join(base_id.hex())).unwrap();
+    std::fs::write(
+        path.join("images/sha256")
+            .join(format!("{}.json", "a".repeat(64))),
+        b"{",
+    )
+    .unwrap();
+    let e = other.prune().unwrap_err().to_string();
+    assert!(
+        e.contains("no image record") && e.contains("no layer was removed"),
+        "{e}"
+    );
+    assert!(other.has_layer(&base_id));
+}

@@ -14,5 +14,6 @@ pub(crate) mod ls;
 pub(crate) mod sample;
 pub(crate) mod sddl;
 pub(crate) mod stat;
+pub(crate) mod store;
 pub(crate) mod trace;
 pub(crate) mod verify;

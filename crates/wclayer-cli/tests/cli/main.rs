@@ -33,6 +33,7 @@ mod otel;
 #[cfg(unix)]
 mod registry;
 mod sddl;
+mod store;
 // Needs Unix: symbolic links, FIFOs, devices, modes, signals, extended attributes.
 #[cfg(unix)]
 mod verify;
