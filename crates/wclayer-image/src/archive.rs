@@ -322,3 +322,136 @@ impl DockerArchive {
         Ok(Compression::sniff(head.get(..n).unwrap_or_default()))
     }
 }
+
+/// Writes `image`, resolved from the OCI layout `layout`, as an archive `docker load` reads,
+/// in the form Docker 25 and later `docker save` writes: the layout's own files
+/// (`oci-layout`, an `index.json` naming this image alone, `blobs/sha256/`: manifest, config
+/// and layer blobs as they are, compressed) and `manifest.json` (`Config`, `RepoTags`,
+/// `Layers` as blob paths; `LayerSources` for foreign layers, whose blobs are not in the
+/// layout and stay at their urls, as `docker save` leaves them). `docker load` decompresses
+/// each layer and checks its diffID; [`DockerArchive`] reads it back. `repo_tag` (`name:tag`)
+/// becomes the image's tag. The blobs are streamed from the layout; entries carry mode 0644
+/// and time 0, so the same image gives the same bytes.
+///
+/// # Errors
+/// A blob missing from the layout (other than a foreign layer's), or a failed read or write.
+pub fn write_docker_archive(
+    layout: &crate::layout::Layout,
+    image: &Image,
+    repo_tag: Option<&str>,
+    out: impl std::io::Write,
+) -> Result<(), Error> {
+    use crate::layout::blob_path;
+    use serde_json::json;
+    let shown = layout.path().display().to_string();
+    let manifest = image.manifest_descriptor.as_ref().ok_or_else(|| {
+        Error::Invalid(format!(
+            "{}: an image of a layout has a manifest",
+            image.name
+        ))
+    })?;
+    let write_err = |e: std::io::Error| Error::io("cannot write the docker-save archive", e);
+    let mut tar = tar::Builder::new(out);
+    tar.mode(tar::HeaderMode::Deterministic);
+    let header = |size: u64, dir: bool| {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(size);
+        h.set_mode(if dir { 0o755 } else { 0o644 });
+        h.set_mtime(0);
+        h.set_entry_type(if dir {
+            tar::EntryType::Directory
+        } else {
+            tar::EntryType::Regular
+        });
+        h
+    };
+    let add_bytes = |tar: &mut tar::Builder<_>, name: &str, bytes: &[u8]| {
+        tar.append_data(&mut header(bytes.len() as u64, false), name, bytes)
+            .map_err(write_err)
+    };
+    add_bytes(&mut tar, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    for dir in ["blobs/", "blobs/sha256/"] {
+        tar.append_data(&mut header(0, true), dir, std::io::empty())
+            .map_err(write_err)?;
+    }
+    let mut blobs: Vec<(Digest, &str)> = vec![
+        (manifest.digest, "the manifest"),
+        (image.config_descriptor.digest, "the config"),
+    ];
+    let mut layers = Vec::new();
+    let mut sources = serde_json::Map::new();
+    for l in &image.layers {
+        let digest = l.digest.ok_or_else(|| {
+            Error::Invalid(format!("{}: {} has no digest", image.name, l.describe()))
+        })?;
+        layers.push(blob_path(&digest));
+        if l.foreign && layout.open_blob(&digest)?.is_none() {
+            sources.insert(
+                l.diff_id.to_string(),
+                json!({"mediaType": l.media_type, "size": l.size, "digest": digest.to_string(),
+                       "urls": l.urls}),
+            );
+        } else if !blobs.iter().any(|(d, _)| *d == digest) {
+            blobs.push((digest, "a layer"));
+        }
+    }
+    for (digest, what) in &blobs {
+        let f = layout.open_blob(digest)?.ok_or_else(|| {
+            Error::Invalid(format!(
+                "{}: {what} ({digest}) is missing from the layout {shown}",
+                image.name
+            ))
+        })?;
+        let size = f
+            .metadata()
+            .map_err(|e| Error::io(format!("cannot read {shown}/{}", blob_path(digest)), e))?
+            .len();
+        tar.append_data(&mut header(size, false), blob_path(digest), f.take(size))
+            .map_err(write_err)?;
+    }
+    let mut annotations = serde_json::Map::new();
+    if let Some(t) = repo_tag {
+        annotations.insert("io.containerd.image.name".into(), json!(t));
+        if let Some((_, tag)) = t.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
+            annotations.insert("org.opencontainers.image.ref.name".into(), json!(tag));
+        }
+    }
+    let mut entry = json!({
+        "mediaType": manifest.media_type,
+        "digest": manifest.digest.to_string(),
+        "size": manifest.size,
+    });
+    if !annotations.is_empty()
+        && let Some(o) = entry.as_object_mut()
+    {
+        o.insert("annotations".into(), serde_json::Value::Object(annotations));
+    }
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [entry],
+    });
+    let mut docker = json!({
+        "Config": blob_path(&image.config_descriptor.digest),
+        "RepoTags": repo_tag.map(|t| vec![t]).unwrap_or_default(),
+        "Layers": layers,
+    });
+    if !sources.is_empty()
+        && let Some(o) = docker.as_object_mut()
+    {
+        o.insert("LayerSources".into(), serde_json::Value::Object(sources));
+    }
+    let to_bytes = |v: &serde_json::Value| {
+        serde_json::to_vec(v).map_err(|e| Error::Invalid(format!("cannot encode JSON: {e}")))
+    };
+    add_bytes(&mut tar, "index.json", &to_bytes(&index)?)?;
+    add_bytes(
+        &mut tar,
+        "manifest.json",
+        &to_bytes(&serde_json::Value::Array(vec![docker]))?,
+    )?;
+    tar.into_inner()
+        .map_err(write_err)?
+        .flush()
+        .map_err(write_err)
+}

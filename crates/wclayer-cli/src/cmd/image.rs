@@ -282,9 +282,15 @@ pub(crate) struct BuildArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=19))]
     level: Option<u32>,
     /// Where to write the image: `oci:DIR:TAG` (the layout is created when missing; an image
-    /// with the same tag is replaced, the others are kept), or `docker://HOST/REPO[:TAG]`
-    /// (pushed; the base's blobs mounted from its repository on the same registry).
-    #[arg(short, long, value_name = "oci:DIR:TAG|docker://...")]
+    /// with the same tag is replaced, the others are kept), `docker-archive:FILE[:NAME:TAG]`
+    /// (an archive `docker load` reads, tagged NAME:TAG; `-` for standard output; an
+    /// existing file is replaced), or `docker://HOST/REPO[:TAG]` (pushed; the base's blobs
+    /// mounted from its repository on the same registry).
+    #[arg(
+        short,
+        long,
+        value_name = "oci:DIR:TAG|docker-archive:FILE|docker://..."
+    )]
     output: String,
     /// Print the result as one JSON object on standard output.
     #[arg(long)]
@@ -306,10 +312,26 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
             let t = TempLayout::create()?;
             let dir = t.path.clone();
             staging = Some(t);
-            (dir, "push".to_string(), Some(r))
+            (dir, "push".to_string(), Some(Dest::Registry(r)))
+        }
+        ImageRef::DockerArchive { file, reference } => {
+            if let Some(r) = reference.as_deref().filter(|r| r.starts_with('@')) {
+                anyhow::bail!(
+                    "-o {}: {r} numbers an image of an archive to read; name the new one                      NAME:TAG, or nothing",
+                    a.output
+                );
+            }
+            let t = TempLayout::create()?;
+            let dir = t.path.clone();
+            staging = Some(t);
+            (
+                dir,
+                "archive".to_string(),
+                Some(Dest::Archive(file, reference)),
+            )
         }
         _ => anyhow::bail!(
-            "-o {}: give the output as oci:DIR:TAG or docker://HOST/REPO[:TAG]",
+            "-o {}: give the output as oci:DIR:TAG, docker-archive:FILE[:NAME:TAG] or              docker://HOST/REPO[:TAG]",
             a.output
         ),
     };
@@ -426,20 +448,45 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
         a.output, built.manifest.digest, built.manifest.size, built.config
     ));
     let mut json = json;
-    if let Some(dest) = dest {
+    if let Some(Dest::Archive(file, reference)) = &dest {
+        use wclayer_image::layout::Layout;
+        let image = Source::Layout(Layout::open(&dir)?).resolve(
+            &ImageRef::Oci {
+                dir: dir.clone(),
+                tag: Some(tag.clone()),
+            },
+            &wclayer_image::PlatformSpec::default(),
+        )?;
+        let shown = file.display().to_string();
+        let mut out = crate::io::Output::create(&shown)?;
+        wclayer_image::archive::write_docker_archive(
+            &Layout::open(&dir)?,
+            &image,
+            reference.as_deref(),
+            &mut out,
+        )
+        .with_context(|| format!("cannot write {shown}"))?;
+        out.commit()?;
+        text.push_str(&format!(
+            "\nwrote {} as a docker-save archive{}",
+            if shown == "-" {
+                "standard output"
+            } else {
+                &shown
+            },
+            reference
+                .as_deref()
+                .map(|r| format!(", tagged {r}"))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(Dest::Registry(dest)) = &dest {
         // The base's blobs are mounted from its repository when it is on the same registry:
         // the push reads the base the layout's index entry names.
         let popts = PushOptions::default();
         let layout = format!("oci:{}:{tag}", dir.display());
-        let (pjson, ptext) = push_layout(
-            &dir,
-            Some(&tag),
-            &layout,
-            &dest,
-            &a.registry,
-            &popts,
-            a.json,
-        )?;
+        let (pjson, ptext) =
+            push_layout(&dir, Some(&tag), &layout, dest, &a.registry, &popts, a.json)?;
         text.push('\n');
         text.push_str(&ptext);
         if let Some(obj) = json.as_mut().and_then(|j| j.as_object_mut()) {
@@ -447,8 +494,21 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
         }
     }
     drop(staging);
-    report::result(Channel::Stdout, json.as_ref(), &text);
+    // An archive written to standard output leaves it to the archive.
+    let channel = match &dest {
+        Some(Dest::Archive(file, _)) => Channel::beside(&file.display().to_string()),
+        _ => Channel::Stdout,
+    };
+    report::result(channel, json.as_ref(), &text);
     Ok(())
+}
+
+/// Where `build` puts the image beside (or instead of) an OCI layout.
+enum Dest {
+    /// Pushed to a registry.
+    Registry(RegistryRef),
+    /// Written as a `docker save` archive (`-` for standard output), tagged `NAME:TAG`.
+    Archive(PathBuf, Option<String>),
 }
 
 /// The layout `build -o docker://...` writes before pushing it: `layout` in a staged

@@ -678,6 +678,114 @@ pub(super) fn tool(dir: &Path, cmd: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `build -o docker-archive:FILE:NAME:TAG` writes what `docker load` reads: `manifest.json`
+/// beside an OCI layout of the image, the blobs as built; it unpacks into the same chain as
+/// the layout build, picks the image by its tag, and goes to standard output with `-`.
+#[test]
+fn an_image_built_as_a_docker_save_archive_unpacks_into_the_same_chain() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    two_images(d);
+    let args = |out: &str| {
+        vec![
+            "build".to_string(),
+            "--base".into(),
+            "oci:base:v1".into(),
+            "--layer".into(),
+            "delta.tar.gz".into(),
+            "-o".into(),
+            out.into(),
+        ]
+    };
+    let with_env = |out: &str| {
+        let a = args(out);
+        let out = wclayer()
+            .current_dir(d)
+            .env("SOURCE_DATE_EPOCH", "0")
+            .args(&a)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let text = String::from_utf8(with_env("docker-archive:app.tar:win/app:v1").stdout).unwrap();
+    assert!(
+        text.ends_with("wrote app.tar as a docker-save archive, tagged win/app:v1\n"),
+        "{text}"
+    );
+    let listed = std::process::Command::new("tar")
+        .args(["tf", "app.tar"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let names = String::from_utf8(listed.stdout).unwrap();
+    let names: Vec<&str> = names.lines().collect();
+    assert_eq!(names[..3], ["oci-layout", "blobs/", "blobs/sha256/"]);
+    assert_eq!(names[names.len() - 2..], ["index.json", "manifest.json"]);
+    assert_eq!(
+        names.len(),
+        3 + 4 + 2,
+        "manifest, config, two layers: {names:?}"
+    );
+    let shown = std::process::Command::new("tar")
+        .args(["xOf", "app.tar", "manifest.json"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let m: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(m[0]["RepoTags"], json!(["win/app:v1"]));
+    assert_eq!(m[0]["Layers"].as_array().unwrap().len(), 2);
+    assert!(
+        m[0]["Config"]
+            .as_str()
+            .unwrap()
+            .starts_with("blobs/sha256/")
+    );
+
+    let from_archive = json_of(
+        d,
+        &[
+            "unpack",
+            "--json",
+            "docker-archive:app.tar:win/app:v1",
+            "s1",
+        ],
+    );
+    let from_layout = json_of(d, &["unpack", "--json", "oci:app:v1", "s2"]);
+    assert_eq!(
+        from_archive["top"].as_str().unwrap()[3..],
+        from_layout["top"].as_str().unwrap()[3..],
+        "the same chain"
+    );
+    // The same image gives the same bytes; `-` is standard output.
+    let piped = with_env("docker-archive:-:win/app:v1");
+    let first = with_env("docker-archive:app2.tar:win/app:v1");
+    assert!(!first.stdout.is_empty());
+    let told = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        told.contains("wrote standard output as a docker-save archive"),
+        "{told}"
+    );
+    assert!(
+        std::fs::read(d.join("app2.tar")).unwrap() == piped.stdout,
+        "the same bytes, to a file and to standard output"
+    );
+    // An archive's image number names no new image.
+    let out = run(
+        d,
+        &args("docker-archive:x.tar:@0")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    failed(&out, &["@0", "NAME:TAG"]);
+    assert!(!d.join("x.tar").exists());
+}
+
 #[test]
 fn skopeo_and_umoci_read_the_layouts_wclayer_writes_and_wclayer_reads_what_skopeo_writes() {
     if !have("skopeo") || !have("umoci") {
@@ -717,6 +825,37 @@ fn skopeo_and_umoci_read_the_layouts_wclayer_writes_and_wclayer_reads_what_skope
         l
     });
     // A docker-save archive, copied by skopeo into a layout, unpacks into the same chain.
+    // skopeo reads the docker-save archive wclayer writes.
+    ok(
+        d,
+        &[
+            "build",
+            "--base",
+            "oci:base:v1",
+            "--layer",
+            "delta.tar.gz",
+            "-o",
+            "docker-archive:built.tar:win/app:v2",
+        ],
+    );
+    let inspected: Value = serde_json::from_str(&tool(
+        d,
+        "skopeo",
+        &["inspect", "docker-archive:built.tar:win/app:v2"],
+    ))
+    .unwrap();
+    assert_eq!(inspected["Os"], "windows");
+    assert_eq!(inspected["Layers"].as_array().unwrap().len(), 2);
+    tool(
+        d,
+        "skopeo",
+        &["copy", "docker-archive:built.tar", "oci:frombuilt:v1"],
+    );
+    let u = json_of(d, &["unpack", "--json", "oci:frombuilt:v1", "s5"]);
+    assert_eq!(
+        u["top"].as_str().unwrap()[3..],
+        a["top"].as_str().unwrap()[3..]
+    );
     docker_archive(d);
     tool(
         d,
