@@ -411,7 +411,7 @@ pub fn write_docker_archive(
     }
     let mut annotations = serde_json::Map::new();
     if let Some(t) = repo_tag {
-        annotations.insert("io.containerd.image.name".into(), json!(t));
+        annotations.insert("io.containerd.image.name".into(), json!(normalized_name(t)));
         if let Some((_, tag)) = t.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
             annotations.insert("org.opencontainers.image.ref.name".into(), json!(tag));
         }
@@ -454,4 +454,41 @@ pub fn write_docker_archive(
         .map_err(write_err)?
         .flush()
         .map_err(write_err)
+}
+
+/// `name:tag` as containerd names images, the way Docker's reference parsing completes a
+/// short name: `app:1` is `docker.io/library/app:1`, `example/app:1` is
+/// `docker.io/example/app:1`; a name whose first part is a host (a `.` or `:` in it, or
+/// `localhost`) stays as it is.
+fn normalized_name(name: &str) -> String {
+    let first = name.split('/').next().unwrap_or_default();
+    let has_host =
+        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    if has_host {
+        name.to_string()
+    } else if name.contains('/') {
+        format!("docker.io/{name}")
+    } else {
+        format!("docker.io/library/{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalized_name;
+
+    #[test]
+    fn short_names_are_completed_as_docker_does() {
+        assert_eq!(normalized_name("app:1"), "docker.io/library/app:1");
+        assert_eq!(normalized_name("example/app:1"), "docker.io/example/app:1");
+        assert_eq!(
+            normalized_name("registry.example:5000/win/app:v1"),
+            "registry.example:5000/win/app:v1"
+        );
+        assert_eq!(normalized_name("localhost/app:v1"), "localhost/app:v1");
+        assert_eq!(
+            normalized_name("mcr.microsoft.com/windows/nanoserver:ltsc2022"),
+            "mcr.microsoft.com/windows/nanoserver:ltsc2022"
+        );
+    }
 }
