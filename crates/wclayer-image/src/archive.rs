@@ -125,7 +125,7 @@ impl DockerArchive {
             entries.insert(clean(&name).to_string(), (e.raw_file_position(), e.size()));
             if entries.len() > MAX_ENTRIES {
                 return Err(Error::Invalid(format!(
-                    "{shown} has more than {MAX_ENTRIES} files: not a docker-save archive"
+                    "{shown} has more than {MAX_ENTRIES} files: not an image archive"
                 )));
             }
         }
@@ -161,6 +161,41 @@ impl DockerArchive {
             .open_entry(name)?
             .ok_or_else(|| Error::Invalid(format!("{what}: {name} is not in the archive")))?;
         doc::read_limited(r, what)
+    }
+
+    /// The `index.json` of the OCI layout the archive holds (`oci-archive:`), after checking
+    /// its `oci-layout` file.
+    pub(crate) fn oci_index(&self, name: &str) -> Result<doc::Index, Error> {
+        let what = format!("the oci-layout file of {name}");
+        if !self.entries.contains_key("oci-layout") {
+            return Err(Error::Invalid(format!(
+                "{name}: the archive holds no OCI image layout (it has no oci-layout file)"
+            )));
+        }
+        let layout: oci_spec::image::OciLayout =
+            serde_json::from_slice(&self.document("oci-layout", &what)?)
+                .map_err(|e| Error::Invalid(format!("{what} is not valid: {e}")))?;
+        if !layout.image_layout_version().starts_with("1.") {
+            return Err(Error::Invalid(format!(
+                "{what}: image layout version {}, not 1.x",
+                layout.image_layout_version()
+            )));
+        }
+        let what = format!("the index.json of {name}");
+        doc::parse_index(&self.document("index.json", &what)?, None, &what)
+    }
+
+    /// The blob `desc` points to in the archive's layout, checked against its size and
+    /// digest; `what` names it.
+    pub(crate) fn read_blob(&self, desc: &Descriptor, what: &str) -> Result<Vec<u8>, Error> {
+        doc::check_size(desc.size, what)?;
+        let r = self
+            .open_entry(&crate::layout::blob_path(&desc.digest))?
+            .ok_or_else(|| Error::Invalid(format!("{what} is missing from the archive")))?;
+        doc::read_limited(
+            crate::digest::VerifyingReader::new(r, Some(desc.digest), desc.size),
+            what,
+        )
     }
 
     /// The image `reference` names (`name:tag`, or `@N` from 0), or the only one.
@@ -323,24 +358,37 @@ impl DockerArchive {
     }
 }
 
-/// Writes `image`, resolved from the OCI layout `layout`, as an archive `docker load` reads,
-/// in the form Docker 25 and later `docker save` writes: the layout's own files
-/// (`oci-layout`, an `index.json` naming this image alone, `blobs/sha256/`: manifest, config
-/// and layer blobs as they are, compressed) and `manifest.json` (`Config`, `RepoTags`,
-/// `Layers` as blob paths; `LayerSources` for foreign layers, whose blobs are not in the
-/// layout and stay at their urls, as `docker save` leaves them). `docker load` decompresses
-/// each layer and checks its diffID; [`DockerArchive`] reads it back. `repo_tag` (`name:tag`)
-/// becomes the image's tag. The blobs are streamed from the layout; entries carry mode 0644
-/// and time 0, so the same image gives the same bytes.
+/// The two archives [`write_archive`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArchiveFormat {
+    /// What `docker load` reads (`docker-archive:`): the OCI layout and `manifest.json`.
+    Docker,
+    /// An OCI image layout in a tar (`oci-archive:`), as skopeo reads and writes it.
+    Oci,
+}
+
+/// Writes `image`, resolved from the OCI layout `layout`, as an archive: the layout's own
+/// files (`oci-layout`, an `index.json` naming this image alone, `blobs/sha256/`: manifest,
+/// config and layer blobs as they are, compressed), and for [`ArchiveFormat::Docker`]
+/// `manifest.json` (`Config`, `RepoTags`, `Layers` as blob paths; `LayerSources` for foreign
+/// layers, whose blobs are not in the layout and stay at their urls, as `docker save` leaves
+/// them), the form Docker 25 and later `docker save` writes. `docker load` decompresses each
+/// layer and checks its diffID; [`DockerArchive`] reads both forms back. `tag` is `name:tag`
+/// for Docker (the image's `RepoTags`, and containerd's name of it), the layout's tag
+/// (`org.opencontainers.image.ref.name`) for OCI. The blobs are streamed from the layout;
+/// entries carry mode 0644 and time 0, so the same image gives the same bytes.
 ///
 /// # Errors
-/// A blob missing from the layout (other than a foreign layer's), or a failed read or write.
-pub fn write_docker_archive(
+/// A blob missing from the layout (other than a foreign layer's), or a failed read or
+/// write.
+pub fn write_archive(
     layout: &crate::layout::Layout,
     image: &Image,
-    repo_tag: Option<&str>,
+    tag: Option<&str>,
+    format: ArchiveFormat,
     out: impl std::io::Write,
 ) -> Result<(), Error> {
+    let docker = format == ArchiveFormat::Docker;
     use crate::layout::blob_path;
     use serde_json::json;
     let shown = layout.path().display().to_string();
@@ -350,7 +398,7 @@ pub fn write_docker_archive(
             image.name
         ))
     })?;
-    let write_err = |e: std::io::Error| Error::io("cannot write the docker-save archive", e);
+    let write_err = |e: std::io::Error| Error::io("cannot write the archive", e);
     let mut tar = tar::Builder::new(out);
     tar.mode(tar::HeaderMode::Deterministic);
     let header = |size: u64, dir: bool| {
@@ -386,6 +434,8 @@ pub fn write_docker_archive(
         })?;
         layers.push(blob_path(&digest));
         if l.foreign && layout.open_blob(&digest)?.is_none() {
+            // Not in the layout: the manifest's descriptor keeps its urls (an OCI archive,
+            // as in the layout); Docker's loader reads them from `LayerSources`.
             sources.insert(
                 l.diff_id.to_string(),
                 json!({"mediaType": l.media_type, "size": l.size, "digest": digest.to_string(),
@@ -410,11 +460,17 @@ pub fn write_docker_archive(
             .map_err(write_err)?;
     }
     let mut annotations = serde_json::Map::new();
-    if let Some(t) = repo_tag {
-        annotations.insert("io.containerd.image.name".into(), json!(normalized_name(t)));
-        if let Some((_, tag)) = t.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
-            annotations.insert("org.opencontainers.image.ref.name".into(), json!(tag));
+    match (tag, docker) {
+        (Some(t), true) => {
+            annotations.insert("io.containerd.image.name".into(), json!(normalized_name(t)));
+            if let Some((_, tag)) = t.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
+                annotations.insert("org.opencontainers.image.ref.name".into(), json!(tag));
+            }
         }
+        (Some(t), false) => {
+            annotations.insert("org.opencontainers.image.ref.name".into(), json!(t));
+        }
+        (None, _) => {}
     }
     let mut entry = json!({
         "mediaType": manifest.media_type,
@@ -431,25 +487,27 @@ pub fn write_docker_archive(
         "mediaType": "application/vnd.oci.image.index.v1+json",
         "manifests": [entry],
     });
-    let mut docker = json!({
-        "Config": blob_path(&image.config_descriptor.digest),
-        "RepoTags": repo_tag.map(|t| vec![t]).unwrap_or_default(),
-        "Layers": layers,
-    });
-    if !sources.is_empty()
-        && let Some(o) = docker.as_object_mut()
-    {
-        o.insert("LayerSources".into(), serde_json::Value::Object(sources));
-    }
     let to_bytes = |v: &serde_json::Value| {
         serde_json::to_vec(v).map_err(|e| Error::Invalid(format!("cannot encode JSON: {e}")))
     };
     add_bytes(&mut tar, "index.json", &to_bytes(&index)?)?;
-    add_bytes(
-        &mut tar,
-        "manifest.json",
-        &to_bytes(&serde_json::Value::Array(vec![docker]))?,
-    )?;
+    if docker {
+        let mut entry = json!({
+            "Config": blob_path(&image.config_descriptor.digest),
+            "RepoTags": tag.map(|t| vec![t]).unwrap_or_default(),
+            "Layers": layers,
+        });
+        if !sources.is_empty()
+            && let Some(o) = entry.as_object_mut()
+        {
+            o.insert("LayerSources".into(), serde_json::Value::Object(sources));
+        }
+        add_bytes(
+            &mut tar,
+            "manifest.json",
+            &to_bytes(&serde_json::Value::Array(vec![entry]))?,
+        )?;
+    }
     tar.into_inner()
         .map_err(write_err)?
         .flush()

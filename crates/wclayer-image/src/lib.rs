@@ -126,12 +126,20 @@ pub enum ImageRef {
         /// The image in it.
         reference: Option<String>,
     },
+    /// `oci-archive:FILE[:TAG]`: an OCI image layout in the tar `FILE` (as skopeo and
+    /// `wclayer build -o oci-archive:` write it), the manifest tagged `TAG`, or its only one.
+    OciArchive {
+        /// The archive.
+        file: PathBuf,
+        /// The tag.
+        tag: Option<String>,
+    },
     /// `docker://HOST[:PORT]/REPO[:TAG|@sha256:DIGEST]`: an image in a registry.
     Docker(registry::RegistryRef),
 }
 
 impl ImageRef {
-    /// Parses `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]` or
+    /// Parses `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]` or
     /// `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`.
     ///
     /// # Errors
@@ -140,24 +148,36 @@ impl ImageRef {
         let bad = |why: &str| {
             Error::Invalid(format!(
                 "{s:?} is no image reference ({why}): give oci:DIR[:TAG], \
-                 docker-archive:FILE[:REF] or docker://HOST/REPO[:TAG]"
+                 oci-archive:FILE[:TAG], docker-archive:FILE[:REF] or docker://HOST/REPO[:TAG]"
             ))
         };
         let (transport, rest) = s.split_once(':').ok_or_else(|| bad("no transport"))?;
         match transport {
-            "oci" => {
-                let (dir, tag) = split_last(rest);
-                if dir.is_empty() {
-                    return Err(bad("no directory"));
+            "oci" | "oci-archive" => {
+                let (path, tag) = split_last(rest);
+                if path.is_empty() {
+                    return Err(bad(if transport == "oci" {
+                        "no directory"
+                    } else {
+                        "no file"
+                    }));
                 }
                 if let Some(t) = tag
                     && !valid_tag(t)
                 {
                     return Err(bad("the tag may have letters, digits, and . _ - : @ / +"));
                 }
-                Ok(ImageRef::Oci {
-                    dir: PathBuf::from(dir),
-                    tag: tag.map(str::to_string),
+                let tag = tag.map(str::to_string);
+                Ok(if transport == "oci" {
+                    ImageRef::Oci {
+                        dir: PathBuf::from(path),
+                        tag,
+                    }
+                } else {
+                    ImageRef::OciArchive {
+                        file: PathBuf::from(path),
+                        tag,
+                    }
                 })
             }
             "docker-archive" => {
@@ -181,8 +201,8 @@ impl ImageRef {
                 None => Err(bad("a registry image is docker://HOST/REPO[:TAG]")),
             },
             "containers-storage" | "dir" | "docker-daemon" => Err(bad(
-                "wclayer reads images from OCI layouts, docker-save archives and registries; \
-                 copy it into one with skopeo first",
+                "wclayer reads images from OCI layouts and archives, docker-save archives and \
+                 registries; copy it into one with skopeo first",
             )),
             _ => Err(bad("unknown transport")),
         }
@@ -209,6 +229,13 @@ impl fmt::Display for ImageRef {
         match self {
             ImageRef::Oci { dir, tag } => {
                 write!(f, "oci:{}", dir.display())?;
+                if let Some(t) = tag {
+                    write!(f, ":{t}")?;
+                }
+                Ok(())
+            }
+            ImageRef::OciArchive { file, tag } => {
+                write!(f, "oci-archive:{}", file.display())?;
                 if let Some(t) = tag {
                     write!(f, ":{t}")?;
                 }
@@ -263,6 +290,17 @@ mod tests {
             "oci:/tmp/l:v1"
         );
         assert_eq!(
+            ImageRef::parse("oci-archive:/tmp/x.tar:v1").unwrap(),
+            ImageRef::OciArchive {
+                file: "/tmp/x.tar".into(),
+                tag: Some("v1".into())
+            }
+        );
+        assert_eq!(
+            ImageRef::parse("oci-archive:x.tar").unwrap().to_string(),
+            "oci-archive:x.tar"
+        );
+        assert_eq!(
             ImageRef::parse("docker://mcr.microsoft.com/windows/nanoserver:ltsc2022")
                 .unwrap()
                 .to_string(),
@@ -278,6 +316,8 @@ mod tests {
             "oci::t",
             "oci:d:t t",
             "docker-archive:",
+            "oci-archive:",
+            "oci-archive::v1",
         ] {
             assert!(ImageRef::parse(bad).is_err(), "{bad}");
         }

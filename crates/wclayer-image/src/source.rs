@@ -122,7 +122,9 @@ impl Source {
     pub fn open_with(r: &ImageRef, opts: &RegistryOptions) -> Result<Source, Error> {
         Ok(match r {
             ImageRef::Oci { dir, .. } => Source::Layout(Layout::open(dir)?),
-            ImageRef::DockerArchive { file, .. } => Source::Archive(DockerArchive::open(file)?),
+            ImageRef::DockerArchive { file, .. } | ImageRef::OciArchive { file, .. } => {
+                Source::Archive(DockerArchive::open(file)?)
+            }
             ImageRef::Docker(reference) => {
                 let scope = format!("repository:{}:pull", reference.repository);
                 let client = Client::connect(reference, opts, vec![scope])
@@ -149,6 +151,11 @@ impl Source {
             }
             (Source::Archive(a), ImageRef::DockerArchive { reference, .. }) => {
                 a.resolve(&name, reference.as_deref())?
+            }
+            (Source::Archive(a), ImageRef::OciArchive { tag, .. }) => {
+                let index = a.oci_index(&name)?;
+                let desc = tagged_in(&index, &name, tag.as_deref())?;
+                resolve_from(&name, desc, platform, &|d, what| a.read_blob(d, what))?
             }
             (Source::Registry(s), ImageRef::Docker(_)) => resolve_registry(s, &name, platform)?,
             _ => return Err(Error::Invalid(format!("{name}: the source does not match"))),
@@ -177,6 +184,7 @@ impl Source {
                 Ok(l.open_blob(d)?.map(|f| Box::new(f) as Box<dyn Read + Send>))
             }
             (Source::Archive(a), Loc::Entry { name }) => a.open_entry(name),
+            (Source::Archive(a), Loc::Blob(d)) => a.open_entry(&crate::layout::blob_path(d)),
             // A foreign layer is fetched from its urls, and only when asked to.
             (Source::Registry(_), Loc::Blob(_)) if layer.foreign => Ok(None),
             (Source::Registry(s), Loc::Blob(d)) => Ok(Some(s.client.open_blob(
@@ -243,7 +251,11 @@ fn resolve_layout(
 
 /// The entry of the layout's `index.json` tagged `tag`, or its only one.
 pub(crate) fn tagged(l: &Layout, name: &str, tag: Option<&str>) -> Result<Descriptor, Error> {
-    let index = l.index()?;
+    tagged_in(&l.index()?, name, tag)
+}
+
+/// The entry of `index` tagged `tag` (`org.opencontainers.image.ref.name`), or its only one.
+fn tagged_in(index: &doc::Index, name: &str, tag: Option<&str>) -> Result<Descriptor, Error> {
     let tags = || {
         let t: Vec<&str> = index
             .manifests

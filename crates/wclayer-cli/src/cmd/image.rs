@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use serde_json::json;
+use wclayer_image::archive::ArchiveFormat;
 use wclayer_image::build::{BuildOptions, NewLayer};
 use wclayer_image::media::Compression;
 use wclayer_image::registry::push::{BlobAction, PushOptions};
@@ -131,8 +132,9 @@ impl Bars {
 /// Arguments of `wclayer unpack`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct UnpackArgs {
-    /// The image: `oci:DIR[:TAG]` (an OCI image layout), `docker-archive:FILE[:REF]` (a
-    /// `docker save` archive) or `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]` (a registry).
+    /// The image: `oci:DIR[:TAG]` (an OCI image layout), `oci-archive:FILE[:TAG]` (one in a
+    /// tar), `docker-archive:FILE[:REF]` (a `docker save` archive) or
+    /// `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]` (a registry).
     source: String,
     /// The store of layer directories (created when missing; docs/images.md).
     store: PathBuf,
@@ -261,8 +263,8 @@ pub(crate) fn unpack(a: &UnpackArgs) -> Result<()> {
 /// Arguments of `wclayer build`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct BuildArgs {
-    /// The base image: `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]` or
-    /// `docker://HOST/REPO[:TAG]`. Without it the image
+    /// The base image: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]`
+    /// or `docker://HOST/REPO[:TAG]`. Without it the image
     /// is the new layers alone (the first a base layer), for `--platform` (give the whole
     /// os.version: `windows/amd64:10.0.20348.2113`).
     #[arg(long, value_name = "SOURCE")]
@@ -283,13 +285,14 @@ pub(crate) struct BuildArgs {
     level: Option<u32>,
     /// Where to write the image: `oci:DIR:TAG` (the layout is created when missing; an image
     /// with the same tag is replaced, the others are kept), `docker-archive:FILE[:NAME:TAG]`
-    /// (an archive `docker load` reads, tagged NAME:TAG; `-` for standard output; an
-    /// existing file is replaced), or `docker://HOST/REPO[:TAG]` (pushed; the base's blobs
-    /// mounted from its repository on the same registry).
+    /// (an archive `docker load` reads, tagged NAME:TAG) or `oci-archive:FILE[:TAG]` (an OCI
+    /// layout in a tar; for both, `-` is standard output and an existing file is replaced),
+    /// or `docker://HOST/REPO[:TAG]` (pushed; the base's blobs mounted from its repository
+    /// on the same registry).
     #[arg(
         short,
         long,
-        value_name = "oci:DIR:TAG|docker-archive:FILE|docker://..."
+        value_name = "oci:DIR:TAG|oci-archive:FILE|docker-archive:FILE|docker://..."
     )]
     output: String,
     /// Print the result as one JSON object on standard output.
@@ -317,21 +320,27 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
         ImageRef::DockerArchive { file, reference } => {
             if let Some(r) = reference.as_deref().filter(|r| r.starts_with('@')) {
                 anyhow::bail!(
-                    "-o {}: {r} numbers an image of an archive to read; name the new one                      NAME:TAG, or nothing",
+                    "-o {}: {r} numbers an image of an archive to read; name the new one \
+                     NAME:TAG, or nothing",
                     a.output
                 );
             }
             let t = TempLayout::create()?;
             let dir = t.path.clone();
             staging = Some(t);
-            (
-                dir,
-                "archive".to_string(),
-                Some(Dest::Archive(file, reference)),
-            )
+            let to = Dest::Archive(file, reference, ArchiveFormat::Docker);
+            (dir, "archive".to_string(), Some(to))
+        }
+        ImageRef::OciArchive { file, tag } => {
+            let t = TempLayout::create()?;
+            let dir = t.path.clone();
+            staging = Some(t);
+            let to = Dest::Archive(file, tag, ArchiveFormat::Oci);
+            (dir, "archive".to_string(), Some(to))
         }
         _ => anyhow::bail!(
-            "-o {}: give the output as oci:DIR:TAG, docker-archive:FILE[:NAME:TAG] or              docker://HOST/REPO[:TAG]",
+            "-o {}: give the output as oci:DIR:TAG, oci-archive:FILE[:TAG], \
+             docker-archive:FILE[:NAME:TAG] or docker://HOST/REPO[:TAG]",
             a.output
         ),
     };
@@ -448,7 +457,7 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
         a.output, built.manifest.digest, built.manifest.size, built.config
     ));
     let mut json = json;
-    if let Some(Dest::Archive(file, reference)) = &dest {
+    if let Some(Dest::Archive(file, reference, format)) = &dest {
         use wclayer_image::layout::Layout;
         let image = Source::Layout(Layout::open(&dir)?).resolve(
             &ImageRef::Oci {
@@ -459,20 +468,25 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
         )?;
         let shown = file.display().to_string();
         let mut out = crate::io::Output::create(&shown)?;
-        wclayer_image::archive::write_docker_archive(
+        wclayer_image::archive::write_archive(
             &Layout::open(&dir)?,
             &image,
             reference.as_deref(),
+            *format,
             &mut out,
         )
         .with_context(|| format!("cannot write {shown}"))?;
         out.commit()?;
         text.push_str(&format!(
-            "\nwrote {} as a docker-save archive{}",
+            "\nwrote {} as {}{}",
             if shown == "-" {
                 "standard output"
             } else {
                 &shown
+            },
+            match format {
+                ArchiveFormat::Docker => "a docker-save archive",
+                ArchiveFormat::Oci => "an OCI archive",
             },
             reference
                 .as_deref()
@@ -496,7 +510,7 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
     drop(staging);
     // An archive written to standard output leaves it to the archive.
     let channel = match &dest {
-        Some(Dest::Archive(file, _)) => Channel::beside(&file.display().to_string()),
+        Some(Dest::Archive(file, ..)) => Channel::beside(&file.display().to_string()),
         _ => Channel::Stdout,
     };
     report::result(channel, json.as_ref(), &text);
@@ -507,8 +521,9 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
 enum Dest {
     /// Pushed to a registry.
     Registry(RegistryRef),
-    /// Written as a `docker save` archive (`-` for standard output), tagged `NAME:TAG`.
-    Archive(PathBuf, Option<String>),
+    /// Written as an archive (`-` for standard output): a `docker save` archive tagged
+    /// `NAME:TAG`, or an OCI archive tagged `TAG`.
+    Archive(PathBuf, Option<String>, ArchiveFormat),
 }
 
 /// The layout `build -o docker://...` writes before pushing it: `layout` in a staged
@@ -542,7 +557,7 @@ impl TempLayout {
 /// Arguments of `wclayer inspect`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct InspectArgs {
-    /// The image: `oci:DIR[:TAG]`, `docker-archive:FILE[:REF]` or
+    /// The image: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]` or
     /// `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`.
     source: String,
     #[command(flatten)]

@@ -774,6 +774,35 @@ fn an_image_built_as_a_docker_save_archive_unpacks_into_the_same_chain() {
         std::fs::read(d.join("app2.tar")).unwrap() == piped.stdout,
         "the same bytes, to a file and to standard output"
     );
+    // The archive holds an OCI layout too: read as `oci-archive:`, the same chain. An OCI
+    // archive proper has no manifest.json and is read the same way; a tar without a layout
+    // is refused.
+    let as_oci = json_of(d, &["unpack", "--json", "oci-archive:app.tar:v1", "s3"]);
+    assert_eq!(
+        as_oci["top"].as_str().unwrap()[3..],
+        from_layout["top"].as_str().unwrap()[3..]
+    );
+    let text = String::from_utf8(with_env("oci-archive:app.oci.tar:v2").stdout).unwrap();
+    assert!(
+        text.ends_with("wrote app.oci.tar as an OCI archive, tagged v2\n"),
+        "{text}"
+    );
+    let listed = std::process::Command::new("tar")
+        .args(["tf", "app.oci.tar"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let names = String::from_utf8(listed.stdout).unwrap();
+    assert!(names.lines().any(|n| n == "index.json") && !names.contains("manifest.json"));
+    let oci = json_of(d, &["unpack", "--json", "oci-archive:app.oci.tar:v2", "s4"]);
+    assert_eq!(
+        oci["top"].as_str().unwrap()[3..],
+        from_layout["top"].as_str().unwrap()[3..]
+    );
+    let out = run(d, &["unpack", "oci-archive:app.oci.tar:v9", "s5"]);
+    failed(&out, &["no image tagged v9", "v2"]);
+    let out = run(d, &["inspect", "oci-archive:base.tar"]);
+    failed(&out, &["oci-archive:base.tar", "no OCI image layout"]);
     // An archive's image number names no new image.
     let out = run(
         d,
@@ -852,6 +881,39 @@ fn skopeo_and_umoci_read_the_layouts_wclayer_writes_and_wclayer_reads_what_skope
         &["copy", "docker-archive:built.tar", "oci:frombuilt:v1"],
     );
     let u = json_of(d, &["unpack", "--json", "oci:frombuilt:v1", "s5"]);
+    assert_eq!(
+        u["top"].as_str().unwrap()[3..],
+        a["top"].as_str().unwrap()[3..]
+    );
+    // OCI archives both ways: skopeo reads wclayer's, wclayer skopeo's.
+    ok(
+        d,
+        &[
+            "build",
+            "--base",
+            "oci:base:v1",
+            "--layer",
+            "delta.tar.gz",
+            "-o",
+            "oci-archive:built.oci.tar:v3",
+        ],
+    );
+    let inspected: Value = serde_json::from_str(&tool(
+        d,
+        "skopeo",
+        &["inspect", "oci-archive:built.oci.tar:v3"],
+    ))
+    .unwrap();
+    assert_eq!(inspected["Layers"].as_array().unwrap().len(), 2);
+    tool(
+        d,
+        "skopeo",
+        &["copy", "oci:app:v1", "oci-archive:skopeo.oci.tar:v1"],
+    );
+    let u = json_of(
+        d,
+        &["unpack", "--json", "oci-archive:skopeo.oci.tar:v1", "s6"],
+    );
     assert_eq!(
         u["top"].as_str().unwrap()[3..],
         a["top"].as_str().unwrap()[3..]

@@ -206,7 +206,8 @@ impl Store {
                         && !digits.is_empty()
                         && digits.bytes().all(|b| b.is_ascii_hexdigit());
                     return Err(Error::Invalid(format!(
-                        "no image {w} in the store {shown} (`wclayer store ls {shown}` lists                          them{})",
+                        "no image {w} in the store {shown} (`wclayer store ls {shown}` lists \
+                         them{})",
                         if short {
                             "; an id needs 12 or more of its digits"
                         } else {
