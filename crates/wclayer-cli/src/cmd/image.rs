@@ -311,38 +311,36 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
             dir,
             tag: Some(tag),
         } => (dir, tag, None),
-        ImageRef::Docker(r) => {
-            let t = TempLayout::create()?;
-            let dir = t.path.clone();
-            staging = Some(t);
-            (dir, "push".to_string(), Some(Dest::Registry(r)))
-        }
-        ImageRef::DockerArchive { file, reference } => {
-            if let Some(r) = reference.as_deref().filter(|r| r.starts_with('@')) {
-                anyhow::bail!(
-                    "-o {}: {r} numbers an image of an archive to read; name the new one \
-                     NAME:TAG, or nothing",
-                    a.output
-                );
+        other => {
+            let (tag, to) = match other {
+                ImageRef::Docker(r) => ("push", Dest::Registry(r)),
+                ImageRef::DockerArchive { file, reference } => {
+                    if let Some(r) = reference.as_deref().filter(|r| r.starts_with('@')) {
+                        anyhow::bail!(
+                            "-o {}: {r} numbers an image of an archive to read; name the new \
+                             one NAME:TAG, or nothing",
+                            a.output
+                        );
+                    }
+                    let to = Dest::Archive(file, reference, ArchiveFormat::Docker);
+                    ("archive", to)
+                }
+                ImageRef::OciArchive { file, tag } => {
+                    ("archive", Dest::Archive(file, tag, ArchiveFormat::Oci))
+                }
+                ImageRef::Oci { .. } => {
+                    anyhow::bail!("-o {}: give the layout's tag, oci:DIR:TAG", a.output)
+                }
+            };
+            if let Dest::Archive(file, ..) = &to {
+                // Never a terminal, a directory or a device; a file is replaced.
+                crate::io::check_output(&file.display().to_string(), true)?;
             }
             let t = TempLayout::create()?;
             let dir = t.path.clone();
             staging = Some(t);
-            let to = Dest::Archive(file, reference, ArchiveFormat::Docker);
-            (dir, "archive".to_string(), Some(to))
+            (dir, tag.to_string(), Some(to))
         }
-        ImageRef::OciArchive { file, tag } => {
-            let t = TempLayout::create()?;
-            let dir = t.path.clone();
-            staging = Some(t);
-            let to = Dest::Archive(file, tag, ArchiveFormat::Oci);
-            (dir, "archive".to_string(), Some(to))
-        }
-        _ => anyhow::bail!(
-            "-o {}: give the output as oci:DIR:TAG, oci-archive:FILE[:TAG], \
-             docker-archive:FILE[:NAME:TAG] or docker://HOST/REPO[:TAG]",
-            a.output
-        ),
     };
     if let Some(l) = a.level {
         anyhow::ensure!(a.zstd || l <= 9, "--level {l}: gzip levels are 1 to 9");

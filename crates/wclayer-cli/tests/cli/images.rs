@@ -803,6 +803,16 @@ fn an_image_built_as_a_docker_save_archive_unpacks_into_the_same_chain() {
     failed(&out, &["no image tagged v9", "v2"]);
     let out = run(d, &["inspect", "oci-archive:base.tar"]);
     failed(&out, &["oci-archive:base.tar", "no OCI image layout"]);
+    // A directory is never replaced by an archive.
+    std::fs::create_dir(d.join("adir")).unwrap();
+    let out = run(
+        d,
+        &args("docker-archive:adir")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    failed(&out, &["adir", "not a regular file"]);
     // An archive's image number names no new image.
     let out = run(
         d,
