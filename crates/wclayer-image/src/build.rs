@@ -49,6 +49,12 @@ pub struct BuildOptions {
     pub limits: Limits,
     /// `created` of the config and the new history entries, seconds since the Unix epoch.
     pub created: u64,
+    /// Leave out the blobs of a registry base's layers that the layout does not hold,
+    /// describing them only: for a layout pushed at once (`build -o docker://`), whose push
+    /// mounts them from the base's repository or copies them from the base's registry
+    /// ([`PushOptions::base`](crate::registry::push::PushOptions::base)) instead of
+    /// downloading them first. Such a layout is incomplete: `false` for one that is kept.
+    pub leave_base_blobs: bool,
 }
 
 /// A layer written by [`build`].
@@ -79,6 +85,8 @@ pub struct Built {
     pub present: usize,
     /// Foreign base layers referenced without their blob (the source has none).
     pub foreign: usize,
+    /// Base blobs left in the base's registry ([`BuildOptions::leave_base_blobs`]).
+    pub left: usize,
     /// The new layers.
     pub layers: Vec<BuiltLayer>,
 }
@@ -190,7 +198,7 @@ fn build_on(
         ));
     }
     let mut w = LayoutWriter::create(out)?;
-    let (mut copied, mut present, mut foreign) = (0usize, 0usize, 0usize);
+    let (mut copied, mut present, mut foreign, mut left) = (0usize, 0usize, 0usize, 0usize);
     let mut base_layers: Vec<Value> = Vec::new();
     for layer in base.layers {
         let Some(source) = source else { break };
@@ -199,6 +207,17 @@ fn build_on(
             && w.has_blob(&d)
         {
             present = present.saturating_add(1);
+            base_layers.push(
+                json!({"mediaType": layer.media_type, "digest": d.to_string(), "size": layer.size}),
+            );
+            continue;
+        }
+        if opts.leave_base_blobs
+            && matches!(source, Source::Registry(_))
+            && !layer.foreign
+            && let Some(d) = layer.digest
+        {
+            left = left.saturating_add(1);
             base_layers.push(
                 json!({"mediaType": layer.media_type, "digest": d.to_string(), "size": layer.size}),
             );
@@ -333,6 +352,7 @@ fn build_on(
         copied,
         present,
         foreign,
+        left,
         layers: built,
     })
 }

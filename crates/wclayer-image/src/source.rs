@@ -97,7 +97,7 @@ pub enum Source {
 }
 
 /// A registry, connected for pulling from one repository.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct RegistrySource {
     /// The session.
     pub client: Arc<Client>,

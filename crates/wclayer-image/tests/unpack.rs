@@ -22,6 +22,7 @@ fn opts() -> BuildOptions {
         level: None,
         limits: wclayer::Limits::default(),
         created: 0,
+        leave_base_blobs: false,
     }
 }
 

@@ -381,6 +381,9 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
         level: a.level,
         limits: a.limits.limits(),
         created,
+        // Pushed at once: a registry base's blobs are mounted or copied by the push, not
+        // downloaded into the staged layout first.
+        leave_base_blobs: matches!(dest, Some(Dest::Registry(_))),
     };
     let built = match &base {
         Some((source, base)) => {
@@ -417,6 +420,7 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
             "copied": built.copied,
             "present": built.present,
             "foreign": built.foreign,
+            "left": built.left,
             "layers": built.layers.iter().map(|l| json!({
                 "source": l.source.display().to_string(),
                 "diff_id": l.diff_id.to_string(),
@@ -429,11 +433,16 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
     let mut text = match &base_name {
         Some(name) => format!(
             "base {name}: {} ({} copied, {} in the layout already, {} foreign left at their \
-             urls)",
+             urls{})",
             crate::report::count(base_layers, "layer"),
             built.copied,
             built.present,
-            built.foreign
+            built.foreign,
+            if built.left > 0 {
+                format!(", {} left in its registry for the push", built.left)
+            } else {
+                String::new()
+            }
         ),
         None => format!(
             "no base: {}",
@@ -495,7 +504,13 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
     if let Some(Dest::Registry(dest)) = &dest {
         // The base's blobs are mounted from its repository when it is on the same registry:
         // the push reads the base the layout's index entry names.
-        let popts = PushOptions::default();
+        let popts = PushOptions {
+            base: match &base {
+                Some((Source::Registry(r), _)) => Some(r.clone()),
+                _ => None,
+            },
+            ..PushOptions::default()
+        };
         let layout = format!("oci:{}:{tag}", dir.display());
         let (pjson, ptext) =
             push_layout(&dir, Some(&tag), &layout, dest, &a.registry, &popts, a.json)?;
@@ -669,6 +684,7 @@ pub(crate) fn push(a: &PushArgs) -> Result<()> {
     let popts = PushOptions {
         mount_from: a.mount_from.clone(),
         chunk_size: a.chunk_size.saturating_mul(1 << 20),
+        base: None,
     };
     let (json, text) = push_layout(
         &dir,

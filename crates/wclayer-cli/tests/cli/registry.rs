@@ -272,6 +272,40 @@ fn images_pushed_to_a_registry_pull_unpack_and_export_with_the_same_diff_ids() {
         "{b}"
     );
     assert_eq!(b["push"]["digest"], b["manifest"]);
+    // Nothing of the base was downloaded to build it: its blob stayed in the registry.
+    assert_eq!(
+        (b["copied"].as_u64(), b["left"].as_u64()),
+        (Some(0), Some(1))
+    );
+
+    // Into another registry: no mount there, so the base's blob is streamed from the base's
+    // registry into the upload, and the image pulls back whole.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = start(other_dir.path(), "", "");
+    let o = json_of(
+        d,
+        &[
+            "build",
+            "--json",
+            "--base",
+            &reg.at("base:v1"),
+            "--layer",
+            "app2.tar.gz",
+            "-o",
+            &other.at("app4:v1"),
+        ],
+    );
+    assert_eq!(
+        (o["copied"].as_u64(), o["left"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert!(
+        actions(&o["push"]).contains(&(base_blob.clone(), "uploaded".into())),
+        "{o}"
+    );
+    let u4 = json_of(d, &["unpack", "--json", &other.at("app4:v1"), "store4"]);
+    assert_eq!(u4["layers"][0]["diff_id"], json!(diff_ids[0]));
+    assert_eq!(u4["imported"].as_u64(), Some(2));
     let u3 = json_of(d, &["unpack", "--json", &reg.at("app3:v1"), "store"]);
     assert_eq!(
         (u3["imported"].as_u64(), u3["reused"].as_u64()),

@@ -13,7 +13,7 @@ use crate::layout::Layout;
 use crate::media;
 use crate::registry::client::UploadError;
 use crate::registry::{Client, RegistryOptions, RegistryRef};
-use crate::source::tagged;
+use crate::source::{RegistrySource, tagged};
 
 /// How [`push`] uploads.
 #[derive(Clone, Debug)]
@@ -22,6 +22,14 @@ pub struct PushOptions {
     pub mount_from: Option<String>,
     /// Blobs larger than this are uploaded in `PATCH` chunks of this size.
     pub chunk_size: u64,
+    /// Where blobs the layout does not hold come from when the destination has none and
+    /// cannot mount them: the base image's registry, whose layers `wclayer build -o
+    /// docker://` leaves there ([`BuildOptions::leave_base_blobs`]), streamed from it into
+    /// the upload and checked against their digest. `None`: such a blob fails the push (a
+    /// foreign layer's is left at its urls either way).
+    ///
+    /// [`BuildOptions::leave_base_blobs`]: crate::build::BuildOptions::leave_base_blobs
+    pub base: Option<RegistrySource>,
 }
 
 impl Default for PushOptions {
@@ -29,6 +37,7 @@ impl Default for PushOptions {
         PushOptions {
             mount_from: None,
             chunk_size: 16 << 20,
+            base: None,
         }
     }
 }
@@ -123,6 +132,7 @@ pub fn push(
         dest,
         name: &name,
         mount_from: mount_from.as_deref(),
+        base: popts.base.as_ref(),
         chunk: popts.chunk_size.max(1),
         blobs: Vec::new(),
         manifests: 0,
@@ -151,6 +161,7 @@ struct Pusher<'a> {
     dest: &'a RegistryRef,
     name: &'a str,
     mount_from: Option<&'a str>,
+    base: Option<&'a RegistrySource>,
     chunk: u64,
     blobs: Vec<PushedBlob>,
     manifests: usize,
@@ -270,11 +281,21 @@ impl Pusher<'_> {
             let from = self.mount_from.unwrap_or_default().to_string();
             return Ok(BlobAction::Mounted(from));
         };
-        let file = self
-            .layout
-            .open_blob(&d.digest)?
-            .ok_or_else(|| Error::Invalid(format!("{what}: the layout does not hold its blob")))?;
-        let mut blob = VerifyingReader::new(file, Some(d.digest), d.size);
+        let raw: Box<dyn Read + Send> = match (self.layout.open_blob(&d.digest)?, self.base) {
+            (Some(file), _) => Box::new(file),
+            (None, Some(base)) => base.client.open_blob(
+                &base.reference.repository,
+                d.digest,
+                d.size,
+                &format!("{what}, from {}", base.reference),
+            )?,
+            (None, None) => {
+                return Err(
+                    Error::Invalid(format!("{what}: the layout does not hold its blob")).into(),
+                );
+            }
+        };
+        let mut blob = VerifyingReader::new(raw, Some(d.digest), d.size);
         let io_err = |e| Error::io(format!("{what}: cannot read its blob"), e);
         if d.size <= self.chunk {
             // `finish` after the upload checks the whole blob was what the layout claims.
