@@ -375,17 +375,21 @@ pub enum ArchiveFormat {
 /// them), the form Docker 25 and later `docker save` writes. `docker load` decompresses each
 /// layer and checks its diffID; [`DockerArchive`] reads both forms back. `tag` is `name:tag`
 /// for Docker (the image's `RepoTags`, and containerd's name of it), the layout's tag
-/// (`org.opencontainers.image.ref.name`) for OCI. The blobs are streamed from the layout;
-/// entries carry mode 0644 and time 0, so the same image gives the same bytes.
+/// (`org.opencontainers.image.ref.name`) for OCI. The blobs are streamed from the layout,
+/// or, those it does not hold, from `base`: the base image's registry, where `wclayer build`
+/// left its layers ([`BuildOptions::leave_base_blobs`](crate::build::BuildOptions::leave_base_blobs)),
+/// checked against their digests. Entries carry mode 0644 and time 0, so the same image
+/// gives the same bytes.
 ///
 /// # Errors
-/// A blob missing from the layout (other than a foreign layer's), or a failed read or
-/// write.
+/// A blob missing from the layout and from `base` (other than a foreign layer's), a blob
+/// that does not match its descriptor, or a failed read or write.
 pub fn write_archive(
     layout: &crate::layout::Layout,
     image: &Image,
     tag: Option<&str>,
     format: ArchiveFormat,
+    base: Option<&crate::source::RegistrySource>,
     out: impl std::io::Write,
 ) -> Result<(), Error> {
     let docker = format == ArchiveFormat::Docker;
@@ -422,9 +426,13 @@ pub fn write_archive(
         tar.append_data(&mut header(0, true), dir, std::io::empty())
             .map_err(write_err)?;
     }
-    let mut blobs: Vec<(Digest, &str)> = vec![
-        (manifest.digest, "the manifest"),
-        (image.config_descriptor.digest, "the config"),
+    let mut blobs: Vec<(Digest, u64, &str)> = vec![
+        (manifest.digest, manifest.size, "the manifest"),
+        (
+            image.config_descriptor.digest,
+            image.config_descriptor.size,
+            "the config",
+        ),
     ];
     let mut layers = Vec::new();
     let mut sources = serde_json::Map::new();
@@ -433,7 +441,7 @@ pub fn write_archive(
             Error::Invalid(format!("{}: {} has no digest", image.name, l.describe()))
         })?;
         layers.push(blob_path(&digest));
-        if l.foreign && layout.open_blob(&digest)?.is_none() {
+        if l.foreign && base.is_none() && layout.open_blob(&digest)?.is_none() {
             // Not in the layout: the manifest's descriptor keeps its urls (an OCI archive,
             // as in the layout); Docker's loader reads them from `LayerSources`.
             sources.insert(
@@ -441,23 +449,52 @@ pub fn write_archive(
                 json!({"mediaType": l.media_type, "size": l.size, "digest": digest.to_string(),
                        "urls": l.urls}),
             );
-        } else if !blobs.iter().any(|(d, _)| *d == digest) {
-            blobs.push((digest, "a layer"));
+        } else if !blobs.iter().any(|(d, ..)| *d == digest) {
+            blobs.push((digest, l.size, "a layer"));
         }
     }
-    for (digest, what) in &blobs {
-        let f = layout.open_blob(digest)?.ok_or_else(|| {
-            Error::Invalid(format!(
-                "{}: {what} ({digest}) is missing from the layout {shown}",
-                image.name
-            ))
-        })?;
-        let size = f
-            .metadata()
-            .map_err(|e| Error::io(format!("cannot read {shown}/{}", blob_path(digest)), e))?
-            .len();
-        tar.append_data(&mut header(size, false), blob_path(digest), f.take(size))
-            .map_err(write_err)?;
+    for &(digest, size, what) in &blobs {
+        let what = format!("{}: {what} ({digest})", image.name);
+        match (layout.open_blob(&digest)?, base) {
+            (Some(f), _) => {
+                let len = f
+                    .metadata()
+                    .map_err(|e| {
+                        Error::io(format!("cannot read {shown}/{}", blob_path(&digest)), e)
+                    })?
+                    .len();
+                if len != size {
+                    return Err(Error::Invalid(format!(
+                        "{what} has {len} bytes in the layout {shown}, its descriptor says {size}"
+                    )));
+                }
+                tar.append_data(&mut header(size, false), blob_path(&digest), f.take(size))
+                    .map_err(write_err)?;
+            }
+            // Left in the base's registry by the build: streamed into the archive, its
+            // digest and size checked (a short or wrong blob fails the whole archive).
+            (None, Some(b)) => {
+                let raw = b.client.open_blob(
+                    &b.reference.repository,
+                    digest,
+                    size,
+                    &format!("{what}, from {}", b.reference),
+                )?;
+                let mut r = crate::digest::VerifyingReader::new(raw, Some(digest), size);
+                tar.append_data(&mut header(size, false), blob_path(&digest), &mut r)
+                    .map_err(|e| {
+                        Error::io(format!("{what}: cannot copy it from {}", b.reference), e)
+                    })?;
+                r.finish().map_err(|e| {
+                    Error::io(format!("{what}: cannot copy it from {}", b.reference), e)
+                })?;
+            }
+            (None, None) => {
+                return Err(Error::Invalid(format!(
+                    "{what} is missing from the layout {shown}"
+                )));
+            }
+        }
     }
     let mut annotations = serde_json::Map::new();
     match (tag, docker) {

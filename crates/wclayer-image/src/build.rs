@@ -50,9 +50,11 @@ pub struct BuildOptions {
     /// `created` of the config and the new history entries, seconds since the Unix epoch.
     pub created: u64,
     /// Leave out the blobs of a registry base's layers that the layout does not hold,
-    /// describing them only: for a layout pushed at once (`build -o docker://`), whose push
-    /// mounts them from the base's repository or copies them from the base's registry
-    /// ([`PushOptions::base`](crate::registry::push::PushOptions::base)) instead of
+    /// describing them only: for a layout pushed or archived at once (`build -o docker://`,
+    /// `-o docker-archive:`, `-o oci-archive:`), whose push mounts them from the base's
+    /// repository or copies them from the base's registry
+    /// ([`PushOptions::base`](crate::registry::push::PushOptions::base)), and whose archive
+    /// streams them from there ([`write_archive`](crate::archive::write_archive)), instead of
     /// downloading them first. Such a layout is incomplete: `false` for one that is kept.
     pub leave_base_blobs: bool,
 }

@@ -381,9 +381,9 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
         level: a.level,
         limits: a.limits.limits(),
         created,
-        // Pushed at once: a registry base's blobs are mounted or copied by the push, not
-        // downloaded into the staged layout first.
-        leave_base_blobs: matches!(dest, Some(Dest::Registry(_))),
+        // Pushed or archived at once: a registry base's blobs are mounted or copied by the
+        // push, or streamed into the archive, not downloaded into the staged layout first.
+        leave_base_blobs: dest.is_some(),
     };
     let built = match &base {
         Some((source, base)) => {
@@ -439,7 +439,7 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
             built.present,
             built.foreign,
             if built.left > 0 {
-                format!(", {} left in its registry for the push", built.left)
+                format!(", {} left in its registry", built.left)
             } else {
                 String::new()
             }
@@ -464,6 +464,11 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
         a.output, built.manifest.digest, built.manifest.size, built.config
     ));
     let mut json = json;
+    // Where the blobs the build left in the base's registry come from.
+    let base_registry = match &base {
+        Some((Source::Registry(r), _)) => Some(r.clone()),
+        _ => None,
+    };
     if let Some(Dest::Archive(file, reference, format)) = &dest {
         use wclayer_image::layout::Layout;
         let image = Source::Layout(Layout::open(&dir)?).resolve(
@@ -480,6 +485,7 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
             &image,
             reference.as_deref(),
             *format,
+            base_registry.as_ref(),
             &mut out,
         )
         .with_context(|| format!("cannot write {shown}"))?;
@@ -505,10 +511,7 @@ pub(crate) fn build(a: &BuildArgs) -> Result<()> {
         // The base's blobs are mounted from its repository when it is on the same registry:
         // the push reads the base the layout's index entry names.
         let popts = PushOptions {
-            base: match &base {
-                Some((Source::Registry(r), _)) => Some(r.clone()),
-                _ => None,
-            },
+            base: base_registry.clone(),
             ..PushOptions::default()
         };
         let layout = format!("oci:{}:{tag}", dir.display());

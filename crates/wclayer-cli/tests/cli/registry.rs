@@ -306,6 +306,33 @@ fn images_pushed_to_a_registry_pull_unpack_and_export_with_the_same_diff_ids() {
     let u4 = json_of(d, &["unpack", "--json", &other.at("app4:v1"), "store4"]);
     assert_eq!(u4["layers"][0]["diff_id"], json!(diff_ids[0]));
     assert_eq!(u4["imported"].as_u64(), Some(2));
+    // Into an archive: the base's blob streamed from the registry into it.
+    let a = json_of(
+        d,
+        &[
+            "build",
+            "--json",
+            "--base",
+            &reg.at("base:v1"),
+            "--layer",
+            "app2.tar.gz",
+            "-o",
+            "docker-archive:fromreg.tar:win/app:v5",
+        ],
+    );
+    assert_eq!(
+        (a["copied"].as_u64(), a["left"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let u5 = json_of(
+        d,
+        &["unpack", "--json", "docker-archive:fromreg.tar", "store5"],
+    );
+    assert_eq!(u5["layers"][0]["diff_id"], json!(diff_ids[0]));
+    assert_eq!(
+        u5["top"].as_str().unwrap()[6..],
+        u4["top"].as_str().unwrap()[6..]
+    );
     let u3 = json_of(d, &["unpack", "--json", &reg.at("app3:v1"), "store"]);
     assert_eq!(
         (u3["imported"].as_u64(), u3["reused"].as_u64()),
