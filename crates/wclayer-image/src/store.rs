@@ -213,14 +213,25 @@ impl Store {
             .open_file(MARKER)
             .and_then(|f| f.lock_shared().map(|()| f))
             .map_err(|e| Error::io(&ctx, e))?;
-        let open = |d: &str| root.open_dir(d).map_err(|e| Error::io(&ctx, e));
+        Store::at(path, root, made, Some(lock), &ctx)
+    }
+
+    /// The store in `path` whose directory is `root`; `ctx` says what is being done.
+    fn at(
+        path: &Path,
+        root: Dir,
+        made: Option<bool>,
+        lock: Option<std::fs::File>,
+        ctx: &str,
+    ) -> Result<Store, Error> {
+        let open = |d: &str| root.open_dir(d).map_err(|e| Error::io(ctx, e));
         Ok(Store {
             path: path.to_path_buf(),
             layers: open("layers/sha256")?,
             images: open("images/sha256")?,
             root,
             made,
-            lock: Some(lock),
+            lock,
             exclusive: false,
         })
     }
@@ -240,16 +251,7 @@ impl Store {
                 "{shown} is not a wclayer image store (it has no {MARKER})"
             )));
         }
-        let open = |d: &str| root.open_dir(d).map_err(|e| Error::io(&ctx, e));
-        Ok(Store {
-            path: path.to_path_buf(),
-            layers: open("layers/sha256")?,
-            images: open("images/sha256")?,
-            root,
-            made: None,
-            lock: None,
-            exclusive: false,
-        })
+        Store::at(path, root, None, None, &ctx)
     }
 
     /// After a failed unpack: removes what [`Store::open`] made when nothing was put in it
