@@ -101,8 +101,8 @@ impl Store {
     /// [`Store::prune`]): an exclusive lock on its marker, which no unpack into it may hold.
     ///
     /// # Errors
-    /// While another command (an unpack) has the store open; when the marker cannot be
-    /// opened.
+    /// While another command has the store open (an unpack, or another removal); when the
+    /// marker cannot be opened.
     pub fn lock_to_change(&mut self) -> Result<(), Error> {
         let shown = self.path.display().to_string();
         let f = self
@@ -116,8 +116,8 @@ impl Store {
                 Ok(())
             }
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::Invalid(format!(
-                "the store {shown} is in use by another wclayer command (an unpack): try again \
-                 when it has ended"
+                "the store {shown} is in use by another wclayer command (an unpack, or another \
+                 removal): try again when it has ended"
             ))),
             Err(std::fs::TryLockError::Error(e)) => {
                 Err(Error::io(format!("cannot lock the store {shown}"), e))
