@@ -172,15 +172,7 @@ impl DockerArchive {
                 "{name}: the archive holds no OCI image layout (it has no oci-layout file)"
             )));
         }
-        let layout: oci_spec::image::OciLayout =
-            serde_json::from_slice(&self.document("oci-layout", &what)?)
-                .map_err(|e| Error::Invalid(format!("{what} is not valid: {e}")))?;
-        if !layout.image_layout_version().starts_with("1.") {
-            return Err(Error::Invalid(format!(
-                "{what}: image layout version {}, not 1.x",
-                layout.image_layout_version()
-            )));
-        }
+        doc::check_oci_layout(&self.document("oci-layout", &what)?, &what)?;
         let what = format!("the index.json of {name}");
         doc::parse_index(&self.document("index.json", &what)?, None, &what)
     }
@@ -188,14 +180,10 @@ impl DockerArchive {
     /// The blob `desc` points to in the archive's layout, checked against its size and
     /// digest; `what` names it.
     pub(crate) fn read_blob(&self, desc: &Descriptor, what: &str) -> Result<Vec<u8>, Error> {
-        doc::check_size(desc.size, what)?;
         let r = self
             .open_entry(&crate::layout::blob_path(&desc.digest))?
             .ok_or_else(|| Error::Invalid(format!("{what} is missing from the archive")))?;
-        doc::read_limited(
-            crate::digest::VerifyingReader::new(r, Some(desc.digest), desc.size),
-            what,
-        )
+        doc::read_described(r, desc, what)
     }
 
     /// The image `reference` names (`name:tag`, or `@N` from 0), or the only one.
@@ -441,7 +429,7 @@ pub fn write_archive(
             Error::Invalid(format!("{}: {} has no digest", image.name, l.describe()))
         })?;
         layers.push(blob_path(&digest));
-        if l.foreign && base.is_none() && layout.open_blob(&digest)?.is_none() {
+        if l.foreign && layout.open_blob(&digest)?.is_none() {
             // Not in the layout: the manifest's descriptor keeps its urls (an OCI archive,
             // as in the layout); Docker's loader reads them from `LayerSources`.
             sources.insert(
@@ -570,7 +558,108 @@ fn normalized_name(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::normalized_name;
+    use super::*;
+    use crate::doc::Descriptor;
+    use crate::layout::LayoutWriter;
+    use crate::source::Source;
+    use crate::{ImageRef, PlatformSpec};
+
+    /// A Docker image whose base layer is foreign (its blob only at its urls, not in the
+    /// layout) written as a docker-save archive: the foreign layer goes under
+    /// `LayerSources`, the other blobs into the archive, and the archive reads back with
+    /// the same layers, the foreign one with its urls.
+    #[test]
+    fn foreign_layers_stay_at_their_urls_in_a_docker_archive() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("l");
+        let mut w = LayoutWriter::create(&dir).unwrap();
+        let foreign = Digest::of(b"the foreign blob");
+        let foreign_diff = Digest::of(b"the foreign tar");
+        let (layer, layer_size) = w.write_bytes(&[7u8; 3000]).unwrap();
+        let layer_diff = Digest::of(b"the second tar");
+        let config = format!(
+            r#"{{"architecture":"amd64","os":"windows","rootfs":{{"type":"layers","diff_ids":["{foreign_diff}","{layer_diff}"]}}}}"#
+        );
+        let (config_digest, config_size) = w.write_bytes(config.as_bytes()).unwrap();
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{m}","config":{{"mediaType":"{c}","digest":"{config_digest}","size":{config_size}}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"{foreign}","size":16,"urls":["https://example.invalid/b"]}},{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"{layer}","size":{layer_size}}}]}}"#,
+            m = media::DOCKER_MANIFEST,
+            c = media::DOCKER_CONFIG,
+        );
+        let (digest, size) = w.write_bytes(manifest.as_bytes()).unwrap();
+        let desc = Descriptor {
+            media_type: media::DOCKER_MANIFEST.to_string(),
+            digest,
+            size,
+            urls: Vec::new(),
+            platform: None,
+            annotations: Default::default(),
+        };
+        w.finish(&desc, "t").unwrap();
+        let r = ImageRef::parse(&format!("oci:{}:t", dir.display())).unwrap();
+        let source = Source::open(&r).unwrap();
+        let image = source.resolve(&r, &PlatformSpec::default()).unwrap();
+        let Source::Layout(layout) = &source else {
+            panic!("a layout")
+        };
+        // Written with and without a base registry to take missing blobs from (a registry
+        // that has none): a foreign layer is never fetched from it.
+        let (port, seen) = crate::registry::fake::fake(|req, _| match req.path.as_str() {
+            "/v2/" => (200, Vec::new(), Vec::new(), None),
+            _ => (404, Vec::new(), Vec::new(), None),
+        });
+        let reference =
+            crate::registry::RegistryRef::parse(&format!("127.0.0.1:{port}/windows/base:1"))
+                .unwrap();
+        let client = crate::registry::Client::connect(
+            &reference,
+            &crate::registry::RegistryOptions::default(),
+            vec!["repository:windows/base:pull".into()],
+        )
+        .unwrap();
+        let base = crate::source::RegistrySource { client, reference };
+        let out = tmp.path().join("a.tar");
+        for base in [None, Some(&base)] {
+            let f = File::create(&out).unwrap();
+            write_archive(
+                layout,
+                &image,
+                Some("win/app:1"),
+                ArchiveFormat::Docker,
+                base,
+                f,
+            )
+            .unwrap();
+        }
+        assert!(
+            seen.lock()
+                .unwrap()
+                .iter()
+                .all(|r| !r.path.contains("/blobs/")),
+            "no blob asked for"
+        );
+
+        let archive = DockerArchive::open(&out).unwrap();
+        assert!(
+            archive
+                .entries
+                .contains_key(&crate::layout::blob_path(&layer))
+        );
+        assert!(
+            !archive
+                .entries
+                .contains_key(&crate::layout::blob_path(&foreign))
+        );
+        let back = archive
+            .resolve("docker-archive:a.tar", Some("win/app:1"))
+            .unwrap();
+        assert_eq!(back.layers.len(), 2);
+        assert!(back.layers[0].foreign, "{:?}", back.layers[0]);
+        assert_eq!(back.layers[0].urls, ["https://example.invalid/b"]);
+        assert_eq!(back.layers[0].digest, Some(foreign));
+        assert!(!back.layers[1].foreign);
+        assert_eq!(back.layers[1].diff_id, layer_diff);
+    }
 
     #[test]
     fn short_names_are_completed_as_docker_does() {

@@ -46,6 +46,35 @@ pub fn check_size(size: u64, what: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The document `desc` points to, read from `r`: refused over [`MAX_DOCUMENT`], checked
+/// against the descriptor's size and digest; `what` names it.
+///
+/// # Errors
+/// Too large, a failed read, or bytes that do not match the descriptor.
+pub fn read_described(r: impl Read, desc: &Descriptor, what: &str) -> Result<Vec<u8>, Error> {
+    check_size(desc.size, what)?;
+    read_limited(
+        crate::digest::VerifyingReader::new(r, Some(desc.digest), desc.size),
+        what,
+    )
+}
+
+/// Checks an OCI layout's `oci-layout` file (`what` names it): version 1.x.
+///
+/// # Errors
+/// Invalid JSON, or another version.
+pub fn check_oci_layout(bytes: &[u8], what: &str) -> Result<(), Error> {
+    let l: oci_spec::image::OciLayout = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Invalid(format!("{what} is not valid: {e}")))?;
+    if !l.image_layout_version().starts_with("1.") {
+        return Err(Error::Invalid(format!(
+            "{what}: image layout version {}, not 1.x",
+            l.image_layout_version()
+        )));
+    }
+    Ok(())
+}
+
 /// A content descriptor, checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Descriptor {

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use wclayer::crates::fs::{Dir, StagedDir, StagedFile, ambient_authority};
 
 use crate::Error;
-use crate::digest::{Digest, HashingWriter, VerifyingReader};
+use crate::digest::{Digest, HashingWriter};
 use crate::doc::{self, Descriptor, Index};
 use crate::media;
 
@@ -52,15 +52,7 @@ impl Layout {
             Err(e) => return Err(Error::io(format!("cannot open {shown}/oci-layout"), e)),
         };
         let what = format!("{shown}/oci-layout");
-        let bytes = doc::read_limited(file, &what)?;
-        let l: oci_spec::image::OciLayout = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Invalid(format!("{what} is not valid: {e}")))?;
-        if !l.image_layout_version().starts_with("1.") {
-            return Err(Error::Invalid(format!(
-                "{what}: image layout version {}, not 1.x",
-                l.image_layout_version()
-            )));
-        }
+        doc::check_oci_layout(&doc::read_limited(file, &what)?, &what)?;
         Ok(Layout {
             root,
             path: path.to_path_buf(),
@@ -107,11 +99,10 @@ impl Layout {
     /// # Errors
     /// When it is missing, larger than [`doc::MAX_DOCUMENT`], or does not match.
     pub fn read_document(&self, desc: &Descriptor, what: &str) -> Result<Vec<u8>, Error> {
-        doc::check_size(desc.size, what)?;
         let f = self
             .open_blob(&desc.digest)?
             .ok_or_else(|| Error::Invalid(format!("{what} is missing from the layout")))?;
-        doc::read_limited(VerifyingReader::new(f, Some(desc.digest), desc.size), what)
+        doc::read_described(f, desc, what)
     }
 }
 

@@ -76,11 +76,7 @@ fn ls(path: &std::path::Path, json: bool) -> Result<()> {
     let store = Store::open_existing(path)?;
     let images = store.images()?;
     let layers = store.layer_ids()?;
-    let used: std::collections::BTreeSet<String> = images
-        .iter()
-        .flat_map(|i| i.chain_ids.iter().map(|c| c.hex()))
-        .collect();
-    let unused: Vec<_> = layers.iter().filter(|l| !used.contains(&l.hex())).collect();
+    let unused = Store::unused_layers(&images, &layers);
     if json {
         let v = json!({
             "store": path.display().to_string(),

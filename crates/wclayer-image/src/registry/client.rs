@@ -15,7 +15,7 @@ use ureq::http::{Request, Response};
 use ureq::{Body, SendBody};
 
 use crate::Error;
-use crate::digest::{Digest, VerifyingReader};
+use crate::digest::Digest;
 use crate::doc::{self, Descriptor};
 use crate::media;
 use crate::registry::auth::{CredentialSource, Credentials, parse_challenges};
@@ -602,9 +602,10 @@ impl Client {
         desc: &Descriptor,
         what: &str,
     ) -> Result<Vec<u8>, Error> {
+        // Refused before the request, not only while reading.
         doc::check_size(desc.size, what)?;
         let r = self.open_blob(repo, desc.digest, desc.size, what)?;
-        doc::read_limited(VerifyingReader::new(r, Some(desc.digest), desc.size), what)
+        doc::read_described(r, desc, what)
     }
 
     /// The blob `digest` of `repo` as a stream; an interrupted download is resumed with

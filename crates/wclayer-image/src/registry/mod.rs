@@ -8,7 +8,7 @@ pub mod auth;
 pub mod client;
 #[cfg(test)]
 #[allow(clippy::arithmetic_side_effects)]
-mod fake;
+pub(crate) mod fake;
 pub mod push;
 pub mod reference;
 

@@ -60,13 +60,17 @@ impl StoredImage {
     /// Whether `which` names it: its reference exactly, or its id (`sha256:HEX`, `HEX`, or
     /// the first 12 or more hexadecimal digits of it).
     fn is_named(&self, which: &str) -> bool {
-        let hex = self.id.hex();
-        let digits = which.strip_prefix("sha256:").unwrap_or(which);
         self.name == which
-            || (digits.len() >= 12
-                && digits.bytes().all(|b| b.is_ascii_hexdigit())
-                && hex.starts_with(&digits.to_ascii_lowercase()))
+            || id_digits(which).is_some_and(|d| {
+                d.len() >= 12 && self.id.hex().starts_with(&d.to_ascii_lowercase())
+            })
     }
+}
+
+/// The hexadecimal digits `which` gives of an id (`sha256:HEX` or `HEX`), if it is one.
+fn id_digits(which: &str) -> Option<&str> {
+    let digits = which.strip_prefix("sha256:").unwrap_or(which);
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit())).then_some(digits)
 }
 
 /// The part of an image record this module reads.
@@ -201,10 +205,7 @@ impl Store {
             let by_name = found.iter().all(|i| i.name == *w);
             match found.as_slice() {
                 [] => {
-                    let digits = w.strip_prefix("sha256:").unwrap_or(w);
-                    let short = digits.len() < 12
-                        && !digits.is_empty()
-                        && digits.bytes().all(|b| b.is_ascii_hexdigit());
+                    let short = id_digits(w).is_some_and(|d| d.len() < 12);
                     return Err(Error::Invalid(format!(
                         "no image {w} in the store {shown} (`wclayer store ls {shown}` lists \
                          them{})",
@@ -263,16 +264,13 @@ impl Store {
                  are not known)"
             ))
         })?;
-        let used: BTreeSet<String> = images
-            .iter()
-            .flat_map(|i| i.chain_ids.iter().map(Digest::hex))
-            .collect();
-        let mut removed = Removed::default();
-        for id in self.layer_ids()? {
-            if used.contains(&id.hex()) {
-                removed.kept = removed.kept.saturating_add(1);
-                continue;
-            }
+        let layers = self.layer_ids()?;
+        let unused = Store::unused_layers(&images, &layers);
+        let mut removed = Removed {
+            kept: layers.len().saturating_sub(unused.len()),
+            ..Removed::default()
+        };
+        for id in unused {
             discard_dir(&self.layers, &id.hex()).map_err(|e| {
                 Error::io(
                     format!("cannot remove {}", self.layer_path(&id).display()),
@@ -282,6 +280,21 @@ impl Store {
             removed.layers.push(id);
         }
         Ok(removed)
+    }
+
+    /// Of a store's `layers` ([`Store::layer_ids`]), those that none of its `images` (all
+    /// its records: [`Store::images`]) names: the one rule of what `prune` removes.
+    #[must_use]
+    pub fn unused_layers(images: &[StoredImage], layers: &[Digest]) -> Vec<Digest> {
+        let used: BTreeSet<String> = images
+            .iter()
+            .flat_map(|i| i.chain_ids.iter().map(Digest::hex))
+            .collect();
+        layers
+            .iter()
+            .filter(|id| !used.contains(&id.hex()))
+            .copied()
+            .collect()
     }
 
     fn check_locked(&self) -> Result<(), Error> {
