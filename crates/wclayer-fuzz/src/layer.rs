@@ -45,15 +45,15 @@ struct Seen {
 
 /// The outcome of walking a layer reader.
 #[derive(Debug, PartialEq, Eq)]
-struct WalkOutcome {
+pub(crate) struct WalkOutcome {
     seen: Vec<Seen>,
-    error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// Walks `r`, reading every stream (within [`READ_CAP`]). With `reread`, a stream that can
 /// be seeked is read again from its start and must give the same bytes. Every stream is
 /// checked not to contain [`CANARY`] unless `canary_allowed`.
-fn walk(r: &mut dyn LayerReader, reread: bool, canary_allowed: bool) -> WalkOutcome {
+pub(crate) fn walk(r: &mut dyn LayerReader, reread: bool, canary_allowed: bool) -> WalkOutcome {
     let mut out = WalkOutcome {
         seen: Vec::new(),
         error: None,

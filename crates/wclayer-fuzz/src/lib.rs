@@ -23,6 +23,7 @@
 //! | [`tar_reader`] | `ArchiveReader` | every entry's data has the size its header gives; errors are sticky; short reads change nothing |
 //! | [`layer_sidecar`] | `DirLayerReader` over a sidecar made from the input | no panic; streams re-read identically after a seek; two walks agree; nothing outside the layer directory is read |
 //! | [`import`] | `import_tar` into a `DirLayerWriter` (base layer) | nothing is written outside the layer directory; no staging directory is left; a committed layer reads back as the in-memory import does |
+//! | [`image_archive`] | `Source::resolve` and `Store::unpack` of a `docker save` or OCI archive | nothing is written outside the stores; a store holds only complete layers of the image, lowest first; an unpacked image's layers read back, it is listed, and a second unpack imports nothing |
 //! | [`import_delta`] | `import_tar` into a `DirLayerWriter` over a parent layer | as [`import`], and the parent layer is left unchanged |
 //!
 //! Inputs are bounded by the targets themselves (archive limits, read caps), so that every
@@ -43,12 +44,14 @@
 )]
 
 mod backup;
+mod image;
 mod layer;
 mod sd;
 mod tar;
 mod util;
 
 pub use backup::{backup_stream, ea, reparse};
+pub use image::image_archive;
 pub use layer::{import, import_delta, layer_sidecar};
 pub use sd::{sddl, security_descriptor};
 pub use tar::tar_reader;
@@ -68,4 +71,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("layer_sidecar", layer_sidecar),
     ("import", import),
     ("import_delta", import_delta),
+    ("image_archive", image_archive),
 ];

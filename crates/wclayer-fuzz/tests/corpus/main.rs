@@ -115,6 +115,11 @@ fn import_delta_corpus() {
     replay("import_delta");
 }
 
+#[test]
+fn image_archive_corpus() {
+    replay("image_archive");
+}
+
 /// Every target has a corpus, a replay test above, and a libFuzzer binary in `fuzz/`; the
 /// corpus holds no directory and no file over 64 KiB.
 #[test]

@@ -16,6 +16,7 @@ use wclayer_backup::reparse::ReparsePoint;
 use wclayer_backup::sd::{Layout, SecurityDescriptor};
 use wclayer_backup::{BackupStreamReader, BackupStreamWriter, StreamHeader, StreamId};
 use wclayer_fs::{Dir, ambient_authority};
+use wclayer_image::Digest;
 use wclayer_layer::{Entry, LayerReader, MemLayer};
 use wclayer_store::{DirLayerWriter, ParentLayer, WriterOptions};
 use wclayer_tar::archive::ArchiveReader;
@@ -60,6 +61,7 @@ pub(crate) fn all() -> Vec<(&'static str, Seeds)> {
         ("layer_sidecar", sidecar_seeds(&tars)),
         ("import", tar_seeds(&tars, false)),
         ("import_delta", tar_seeds(&tars, false)),
+        ("image_archive", image_seeds()),
     ]
 }
 
@@ -149,7 +151,12 @@ fn layer_tars() -> Vec<LayerTar> {
 /// follow their file). Hard links and parents may end up in another part; such a part is
 /// a malformed or an implicit-parent layer, still a good seed.
 fn split_tar(bytes: &[u8]) -> Vec<Vec<u8>> {
-    if bytes.len() <= MAX_SEED {
+    split_tar_at(bytes, MAX_SEED)
+}
+
+/// [`split_tar`] into parts of at most `max` bytes.
+fn split_tar_at(bytes: &[u8], max: usize) -> Vec<Vec<u8>> {
+    if bytes.len() <= max {
         return vec![bytes.to_vec()];
     }
     let mut starts = Vec::new();
@@ -165,7 +172,7 @@ fn split_tar(bytes: &[u8]) -> Vec<Vec<u8>> {
     let mut from = 0;
     let mut last = 0;
     for &s in &starts[1..] {
-        if s - from > MAX_SEED - 1024 && last > from {
+        if s - from > max - 1024 && last > from {
             parts.push(from..last);
             from = last;
         }
@@ -941,5 +948,155 @@ fn sidecar_seeds(tars: &[LayerTar]) -> Seeds {
         input.extend_from_slice(files.as_bytes());
         push(&mut seeds, format!("hand-{name}.sidecar"), input);
     }
+    seeds
+}
+
+// ---------------------------------------------------------------------------------------
+// Image archives
+
+/// A tar of files, laid out as `docker save` writes them (mode 0644, time 0).
+fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, bytes) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        b.append_data(&mut h, name, *bytes).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// A legacy `docker save` archive (before Docker 25: `<config hex>.json`, `ID/layer.tar`
+/// uncompressed, `manifest.json`) of images, each a list of layer tars and the diffIDs
+/// its config claims for them.
+fn legacy_archive(images: &[(&[&[u8]], &[Digest])]) -> Vec<u8> {
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut manifest = Vec::new();
+    for (n, (layers, diff_ids)) in images.iter().enumerate() {
+        let config = serde_json::json!({
+            "architecture": "amd64",
+            "os": "windows",
+            "os.version": "10.0.20348.1",
+            "rootfs": {
+                "type": "layers",
+                "diff_ids": diff_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            },
+            "history": [],
+        })
+        .to_string()
+        .into_bytes();
+        let config_name = format!("{}.json", Digest::of(&config).hex());
+        let mut layer_names = Vec::new();
+        for layer in layers.iter() {
+            let name = format!("{}/layer.tar", Digest::of(layer).hex());
+            if !files.iter().any(|(f, _)| *f == name) {
+                files.push((name.clone(), layer.to_vec()));
+            }
+            layer_names.push(name);
+        }
+        files.push((config_name.clone(), config));
+        manifest.push(serde_json::json!({
+            "Config": config_name,
+            "RepoTags": [format!("example/image{n}:latest")],
+            "Layers": layer_names,
+        }));
+    }
+    files.push((
+        "manifest.json".into(),
+        serde_json::Value::from(manifest).to_string().into_bytes(),
+    ));
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    tar_of(&refs)
+}
+
+/// Image archives of a base layer and a delta over it (the first 12 KiB or so of the
+/// generator's `base` and `delta`, for seeds of at most 64 KiB): built as `wclayer build` builds, written
+/// as `docker-archive:` and `oci-archive:` with gzip and zstd layers; legacy `docker save`
+/// archives with uncompressed layers, with two images (for `@1`), and with a config whose
+/// diffIDs do not match its layers.
+fn image_seeds() -> Seeds {
+    use wclayer_image::archive::{ArchiveFormat, write_archive};
+    use wclayer_image::build::{BuildOptions, NewLayer, build, build_from_scratch};
+    use wclayer_image::layout::Layout;
+    use wclayer_image::media::Compression;
+    use wclayer_image::{ImageRef, Platform, PlatformSpec, Source};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let options = wclayer_gen::Options {
+        big_file_size: 4096,
+    };
+    let mut layers = Vec::new();
+    for case in ["base", "delta"] {
+        let mut bytes = Vec::new();
+        wclayer_gen::write_case_with(case, &options, &mut bytes).unwrap();
+        let first = split_tar_at(&bytes, 12 << 10).swap_remove(0);
+        fs::write(d.join(format!("{case}.tar")), &first).unwrap();
+        layers.push(first);
+    }
+    let platform = Platform {
+        os: "windows".into(),
+        architecture: "amd64".into(),
+        variant: None,
+        os_version: Some("10.0.20348.1".into()),
+    };
+    let resolve = |s: &Source, r: &str| {
+        s.resolve(&ImageRef::parse(r).unwrap(), &PlatformSpec::default())
+            .unwrap()
+    };
+    let mut seeds = Vec::new();
+    for compression in [Compression::Gzip, Compression::Zstd] {
+        let opts = BuildOptions {
+            compression,
+            level: None,
+            limits: wclayer_layer::Limits::default(),
+            created: 0,
+            leave_base_blobs: false,
+        };
+        let l = d.join(format!("layout-{}", compression.name()));
+        let base_layer = [NewLayer::Tar(d.join("base.tar"))];
+        build_from_scratch(&platform, &base_layer, &l, "base", &opts).unwrap();
+        let source =
+            Source::open(&ImageRef::parse(&format!("oci:{}", l.display())).unwrap()).unwrap();
+        let base = resolve(&source, &format!("oci:{}:base", l.display()));
+        let delta_layer = [NewLayer::Tar(d.join("delta.tar"))];
+        build(&source, &base, &delta_layer, &l, "app", &opts).unwrap();
+        let app = resolve(&source, &format!("oci:{}:app", l.display()));
+        let layout = Layout::open(&l).unwrap();
+        for (format, name, tag) in [
+            (ArchiveFormat::Docker, "docker", "example/app:1"),
+            (ArchiveFormat::Oci, "oci", "app"),
+        ] {
+            let mut out = Vec::new();
+            write_archive(&layout, &app, Some(tag), format, None, &mut out).unwrap();
+            push(
+                &mut seeds,
+                format!("{name}-{}-base-delta.tar", compression.name()),
+                out,
+            );
+        }
+    }
+    let (base, delta) = (&layers[0][..], &layers[1][..]);
+    let ids = [Digest::of(base), Digest::of(delta)];
+    let both: &[&[u8]] = &[base, delta];
+    push(
+        &mut seeds,
+        "legacy-docker-base-delta.tar",
+        legacy_archive(&[(both, &ids)]),
+    );
+    push(
+        &mut seeds,
+        "legacy-docker-two-images.tar",
+        legacy_archive(&[(both, &ids), (&[base], &ids[..1])]),
+    );
+    push(
+        &mut seeds,
+        "legacy-docker-wrong-diffid.tar",
+        legacy_archive(&[(both, &[ids[0], ids[0]])]),
+    );
     seeds
 }
