@@ -43,7 +43,7 @@ impl NewLayer {
 pub struct BuildOptions {
     /// gzip or zstd.
     pub compression: Compression,
-    /// The compression level (gzip 1–9, default 4; zstd 1–19, default 3).
+    /// The compression level (gzip 1–9, default [`wclayer_compress::GZIP_LEVEL`]; zstd 1–19, default [`wclayer_compress::ZSTD_LEVEL`]).
     pub level: Option<u32>,
     /// What a layer directory's records may claim.
     pub limits: Limits,
@@ -92,11 +92,6 @@ pub struct Built {
     /// The new layers.
     pub layers: Vec<BuiltLayer>,
 }
-
-/// The gzip level unless one is given (as `wclayer export`).
-const GZIP_LEVEL: u32 = 4;
-/// The zstd level unless one is given.
-const ZSTD_LEVEL: i32 = 3;
 
 /// Builds `base` + `layers` into the layout `out` under `tag`.
 ///
@@ -388,7 +383,7 @@ fn write_layer(
         let ctx = |e| Error::io(format!("cannot compress {shown}"), e);
         match opts.compression {
             Compression::Gzip => {
-                let level = opts.level.unwrap_or(GZIP_LEVEL).min(9);
+                let level = opts.level.unwrap_or(wclayer_compress::GZIP_LEVEL).min(9);
                 let mut gz = wclayer_compress::GzOptions::new()
                     .level(flate2::Compression::new(level))
                     .hash_input(true)
@@ -400,8 +395,8 @@ fn write_layer(
             Compression::Zstd | Compression::None => {
                 let level = opts
                     .level
-                    .map_or(Ok(ZSTD_LEVEL), i32::try_from)
-                    .unwrap_or(ZSTD_LEVEL);
+                    .map_or(Ok(wclayer_compress::ZSTD_LEVEL), i32::try_from)
+                    .unwrap_or(wclayer_compress::ZSTD_LEVEL);
                 let z = zstd::Encoder::new(out, level).map_err(ctx)?;
                 let mut h = HashingWriter::new(z);
                 produce(&mut h)?;

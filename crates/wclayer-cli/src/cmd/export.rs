@@ -108,7 +108,7 @@ pub(crate) struct TarFlags {
     /// Compress with zstd (also chosen by an output named `.tar.zst`).
     #[arg(long)]
     pub(crate) zstd: bool,
-    /// The compression level: gzip 1 (fastest) to 9 (smallest), default 4; zstd 1 to 19,
+    /// The compression level: gzip 1 (fastest) to 9 (smallest), default 3; zstd 1 to 19,
     /// default 3. The uncompressed tar, and so the diffID, never depends on it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=19))]
     pub(crate) level: Option<u32>,
@@ -139,14 +139,6 @@ impl TarFlags {
         Ok(compression)
     }
 }
-
-/// The gzip level of compressed outputs unless `--level` says otherwise: chosen by
-/// measurement (docs/performance.md, "Export gzip"): on the nanoserver-shaped layer it
-/// compresses in 0.83 of level 6's time and its output is 0.5 % larger than level 6's and
-/// still 2 % smaller than `pigz -6`'s.
-pub(crate) const GZIP_LEVEL: u32 = 4;
-/// The zstd level unless `--level` says otherwise (zstd's own default).
-pub(crate) const ZSTD_LEVEL: i32 = 3;
 
 /// What [`write_tar`] wrote.
 pub(crate) struct Written {
@@ -211,7 +203,9 @@ pub(crate) fn write_tar(
             // of its own, fed the same blocks; this thread produces the tar, hashes the
             // compressed bytes (the digest) and writes them.
             let gz = wclayer_compress::GzOptions::new()
-                .level(flate2::Compression::new(level.unwrap_or(GZIP_LEVEL)))
+                .level(flate2::Compression::new(
+                    level.unwrap_or(wclayer_compress::GZIP_LEVEL),
+                ))
                 .hash_input(true)
                 .build(compressed);
             let (gz, size) = with_progress(gz, produce)?;
@@ -224,7 +218,7 @@ pub(crate) fn write_tar(
             (done.inner, hex::encode(diff_id), size)
         }
         Compression::Zstd => {
-            let level = level.map_or(Ok(ZSTD_LEVEL), i32::try_from)?;
+            let level = level.map_or(Ok(wclayer_compress::ZSTD_LEVEL), i32::try_from)?;
             let mut z = zstd::Encoder::new(compressed, level)?;
             z.multithread(
                 std::thread::available_parallelism()

@@ -280,7 +280,7 @@ pub(crate) struct BuildArgs {
     /// Compress the new layers with zstd instead of gzip (an OCI base only).
     #[arg(long)]
     zstd: bool,
-    /// The compression level: gzip 1 to 9 (default 4), zstd 1 to 19 (default 3).
+    /// The compression level: gzip 1 to 9 (default 3), zstd 1 to 19 (default 3).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=19))]
     level: Option<u32>,
     /// Where to write the image: `oci:DIR:TAG` (the layout is created when missing; an image
