@@ -272,9 +272,13 @@ fn build_on(
         .unwrap_or_default();
     for b in &built {
         diff_ids.push(json!(b.diff_id.to_string()));
+        // The layer's file name, not its path: where the layer was built from is no part
+        // of the image (the same layers give the same config and digests from any
+        // directory), and a pushed image does not tell the builder's directories.
+        let name = b.source.file_name().unwrap_or(b.source.as_os_str());
         history.push(json!({
             "created": created,
-            "created_by": format!("wclayer build --layer {}", b.source.display()),
+            "created_by": format!("wclayer build --layer {}", name.to_string_lossy()),
         }));
     }
     obj.insert(

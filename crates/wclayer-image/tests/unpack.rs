@@ -219,3 +219,28 @@ fn images_are_listed_and_removed_with_the_layers_no_other_image_uses() {
     );
     assert!(other.has_layer(&base_id));
 }
+
+/// The same layers give the same image from any directory: the config's history names a
+/// layer by its file name, not by the path it was built from.
+#[test]
+fn the_same_layers_build_the_same_image_wherever_they_are() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let mut digests = Vec::new();
+    for dir in ["here", "there/deeper"] {
+        let from = d.join(dir);
+        std::fs::create_dir_all(&from).unwrap();
+        let layer = from.join("base.tar");
+        wclayer_gen::write_case("base", std::fs::File::create(&layer).unwrap()).unwrap();
+        let l = d.join(format!("layout-{}", digests.len()));
+        let built =
+            build_from_scratch(&windows(), &[NewLayer::Tar(layer)], &l, "v1", &opts()).unwrap();
+        let (_, image) = open(&format!("oci:{}:v1", l.display()));
+        assert_eq!(
+            image.config.json["history"][0]["created_by"],
+            "wclayer build --layer base.tar"
+        );
+        digests.push(built.manifest.digest);
+    }
+    assert_eq!(digests[0], digests[1], "the same manifest digest");
+}
