@@ -39,7 +39,7 @@ fn names(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-/// The input as an image archive `tmp/image.tar`, opened as each of [`REFERENCES`] (the only
+/// The input as an image archive `tmp/image.tar`, opened as each of `REFERENCES` (the only
 /// image of a `docker save` archive, its image `@1`, the only manifest of an OCI archive),
 /// resolved for `windows/amd64`, and unpacked into a fresh store `tmp/store-N` with small
 /// limits (4096 entries and 16 MiB of file data per layer). Compressed archives are left
