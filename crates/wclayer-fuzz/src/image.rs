@@ -63,9 +63,8 @@ pub fn image_archive(data: &[u8]) {
     let platform = PlatformSpec::default();
     let mut expected_names = BTreeSet::from(["image.tar".to_owned()]);
     for (n, form) in REFERENCES.iter().enumerate() {
-        let Ok(r) = ImageRef::parse(&form.replace("{}", &archive.to_string_lossy())) else {
-            panic!("{form}: the reference parses");
-        };
+        let r = ImageRef::parse(&form.replace("{}", &archive.to_string_lossy()))
+            .expect("the reference parses");
         let Ok(source) = Source::open(&r) else {
             continue;
         };
