@@ -43,7 +43,8 @@ impl NewLayer {
 pub struct BuildOptions {
     /// gzip or zstd.
     pub compression: Compression,
-    /// The compression level (gzip 1–9, default [`wclayer_compress::GZIP_LEVEL`]; zstd 1–19, default [`wclayer_compress::ZSTD_LEVEL`]).
+    /// The compression level (gzip 1–9, default [`wclayer_compress::GZIP_LEVEL`]; zstd
+    /// 1–19, default [`wclayer_compress::ZSTD_LEVEL`]).
     pub level: Option<u32>,
     /// What a layer directory's records may claim.
     pub limits: Limits,
