@@ -19,6 +19,8 @@
 //!   system records it).
 //! - [`AsOsHandle`], [`read_at`], [`read_exact_at`], [`write_all_at`]: what the other crates
 //!   need of open files in the same words on every system.
+//! - [`DirectWriter`] and [`AlignedBuf`]: a new file's large writes sent around the page
+//!   cache (`O_DIRECT`) where the file system allows it, from buffers aligned for it.
 //! - [`xattr`]: extended attributes of open files and directories.
 //! - [`StagedDir`]: a directory built next to its final name, removed on drop, and made
 //!   visible by one `syncfs` and one rename (without replacing anything); [`StagedFile`] the
@@ -67,6 +69,7 @@ compile_error!("wclayer-fs supports Unix and Windows only");
 mod cache;
 pub mod cleanup;
 mod dir;
+mod direct;
 mod held;
 mod metadata;
 pub mod names;
@@ -79,6 +82,7 @@ use std::io;
 
 pub use cache::DirCache;
 pub use dir::{Dir, set_file_times};
+pub use direct::{AlignedBuf, DIRECT_ALIGN, DIRECT_MIN, DirectWriter};
 pub use metadata::{FileType, Metadata};
 pub use stage::{MAX_TARGET_NAME, STAGING_INFIX, StagedDir, StagedFile, discard_dir};
 

@@ -199,6 +199,8 @@ pub struct StagedFile {
     done: bool,
     registered: Option<u64>,
     ahead: Option<WriteBackAhead>,
+    /// With [`StagedFile::write_direct`], what `io::Write` writes goes through it.
+    appender: Option<crate::direct::Appender>,
 }
 
 /// The thread that flushes a [`StagedFile`]'s data while it is being written
@@ -214,9 +216,9 @@ struct WriteBackAhead {
 impl WriteBackAhead {
     /// Counts `n` bytes written; wakes the thread when they cross a multiple of `every` (a
     /// wake-up while it is busy is dropped).
-    fn wrote(&mut self, n: usize) {
+    fn wrote(&mut self, n: u64) {
         let before = self.written;
-        self.written = before.saturating_add(n as u64);
+        self.written = before.saturating_add(n);
         if before.checked_div(self.every) != self.written.checked_div(self.every) {
             let _ = self.wake.try_send(());
         }
@@ -249,7 +251,26 @@ impl StagedFile {
             done: false,
             registered,
             ahead: None,
+            appender: None,
         })
+    }
+
+    /// From now on, what is written through `io::Write` is collected in an aligned buffer
+    /// of 1 MiB and each full buffer written around the page cache where the file system
+    /// allows it (`crate::DirectWriter`): an output file of hundreds of megabytes then
+    /// costs no page cache, and its flush has only the last partial block and the metadata
+    /// left. Only what went through the page cache counts towards
+    /// [`StagedFile::write_back_every`]. Write the file through `io::Write` only from then
+    /// on: [`StagedFile::file`] does not see what is still buffered.
+    ///
+    /// # Errors
+    /// When the file's position cannot be read.
+    pub fn write_direct(&mut self) -> io::Result<()> {
+        if self.appender.is_none() {
+            let at = io::Seek::stream_position(&mut self.file)?;
+            self.appender = Some(crate::direct::Appender::new(at));
+        }
+        Ok(())
     }
 
     /// Flushes the data written so far (`fdatasync`; `FlushFileBuffers` on Windows) every
@@ -296,6 +317,9 @@ impl StagedFile {
     /// When a flush or the rename fails (the partial file is then removed on drop; a failure
     /// of the last flush leaves the file in place).
     pub fn commit(mut self, sync: bool) -> io::Result<()> {
+        if let Some(mut a) = self.appender.take() {
+            a.finish(&self.file)?;
+        }
         if let Some(a) = self.ahead.take() {
             a.stop();
         }
@@ -317,14 +341,26 @@ impl StagedFile {
 
 impl io::Write for StagedFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
+        let (n, cached) = match &mut self.appender {
+            Some(a) => a.write(&self.file, buf)?,
+            None => {
+                let n = self.file.write(buf)?;
+                (n, n as u64)
+            }
+        };
         if let Some(a) = &mut self.ahead {
-            a.wrote(n);
+            a.wrote(cached);
         }
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        if let Some(a) = &mut self.appender {
+            let cached = a.write_out(&self.file)?;
+            if let Some(ahead) = &mut self.ahead {
+                ahead.wrote(cached);
+            }
+        }
         self.file.flush()
     }
 }
@@ -578,6 +614,44 @@ mod tests {
         assert!(std::fs::read(tmp.path().join("out")).unwrap() == data);
         let mut g = StagedFile::create(&d, "gone").unwrap();
         g.write_back_every(10);
+        g.write_all(&data).unwrap();
+        drop(g);
+        let names: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [std::ffi::OsString::from("out")]);
+    }
+
+    /// A file written direct ([`StagedFile::write_direct`]) in pieces, flushed ahead, holds
+    /// every byte once committed; one dropped unfinished goes with its buffer.
+    #[test]
+    fn staged_files_written_direct_keep_every_byte_and_still_go_when_dropped() {
+        use std::io::Write as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let d = root(tmp.path());
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let mut f = StagedFile::create(&d, "out").unwrap();
+        f.write_all(b"before").unwrap();
+        f.write_direct().unwrap();
+        f.write_back_every(100_000);
+        for piece in data.chunks(99_999) {
+            f.write_all(piece).unwrap();
+        }
+        f.flush().unwrap();
+        f.write_all(b"after").unwrap();
+        f.commit(true).unwrap();
+        let got = std::fs::read(tmp.path().join("out")).unwrap();
+        assert!(
+            got.len() == data.len() + 11
+                && got.starts_with(b"before")
+                && got.ends_with(b"after")
+                && got.get(6..6 + data.len()) == Some(&data[..]),
+            "{} bytes",
+            got.len()
+        );
+        let mut g = StagedFile::create(&d, "gone").unwrap();
+        g.write_direct().unwrap();
         g.write_all(&data).unwrap();
         drop(g);
         let names: Vec<_> = std::fs::read_dir(tmp.path())

@@ -142,10 +142,11 @@ impl Op {
                 ("renameat2", 1, false),
                 ("fsync", 1, true),
             ],
-            // The tar is written by a thread of its own: its first write is the first data.
+            // The tar is written by a thread of its own, in positioned writes of 1 MiB
+            // (around the page cache): its first write is the first data.
             Op::Export => &[
                 ("openat", 40, false),
-                ("write", 1, false),
+                ("pwrite64", 1, false),
                 ("fsync", 1, false),
                 ("renameat", 1, false),
                 ("fsync", 2, true),

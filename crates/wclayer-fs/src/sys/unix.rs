@@ -312,6 +312,31 @@ pub(crate) fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<(
     std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
 }
 
+/// Whether this system has direct I/O (`O_DIRECT`) for `crate::DirectWriter`.
+pub(crate) const DIRECT_IO: bool = cfg!(target_os = "linux");
+
+/// Sets or clears `O_DIRECT` on an open file (`fcntl(F_SETFL)`); `InvalidInput` where the
+/// file system has no direct I/O.
+#[cfg(target_os = "linux")]
+pub(crate) fn set_direct(file: &File, on: bool) -> io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(file)?;
+    let flags = if on {
+        flags | OFlags::DIRECT
+    } else {
+        flags.difference(OFlags::DIRECT)
+    };
+    Ok(rustix::fs::fcntl_setfl(file, flags)?)
+}
+
+/// Without direct I/O there is nothing to set; clearing it always works.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn set_direct(_file: &File, on: bool) -> io::Result<()> {
+    if on {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    Ok(())
+}
+
 /// The lock of a staging directory or partial file: an exclusive `flock` on an open file
 /// description of it, dropped by the kernel when the process ends, however it ends.
 pub(crate) struct StagingLock {

@@ -335,6 +335,17 @@ pub(crate) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<us
     file.seek_read(buf, offset)
 }
 
+/// Direct I/O is not used on Windows (`crate::DirectWriter` writes through the cache).
+pub(crate) const DIRECT_IO: bool = false;
+
+/// Nothing to switch on Windows: switching on fails as unsupported, off always works.
+pub(crate) fn set_direct(_file: &File, on: bool) -> io::Result<()> {
+    if on {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    Ok(())
+}
+
 /// Writes all of `buf` at `offset`.
 pub(crate) fn write_all_at(file: &File, mut buf: &[u8], mut offset: u64) -> io::Result<()> {
     while !buf.is_empty() {

@@ -15,12 +15,12 @@
 //! worker, which names its entry, is reported by the writer's next call, and at the latest by
 //! [`Pool::finish`]; the import then fails as for any other error.
 //!
-//! Every [`WRITE_BACK_EVERY`] bytes the workers wrote, a thread of the pool asks the file
+//! A file's large aligned writes go around the page cache ([`DirectWriter`]); every
+//! [`WRITE_BACK_EVERY`] bytes the workers wrote through it, a thread of the pool asks the file
 //! system to write them out ([`Dir::write_back_ahead`]), so that the disk works while the
-//! import goes on and the one flush at the end has little left to wait for; the pages stay
+//! import goes on and the one flush at the end has little left to wait for; those pages stay
 //! cached.
 
-use std::fs::File;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use wclayer_backup::UnixTime;
-use wclayer_fs::Dir;
+use wclayer_fs::{AlignedBuf, Dir, DirectWriter};
 use wclayer_layer::SparseWriter;
 
 use crate::Error;
@@ -56,7 +56,7 @@ enum Job {
     /// Moves to an offset of the file.
     Seek(u64),
     /// Bytes at the current offset.
-    Data(Vec<u8>),
+    Data(AlignedBuf),
     /// The file is complete: at least `len` long, these times, then closed.
     End {
         len: u64,
@@ -153,8 +153,7 @@ impl WriteBack {
 
     /// Counts `n` bytes written; wakes the thread when they cross a multiple of `every` (a
     /// wake-up while it is busy is dropped).
-    fn wrote(&self, n: usize) {
-        let n = n as u64;
+    fn wrote(&self, n: u64) {
         let before = self.written.fetch_add(n, Ordering::Relaxed);
         if before.checked_div(self.every) != before.saturating_add(n).checked_div(self.every) {
             let _ = self.wake.try_send(());
@@ -183,8 +182,8 @@ pub(super) struct Pool {
     inline: Option<Filling>,
     failure: Arc<Failure>,
     /// Buffers the workers (or [`Pool::recycle`]) are done with.
-    spare: Receiver<Vec<u8>>,
-    spare_tx: SyncSender<Vec<u8>>,
+    spare: Receiver<AlignedBuf>,
+    spare_tx: SyncSender<AlignedBuf>,
 }
 
 impl Pool {
@@ -232,7 +231,7 @@ impl Pool {
     }
 
     /// A buffer for the next [`Pool::data`], empty, with room for [`CHUNK`] bytes.
-    pub(super) fn buffer(&self) -> Vec<u8> {
+    pub(super) fn buffer(&self) -> AlignedBuf {
         match self.spare.try_recv() {
             Ok(mut b) => {
                 b.clear();
@@ -242,13 +241,13 @@ impl Pool {
                 #[cfg(test)]
                 self.fresh_buffers
                     .set(self.fresh_buffers.get().saturating_add(1));
-                Vec::with_capacity(CHUNK)
+                AlignedBuf::with_capacity(CHUNK)
             }
         }
     }
 
     /// Takes back a buffer of [`Pool::buffer`] that was not used.
-    pub(super) fn recycle(&self, buf: Vec<u8>) {
+    pub(super) fn recycle(&self, buf: AlignedBuf) {
         let _ = self.spare_tx.try_send(buf);
     }
 
@@ -298,7 +297,7 @@ impl Pool {
     }
 
     /// Writes `data` at the current offset of the file being filled.
-    pub(super) fn data(&mut self, data: Vec<u8>) -> Result<(), Error> {
+    pub(super) fn data(&mut self, data: AlignedBuf) -> Result<(), Error> {
         self.staged_bytes = self.staged_bytes.saturating_add(data.len());
         self.stage(Job::Data(data))?;
         if self.staged_bytes >= CHUNK {
@@ -391,7 +390,7 @@ impl Drop for Pool {
 
 /// A file being filled.
 struct Filling {
-    out: SparseWriter<File>,
+    out: SparseWriter<DirectWriter>,
     entry: String,
 }
 
@@ -400,7 +399,7 @@ struct Filling {
 fn work(
     jobs: &Receiver<Batch>,
     failure: &Failure,
-    spare: &SyncSender<Vec<u8>>,
+    spare: &SyncSender<AlignedBuf>,
     write_back: Option<&WriteBack>,
 ) {
     let mut filling: Option<Filling> = None;
@@ -417,13 +416,21 @@ fn work(
             }
             continue;
         }
-        if let (Job::Data(b), Some(wb)) = (&job, write_back) {
-            wb.wrote(b.len());
-        }
+        // Only bytes that went through the page cache need writing back.
+        let data = match &job {
+            Job::Data(b) => Some(b.len() as u64),
+            _ => None,
+        };
+        let direct =
+            |f: &mut Option<Filling>| f.as_mut().map_or(0, |f| f.out.get_mut().direct_bytes());
+        let direct_before = direct(&mut filling);
         if let Err(e) = run(&mut filling, job, Some(spare)) {
             filling = None;
             skipping = true;
             failure.record(e);
+        }
+        if let (Some(n), Some(wb)) = (data, write_back) {
+            wb.wrote(n.saturating_sub(direct(&mut filling).saturating_sub(direct_before)));
         }
     }
 }
@@ -432,7 +439,7 @@ fn work(
 fn run(
     filling: &mut Option<Filling>,
     job: Job,
-    spare: Option<&SyncSender<Vec<u8>>>,
+    spare: Option<&SyncSender<AlignedBuf>>,
 ) -> Result<(), Error> {
     let err = |f: &Filling, op: &'static str| {
         let entry = f.entry.clone();
@@ -444,7 +451,7 @@ fn run(
                 .create_file(&name)
                 .map_err(|e| Error::io("create file", &entry, e))?;
             *filling = Some(Filling {
-                out: SparseWriter::new(file),
+                out: SparseWriter::new(DirectWriter::new(file)),
                 entry,
             });
             Ok(())
@@ -455,7 +462,10 @@ fn run(
         },
         Job::Data(b) => {
             let r = match filling.as_mut() {
-                Some(f) => f.out.write_all(&b).map_err(err(f, "write file data")),
+                Some(f) => f
+                    .out
+                    .write_all(b.bytes())
+                    .map_err(err(f, "write file data")),
                 None => Ok(()),
             };
             if let Some(spare) = spare {
@@ -478,13 +488,15 @@ fn run(
             out.flush().map_err(io_err("write file data"))?;
             let want = out.end().max(len);
             let written = out.written_end();
-            let file = out.into_inner().map_err(io_err("write file data"))?;
+            let file = out
+                .into_inner()
+                .and_then(DirectWriter::into_file)
+                .map_err(io_err("write file data"))?;
             if written < want {
                 file.set_len(want).map_err(io_err("set file length"))?;
             }
-            // The pages stay cached (no drop-behind advice): whatever reads the layer next,
-            // an export or a container, finds them there; the one `syncfs` at the end writes
-            // them (docs/performance.md, "Import").
+            // Large writes went around the page cache (`DirectWriter`); the rest stays cached
+            // until the one `syncfs` at the end writes it (docs/performance.md, "Import").
             wclayer_fs::set_file_times(&file, atime, mtime).map_err(io_err("set times"))?;
             Ok(())
         }
@@ -525,7 +537,7 @@ mod tests {
                 pool.begin(f, Arc::clone(&d), format!("f{f}"), format!("F{f}"))
                     .unwrap();
                 let mut b = pool.buffer();
-                b.extend(std::iter::repeat_n(f as u8, f * 1000));
+                b.extend_from_slice(&vec![f as u8; f * 1000]);
                 pool.data(b).unwrap();
                 pool.end(f as u64 * 1000 + 5, None, None).unwrap();
                 pool.link(

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use wclayer_backup::{RawHeader, SplitError, SplitVisitor, StreamId, UnixTime};
-use wclayer_fs::Dir;
+use wclayer_fs::{AlignedBuf, Dir};
 use wclayer_layer::{FileNo, ReportedSize};
 
 use super::pool::{CHUNK, Pool};
@@ -43,7 +43,7 @@ pub(super) struct EntrySink {
 impl EntrySink {
     /// The sink of file `file_no`; `content` when the entry has its own regular file, which
     /// the pool has begun ([`Pool::begin`]).
-    pub(super) fn new(file_no: FileNo, content: Option<Vec<u8>>) -> EntrySink {
+    pub(super) fn new(file_no: FileNo, content: Option<AlignedBuf>) -> EntrySink {
         EntrySink {
             file_no,
             content: content.map(|buf| Content { buf }),
@@ -84,7 +84,7 @@ impl EntrySink {
 /// through `wclayer_layer::SparseWriter` (every aligned block of zeros stays a hole,
 /// docs/security.md §4).
 struct Content {
-    buf: Vec<u8>,
+    buf: AlignedBuf,
 }
 
 impl Content {
@@ -95,13 +95,14 @@ impl Content {
 
     fn write_all(&mut self, pool: &mut Pool, mut bytes: &[u8]) -> Result<(), Error> {
         while !bytes.is_empty() {
-            let room = CHUNK.saturating_sub(self.buf.len()).max(1);
-            let (now, rest) = bytes.split_at(room.min(bytes.len()));
-            self.buf.extend_from_slice(now);
-            if self.buf.len() >= CHUNK {
+            let room = CHUNK.saturating_sub(self.buf.len());
+            let took = self
+                .buf
+                .extend_from_slice(bytes.get(..room).unwrap_or(bytes));
+            if self.buf.len() >= CHUNK || took == 0 {
                 self.send(pool)?;
             }
-            bytes = rest;
+            bytes = bytes.get(took..).unwrap_or_default();
         }
         Ok(())
     }
