@@ -315,6 +315,81 @@ fn free_bytes(path: &Path) -> anyhow::Result<u64> {
     Ok(s.f_bavail * s.f_frsize)
 }
 
+/// The file in the work directory that holds when a run last deleted its trees (Unix
+/// seconds).
+const DELETED_MARK: &str = "last-deletion";
+
+/// How long after a deletion ext4 without a journal still passes over the freed inodes
+/// when it allocates new ones: 60 s, or 360 s while the inode's table block is dirty, which
+/// the next creations in that block make it again (Linux `fs/ext4/ialloc.c`,
+/// `recently_deleted`).
+const SETTLE_SECS: u64 = 360;
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Whether `path` is on an ext4 file system without a journal: its device's
+/// `/sys/fs/ext4/DEV/journal_task` reads `<none>`.
+fn ext4_without_journal(path: &Path) -> bool {
+    let Ok(m) = fs::metadata(path) else {
+        return false;
+    };
+    let (major, minor) = (rustix::fs::major(m.dev()), rustix::fs::minor(m.dev()));
+    let Ok(block) = fs::canonicalize(format!("/sys/dev/block/{major}:{minor}")) else {
+        return false;
+    };
+    let Some(name) = block.file_name() else {
+        return false;
+    };
+    fs::read_to_string(Path::new("/sys/fs/ext4").join(name).join("journal_task"))
+        .is_ok_and(|t| t.trim() == "<none>")
+}
+
+/// Records in `work` that a run deleted its trees just now.
+fn note_deletion(work: &Path) {
+    if let Err(e) = fs::write(work.join(DELETED_MARK), format!("{}\n", unix_now())) {
+        println!("could not record the deletion in {}: {e}", work.display());
+    }
+}
+
+/// How long ago (seconds) the last run in `work` deleted its trees, and how much longer to
+/// wait for [`SETTLE_SECS`] to have passed since; `None` without a record, or with one that
+/// is unreadable, in the future or old enough.
+fn settle_wait(work: &Path, now: u64) -> Option<(u64, u64)> {
+    let at = fs::read_to_string(work.join(DELETED_MARK))
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|&at| at <= now)?;
+    let ago = now.saturating_sub(at);
+    let wait = SETTLE_SECS.saturating_sub(ago);
+    (wait > 0).then_some((ago, wait))
+}
+
+/// Before the first measurement: on ext4 without a journal, waits until the trees an
+/// earlier run in `work` deleted are [`SETTLE_SECS`] old. Inodes freed more recently are
+/// passed over one by one when new ones are allocated near them, and every extraction of
+/// the run would measure that scan (docs/performance.md, "Fresh destinations").
+fn settle(work: &Path) {
+    let Some((ago, wait)) = settle_wait(work, unix_now()) else {
+        return;
+    };
+    if !ext4_without_journal(work) {
+        return;
+    }
+    println!(
+        "an earlier run deleted its trees in {} {ago} s ago; ext4 without a journal passes \
+         over inodes freed in the last {SETTLE_SECS} s when it creates new ones, which \
+         would slow every extraction: waiting {wait} s",
+        work.display()
+    );
+    std::thread::sleep(std::time::Duration::from_secs(wait));
+}
+
 /// Makes the tree at `path` removable by its owner (GNU tar gives directories the modes in
 /// the archive, which are 0 for Windows layers) and removes it.
 fn remove_tree(path: &Path) -> std::io::Result<()> {
@@ -335,8 +410,8 @@ fn remove_tree(path: &Path) -> std::io::Result<()> {
     fs::remove_dir_all(path)
 }
 
-/// Reads every regular file below `path` to its end (errors skipped), so that the page
-/// cache holds the tree; returns the bytes read. Before the exports both sources are read
+/// Reads `path`, or every regular file below it, to its end (errors skipped), so that the
+/// page cache holds it; returns the bytes read. Before the exports both sources are read
 /// so, whichever tool made them and however it wrote them: wclayer's import writes large
 /// files around the page cache (docs/performance.md, "Import"), GNU tar through it.
 fn read_tree(path: &Path) -> u64 {
@@ -794,10 +869,17 @@ pub fn run(o: &Options) -> anyhow::Result<()> {
 
     let inputs = prepare_inputs(o, &tools, &inputs_dir, true)?;
     report::workload(o, &inputs.summary, inputs.gz_bytes, &inputs.compressor);
+    // The imports' inputs from the page cache for every side and round (not measured):
+    // inputs kept from an earlier run, or a run after `drop_caches`, would otherwise be read
+    // from the disk by whichever side goes first in the first round.
+    for input in [Some(&inputs.tar), inputs.gz.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        read_tree(input);
+    }
 
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let stamp = unix_now();
     let run_dir = o.work.join(format!("run-{stamp}-{}", std::process::id()));
     fs::create_dir_all(&run_dir)?;
     println!(
@@ -819,6 +901,7 @@ pub fn run(o: &Options) -> anyhow::Result<()> {
         layer_dir: None,
         tree: None,
     };
+    settle(&o.work);
     let mut outcomes = Vec::new();
     let mut failure = None;
     let mut sources_read = false;
@@ -848,10 +931,11 @@ pub fn run(o: &Options) -> anyhow::Result<()> {
             }
         }
     }
-    if !o.keep
-        && let Err(e) = remove_tree(&run_dir)
-    {
-        println!("could not remove {}: {e}", run_dir.display());
+    if !o.keep {
+        if let Err(e) = remove_tree(&run_dir) {
+            println!("could not remove {}: {e}", run_dir.display());
+        }
+        note_deletion(&o.work);
     }
     if let Some(e) = failure {
         return Err(e);
@@ -863,6 +947,29 @@ pub fn run(o: &Options) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_waits_only_after_a_recent_deletion_it_recorded() {
+        let t = tempfile::tempdir().unwrap();
+        // No record: no wait.
+        assert_eq!(settle_wait(t.path(), 1_000_000), None);
+        note_deletion(t.path());
+        let at: u64 = fs::read_to_string(t.path().join(DELETED_MARK))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(settle_wait(t.path(), at), Some((0, SETTLE_SECS)));
+        assert_eq!(
+            settle_wait(t.path(), at + 100),
+            Some((100, SETTLE_SECS - 100))
+        );
+        assert_eq!(settle_wait(t.path(), at + SETTLE_SECS), None);
+        // A record from the future (a clock set back) or an unreadable one: no wait.
+        assert_eq!(settle_wait(t.path(), at - 1), None);
+        fs::write(t.path().join(DELETED_MARK), "yesterday\n").unwrap();
+        assert_eq!(settle_wait(t.path(), at), None);
+    }
 
     #[test]
     fn summary_sidecar_round_trips() {

@@ -12,13 +12,15 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 
 use super::measure::{self, Sample};
 use super::tools::{self, Tools};
-use super::{Options, RSS_GOAL_MIB, free_bytes, human, prepare_inputs, remove_tree};
+use super::{
+    Options, RSS_GOAL_MIB, free_bytes, human, note_deletion, prepare_inputs, remove_tree, settle,
+    unix_now,
+};
 
 /// One scale's runs.
 struct Point {
@@ -79,16 +81,17 @@ pub fn scale(o: &Options, scales: &[f64]) -> anyhow::Result<()> {
         "not enough free space in {} (use --work DIR elsewhere or smaller --scales)",
         o.work.display()
     );
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let run_dir = o.work.join(format!("scale-{stamp}-{}", std::process::id()));
+    let run_dir = o
+        .work
+        .join(format!("scale-{}-{}", unix_now(), std::process::id()));
     fs::create_dir_all(&run_dir)?;
+    settle(&o.work);
     let result = series(o, &tools, &time, &scales, &run_dir);
-    if !o.keep
-        && let Err(e) = remove_tree(&run_dir)
-    {
-        println!("could not remove {}: {e}", run_dir.display());
+    if !o.keep {
+        if let Err(e) = remove_tree(&run_dir) {
+            println!("could not remove {}: {e}", run_dir.display());
+        }
+        note_deletion(&o.work);
     }
     let points = result?;
     report(&points);
