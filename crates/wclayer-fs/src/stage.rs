@@ -500,6 +500,11 @@ mod tests {
     use super::*;
     use crate::ambient_authority;
 
+    /// `len` bytes that repeat only every 251.
+    fn pattern(len: u32) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8).collect()
+    }
+
     fn root(dir: &std::path::Path) -> Dir {
         Dir::open_ambient_dir(dir, ambient_authority()).unwrap()
     }
@@ -604,7 +609,7 @@ mod tests {
         use std::io::Write as _;
         let tmp = tempfile::tempdir().unwrap();
         let d = root(tmp.path());
-        let data: Vec<u8> = (0..25_000u32).map(|i| (i % 251) as u8).collect();
+        let data = pattern(25_000);
         let mut f = StagedFile::create(&d, "out").unwrap();
         f.write_back_every(1000);
         for piece in data.chunks(777) {
@@ -616,11 +621,7 @@ mod tests {
         g.write_back_every(10);
         g.write_all(&data).unwrap();
         drop(g);
-        let names: Vec<_> = std::fs::read_dir(tmp.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, [std::ffi::OsString::from("out")]);
+        assert_eq!(d.entries().unwrap(), [OsString::from("out")]);
     }
 
     /// A file written direct ([`StagedFile::write_direct`]) in pieces, flushed ahead, holds
@@ -630,7 +631,7 @@ mod tests {
         use std::io::Write as _;
         let tmp = tempfile::tempdir().unwrap();
         let d = root(tmp.path());
-        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let data = pattern(3_000_000);
         let mut f = StagedFile::create(&d, "out").unwrap();
         f.write_all(b"before").unwrap();
         f.write_direct().unwrap();
@@ -654,11 +655,7 @@ mod tests {
         g.write_direct().unwrap();
         g.write_all(&data).unwrap();
         drop(g);
-        let names: Vec<_> = std::fs::read_dir(tmp.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, [std::ffi::OsString::from("out")]);
+        assert_eq!(d.entries().unwrap(), [OsString::from("out")]);
     }
 
     #[test]
