@@ -131,16 +131,27 @@ impl Appender {
 
     /// Writes out what the buffer holds (a partial last block through the page cache), and
     /// returns how many bytes went through the page cache.
+    ///
+    /// The bytes past the last block boundary of the file stay in the buffer, moved to its
+    /// start: the next write-out rewrites them from that boundary, so that after a flush at
+    /// any point (or a start at an unaligned offset) the following full buffers are aligned
+    /// again and still go direct.
     pub(crate) fn write_out(&mut self, file: &File) -> io::Result<u64> {
         if self.buf.is_empty() {
             return Ok(0);
         }
         let before = self.state.direct_bytes;
-        let len = self.buf.len() as u64;
+        let len = self.buf.len();
         self.state.write_all_at(file, self.buf.bytes(), self.at)?;
-        self.at = self.at.saturating_add(len);
-        self.buf.clear();
-        Ok(len.saturating_sub(self.state.direct_bytes.saturating_sub(before)))
+        let end = self.at.saturating_add(len as u64);
+        let past_boundary = end
+            .checked_rem(DIRECT_ALIGN as u64)
+            .and_then(|r| usize::try_from(r).ok())
+            .unwrap_or(0);
+        let done = len.saturating_sub(past_boundary);
+        self.at = self.at.saturating_add(done as u64);
+        self.buf.consume(done);
+        Ok((len as u64).saturating_sub(self.state.direct_bytes.saturating_sub(before)))
     }
 
     /// Writes out what is buffered and leaves the file without `O_DIRECT`.
@@ -285,6 +296,15 @@ impl AlignedBuf {
     pub fn clear(&mut self) {
         self.buf.truncate(self.start);
     }
+
+    /// Drops the first `n` bytes held (all of them when `n` is larger) and moves the rest
+    /// to the aligned start.
+    pub(crate) fn consume(&mut self, n: usize) {
+        let from = self.start.saturating_add(n).min(self.buf.len());
+        self.buf.copy_within(from.., self.start);
+        let kept = self.buf.len().saturating_sub(from);
+        self.buf.truncate(self.start.saturating_add(kept));
+    }
 }
 
 #[cfg(test)]
@@ -373,38 +393,65 @@ mod tests {
         w.into_file().unwrap();
     }
 
-    /// A file appended to in pieces of every size, with a flush at an unaligned point in
-    /// the middle: it holds exactly the bytes appended, and whole buffers went direct.
     #[test]
-    fn an_appended_file_holds_what_was_appended() {
+    fn consuming_keeps_the_rest_at_the_aligned_start() {
+        let mut b = AlignedBuf::with_capacity(10_000);
+        let data: Vec<u8> = (0..9_000u32).map(|i| (i % 251) as u8).collect();
+        b.extend_from_slice(&data);
+        let at = b.bytes().as_ptr();
+        let room = b.room();
+        b.consume(4096);
+        assert!(b.bytes() == &data[4096..] && b.bytes().as_ptr() == at);
+        assert_eq!(b.room(), room + 4096);
+        b.consume(0);
+        assert!(b.bytes() == &data[4096..]);
+        b.consume(1 << 20);
+        assert!(b.is_empty() && b.bytes().as_ptr() == at);
+    }
+
+    /// A file appended to from an unaligned offset in pieces of every size, flushed at
+    /// unaligned points: it holds exactly the bytes appended, and after every flush the
+    /// next full buffers still went direct.
+    #[test]
+    fn an_appended_file_holds_what_was_appended_and_stays_direct_after_flushes() {
         let dir = tempfile::tempdir().unwrap();
-        let file = File::create_new(dir.path().join("f")).unwrap();
-        let mut a = Appender::new(0);
-        let all: Vec<u8> = (0..3_700_000u32).map(|i| (i % 253) as u8).collect();
+        let mut file = File::create_new(dir.path().join("f")).unwrap();
+        std::io::Write::write_all(&mut file, b"head").unwrap();
+        let mut a = Appender::new(4);
+        let all: Vec<u8> = (0..7_700_000u32).map(|i| (i % 253) as u8).collect();
         let mut rest = &all[..];
         let mut piece = 1usize;
-        let mut flushed = false;
+        let mut next_flush = 1_500_000;
+        let mut direct_at_flush = Vec::new();
         while !rest.is_empty() {
             let (n, _) = a
                 .write(&file, rest.get(..piece.min(rest.len())).unwrap())
                 .unwrap();
             assert!(n > 0);
             rest = rest.get(n..).unwrap();
-            piece = piece * 3 + 1;
-            if !flushed && all.len() - rest.len() > 1_500_000 {
+            piece = (piece * 3 + 1) % 700_001;
+            if all.len() - rest.len() > next_flush {
                 a.write_out(&file).unwrap();
-                flushed = true;
+                direct_at_flush.push(a.direct_bytes());
+                next_flush += 2_345_679;
             }
         }
         a.finish(&file).unwrap();
+        direct_at_flush.push(a.direct_bytes());
         if sys::DIRECT_IO && !a.state.refused {
-            assert!(
-                a.direct_bytes() >= 1 << 20,
-                "{} bytes direct",
-                a.direct_bytes()
-            );
+            assert_eq!(direct_at_flush.len(), 4, "{direct_at_flush:?}");
+            // Between two flushes at least one whole buffer went direct.
+            for w in direct_at_flush.windows(2) {
+                assert!(w[1] >= w[0] + (1 << 20), "{direct_at_flush:?}");
+            }
         }
         let got = std::fs::read(dir.path().join("f")).unwrap();
-        assert!(got == all, "{} bytes read back", got.len());
+        assert!(
+            got.len() == all.len() + 4
+                && got.starts_with(b"head")
+                && got.get(4..) == Some(&all[..]),
+            "{} bytes read back",
+            got.len()
+        );
     }
 }
