@@ -7,9 +7,12 @@
 //! work in an import (inode-bitmap search, page-cache copies, block allocation), so it runs
 //! beside the parsing on every core.
 //!
-//! Each file goes to one worker, chosen by its file number, which handles its jobs in order
-//! (`Begin`, `Seek`/`Data`, `End`, then any `Link` to it): a hard link is made after the
-//! file it names exists, whichever thread made it. A worker has at most one file open,
+//! Each file goes to one worker, which handles its jobs in order (`Begin`, `Seek`/`Data`,
+//! `End`, then any `Link` to it): a hard link is made after the file it names exists,
+//! whichever thread made it. A new file goes to the worker with the fewest batches waiting
+//! (the next in turn among equals), so that a worker waiting for the disk (a direct write)
+//! does not hold up the writer while another has nothing to do; the pool remembers each
+//! file's worker for the links to it. A worker has at most one file open,
 //! because the writer finishes an entry before it starts the next. Memory is bounded: each worker's queue holds a fixed number of jobs of
 //! at most [`CHUNK`] bytes, and data buffers travel back to be reused. The first error of a
 //! worker, which names its entry, is reported by the writer's next call, and at the latest by
@@ -22,7 +25,7 @@
 //! cached.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -107,6 +110,8 @@ impl Failure {
 
 struct Worker {
     jobs: SyncSender<Batch>,
+    /// Batches handed to the worker and not yet done.
+    pending: Arc<AtomicUsize>,
     handle: JoinHandle<()>,
 }
 
@@ -175,6 +180,10 @@ pub(super) struct Pool {
     pub(super) fresh_buffers: std::cell::Cell<u64>,
     /// The worker of the file being filled.
     current: usize,
+    /// The worker each file number went to (`u8::MAX`: none yet), for the links to it.
+    assigned: Vec<u8>,
+    /// Where the search for the least busy worker starts next (turns among equals).
+    turn: usize,
     /// Jobs for the current worker not yet handed over, and their bytes of data.
     staged: Batch,
     staged_bytes: usize,
@@ -204,11 +213,17 @@ impl Pool {
                 let failure = Arc::clone(&failure);
                 let spare = spare_tx.clone();
                 let wb = write_back.as_ref().map(|(wb, _)| wb.clone());
+                let pending = Arc::new(AtomicUsize::new(0));
+                let done = Arc::clone(&pending);
                 let spawned = std::thread::Builder::new()
                     .name(format!("layer-writer-{i}"))
-                    .spawn(move || work(&rx, &failure, &spare, wb.as_ref()));
+                    .spawn(move || work(&rx, &done, &failure, &spare, wb.as_ref()));
                 match spawned {
-                    Ok(handle) => workers.push(Worker { jobs, handle }),
+                    Ok(handle) => workers.push(Worker {
+                        jobs,
+                        pending,
+                        handle,
+                    }),
                     Err(_) => break,
                 }
             }
@@ -221,6 +236,8 @@ impl Pool {
             #[cfg(test)]
             fresh_buffers: std::cell::Cell::new(0),
             current: 0,
+            assigned: Vec::new(),
+            turn: 0,
             staged: Vec::new(),
             staged_bytes: 0,
             inline: None,
@@ -251,9 +268,43 @@ impl Pool {
         let _ = self.spare_tx.try_send(buf);
     }
 
-    /// The worker of file number `file`.
+    /// The worker a new file goes to: the one with the fewest batches waiting, the next in
+    /// turn among equals; remembered as file number `file`'s.
+    fn assign(&mut self, file: usize) -> usize {
+        let n = self.workers.len();
+        let mut best = self.turn.checked_rem(n).unwrap_or(0);
+        let mut least = usize::MAX;
+        for k in 0..n {
+            let i = self.turn.saturating_add(k).checked_rem(n).unwrap_or(0);
+            let waiting = self
+                .workers
+                .get(i)
+                .map_or(usize::MAX, |w| w.pending.load(Ordering::Relaxed));
+            if waiting < least {
+                least = waiting;
+                best = i;
+            }
+        }
+        self.turn = best.saturating_add(1);
+        if n > 1 {
+            if self.assigned.len() <= file {
+                self.assigned.resize(file.saturating_add(1), u8::MAX);
+            }
+            if let Some(slot) = self.assigned.get_mut(file) {
+                // At most MAX_WORKERS (4) workers: the index fits.
+                *slot = u8::try_from(best).unwrap_or(u8::MAX);
+            }
+        }
+        best
+    }
+
+    /// The worker of file number `file`: the one it was created by, or (a file the pool did
+    /// not create) one chosen by its number.
     fn worker_of(&self, file: usize) -> usize {
-        file.checked_rem(self.workers.len()).unwrap_or(0)
+        match self.assigned.get(file) {
+            Some(&w) if w != u8::MAX => usize::from(w),
+            _ => file.checked_rem(self.workers.len()).unwrap_or(0),
+        }
     }
 
     /// Creates file `name` in `dir`, file number `file` of the layer and the content of
@@ -266,7 +317,7 @@ impl Pool {
         entry: String,
     ) -> Result<(), Error> {
         self.hand_over()?;
-        self.current = self.worker_of(file);
+        self.current = self.assign(file);
         self.stage(Job::Begin { dir, name, entry })
     }
 
@@ -359,6 +410,7 @@ impl Pool {
         self.staged_bytes = 0;
         match self.workers.get(self.current) {
             Some(w) => {
+                w.pending.fetch_add(1, Ordering::Relaxed);
                 if w.jobs.send(batch).is_err() {
                     // The worker is gone: it stopped on an error, which is the one to report.
                     self.failed()?;
@@ -398,40 +450,44 @@ struct Filling {
 /// file's jobs.
 fn work(
     jobs: &Receiver<Batch>,
+    pending: &AtomicUsize,
     failure: &Failure,
     spare: &SyncSender<AlignedBuf>,
     write_back: Option<&WriteBack>,
 ) {
     let mut filling: Option<Filling> = None;
     let mut skipping = false;
-    for job in jobs.iter().flatten() {
-        // A failed file skips its own jobs; the next file, or a link (whose target may
-        // exist), runs again.
-        if matches!(job, Job::Begin { .. } | Job::Link { .. }) {
-            skipping = false;
-        }
-        if skipping {
-            if let Job::Data(b) = job {
-                let _ = spare.try_send(b);
+    for batch in jobs.iter() {
+        for job in batch {
+            // A failed file skips its own jobs; the next file, or a link (whose target may
+            // exist), runs again.
+            if matches!(job, Job::Begin { .. } | Job::Link { .. }) {
+                skipping = false;
             }
-            continue;
+            if skipping {
+                if let Job::Data(b) = job {
+                    let _ = spare.try_send(b);
+                }
+                continue;
+            }
+            // Only bytes that went through the page cache need writing back.
+            let data = match &job {
+                Job::Data(b) => Some(b.len() as u64),
+                _ => None,
+            };
+            let direct =
+                |f: &mut Option<Filling>| f.as_mut().map_or(0, |f| f.out.get_mut().direct_bytes());
+            let direct_before = direct(&mut filling);
+            if let Err(e) = run(&mut filling, job, Some(spare)) {
+                filling = None;
+                skipping = true;
+                failure.record(e);
+            }
+            if let (Some(n), Some(wb)) = (data, write_back) {
+                wb.wrote(n.saturating_sub(direct(&mut filling).saturating_sub(direct_before)));
+            }
         }
-        // Only bytes that went through the page cache need writing back.
-        let data = match &job {
-            Job::Data(b) => Some(b.len() as u64),
-            _ => None,
-        };
-        let direct =
-            |f: &mut Option<Filling>| f.as_mut().map_or(0, |f| f.out.get_mut().direct_bytes());
-        let direct_before = direct(&mut filling);
-        if let Err(e) = run(&mut filling, job, Some(spare)) {
-            filling = None;
-            skipping = true;
-            failure.record(e);
-        }
-        if let (Some(n), Some(wb)) = (data, write_back) {
-            wb.wrote(n.saturating_sub(direct(&mut filling).saturating_sub(direct_before)));
-        }
+        pending.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -565,6 +621,59 @@ mod tests {
                 want.extend([0u8; 5]);
                 assert!(got == want, "file {f} (threads: {threads})");
             }
+        }
+    }
+
+    /// A new file goes to the worker with the fewest batches waiting (the next in turn among
+    /// equals), and a link to a file goes to the worker that created it, however much later.
+    #[test]
+    fn new_files_go_to_the_least_busy_worker_and_links_follow_their_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = Arc::new(dir(tmp.path()));
+        let mut pool = Pool::new(None);
+        let n = pool.workers.len();
+        if n >= 2 {
+            // Equal queues: each in turn.
+            let turns: Vec<usize> = (100..100 + 2 * n).map(|f| pool.assign(f)).collect();
+            let want: Vec<usize> = (0..2 * n).map(|i| i % n).collect();
+            assert_eq!(turns, want);
+            // Worker 0 looks busy: the next files go elsewhere, the earlier ones stay put.
+            pool.workers[0].pending.fetch_add(1000, Ordering::Relaxed);
+            for f in 200..210 {
+                assert_ne!(pool.assign(f), 0, "file {f}");
+            }
+            for i in 0..2 * n {
+                assert_eq!(pool.worker_of(100 + i), i % n);
+            }
+            pool.workers[0].pending.fetch_sub(1000, Ordering::Relaxed);
+            // A file number the pool never saw: by its number.
+            assert_eq!(pool.worker_of(7), 7 % n);
+        }
+        // Files of every size, their links made after all of them were handed over.
+        for f in 0..40usize {
+            pool.begin(f, Arc::clone(&d), format!("f{f}"), format!("F{f}"))
+                .unwrap();
+            for _ in 0..f % 5 {
+                let mut b = pool.buffer();
+                b.extend_from_slice(&vec![f as u8; CHUNK]);
+                pool.data(b).unwrap();
+            }
+            pool.end(0, None, None).unwrap();
+        }
+        for f in (0..40usize).rev() {
+            pool.link(
+                f,
+                (Arc::clone(&d), format!("f{f}")),
+                (Arc::clone(&d), format!("l{f}")),
+                format!("L{f}"),
+            )
+            .unwrap();
+        }
+        pool.finish().unwrap();
+        for f in 0..40usize {
+            let got = std::fs::read(tmp.path().join(format!("l{f}"))).unwrap();
+            assert_eq!(got.len(), f % 5 * CHUNK, "file {f}");
+            assert!(got.iter().all(|&b| b == f as u8), "file {f}");
         }
     }
 
