@@ -196,18 +196,13 @@ pub(super) struct Pool {
 }
 
 impl Pool {
-    /// A pool with one worker more than there are cores (at most [`MAX_WORKERS`]; none on one
-    /// core): a worker waits for the disk in each direct write, and the one more keeps the
-    /// cores busy meanwhile (docs/performance.md, "Import"). With `(root, every)`, what the
-    /// workers write below `root` is written back ahead every `every` bytes (normally
+    /// A pool with one worker per core (at most [`MAX_WORKERS`]); with `(root, every)`, what
+    /// the workers write below `root` is written back ahead every `every` bytes (normally
     /// [`WRITE_BACK_EVERY`]).
     pub(super) fn new(write_back: Option<(Dir, u64)>) -> Pool {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let n = if cores > 1 {
-            cores.saturating_add(1).min(MAX_WORKERS)
-        } else {
-            1
-        };
+        let n = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(MAX_WORKERS);
         let failure = Arc::new(Failure::default());
         let (spare_tx, spare) = sync_channel(QUEUE.saturating_mul(MAX_WORKERS));
         let mut workers = Vec::new();
