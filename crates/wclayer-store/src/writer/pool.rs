@@ -578,6 +578,17 @@ mod tests {
         Dir::open_ambient_dir(p, ambient_authority()).unwrap()
     }
 
+    /// Hard-links file `f{f}` as `l{f}` in `d`, a link to file number `f`.
+    fn link(pool: &mut Pool, d: &Arc<Dir>, f: usize) {
+        pool.link(
+            f,
+            (Arc::clone(d), format!("f{f}")),
+            (Arc::clone(d), format!("l{f}")),
+            format!("L{f}"),
+        )
+        .unwrap();
+    }
+
     /// Files filled by the workers, hard links made after their targets, with or without
     /// threads, with or without write-backs ahead (here every 10,000 bytes).
     #[test]
@@ -596,13 +607,7 @@ mod tests {
                 b.extend_from_slice(&vec![f as u8; f * 1000]);
                 pool.data(b).unwrap();
                 pool.end(f as u64 * 1000 + 5, None, None).unwrap();
-                pool.link(
-                    f,
-                    (Arc::clone(&d), format!("f{f}")),
-                    (Arc::clone(&d), format!("l{f}")),
-                    format!("L{f}"),
-                )
-                .unwrap();
+                link(&mut pool, &d, f);
             }
             pool.finish().unwrap();
             // 190,000 bytes cross 19 multiples of 10,000; wake-ups while a write-back runs
@@ -661,13 +666,7 @@ mod tests {
             pool.end(0, None, None).unwrap();
         }
         for f in (0..40usize).rev() {
-            pool.link(
-                f,
-                (Arc::clone(&d), format!("f{f}")),
-                (Arc::clone(&d), format!("l{f}")),
-                format!("L{f}"),
-            )
-            .unwrap();
+            link(&mut pool, &d, f);
         }
         pool.finish().unwrap();
         for f in 0..40usize {
