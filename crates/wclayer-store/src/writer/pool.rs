@@ -42,9 +42,11 @@ use crate::Error;
 /// against 0.65–0.68 s with these (docs/performance.md, "Import").
 pub(super) const CHUNK: usize = 1 << 20;
 /// Batches queued per worker before the writer waits for it: a batch holds less than two
-/// [`CHUNK`]s of data, so at most 16 MiB a worker; the spare buffers are bounded by as much
-/// again.
+/// [`CHUNK`]s of data, so at most 16 MiB a worker; the spare buffers kept for reuse are at
+/// most `QUEUE * MAX_WORKERS` chunks (32 MiB).
 const QUEUE: usize = 8;
+// The memory bound above, kept when either constant changes.
+const _: () = assert!(QUEUE * 2 * CHUNK <= 16 << 20 && QUEUE * MAX_WORKERS * CHUNK <= 32 << 20);
 /// Most workers, whatever the number of cores: past this the kernel's per-directory and
 /// per-file-system locks take over.
 const MAX_WORKERS: usize = 4;
