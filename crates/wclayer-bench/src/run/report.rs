@@ -135,6 +135,25 @@ fn figures(o: &Outcome) -> Figures {
     }
 }
 
+/// The cores wclayer may use here.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// wclayer's median CPU time spread evenly over `cores` (no run can take less wall time
+/// than that), and the wall time the goal allows (the goal times the peer's median).
+pub(crate) fn reach(
+    w_cpu: Option<f64>,
+    p_wall: Option<f64>,
+    goal: f64,
+    cores: usize,
+) -> Option<(f64, f64)> {
+    let cpu = w_cpu?;
+    let allowed = goal * p_wall?;
+    let cores = u32::try_from(cores.max(1)).unwrap_or(u32::MAX);
+    Some((cpu / f64::from(cores), allowed))
+}
+
 fn verdict(r: Option<f64>, goal: f64) -> &'static str {
     match r {
         Some(r) if r <= goal => "met",
@@ -197,6 +216,19 @@ pub(crate) fn item(o: &Outcome) {
         opt(f.w_rss, 1),
         opt(f.p_rss, 1)
     );
+    let cores = cores();
+    if let Some((floor, allowed)) = reach(f.w_cpu, f.p_wall, goal, cores) {
+        println!(
+            "   reach: wclayer's median CPU time over {cores} core{} is {floor:.3} s, the least wall \
+             time any run of it can take here; the goal allows {allowed:.3} s{}",
+            if cores == 1 { "" } else { "s" },
+            if floor > allowed {
+                ": out of reach on this machine unless wclayer's CPU time falls"
+            } else {
+                ""
+            }
+        );
+    }
     let what = match o.work {
         Work::Pull => "on disk (du; wclayer: the store, peer: its OCI layout and tree)",
         w if w.writes_trees() => "tree on disk (du)",
@@ -272,6 +304,21 @@ pub(crate) fn summary(o: &Options, outcomes: &[Outcome], load: &str) {
             ),
         );
     }
+    let cores = cores();
+    for out in outcomes {
+        let f = figures(out);
+        if let Some((floor, allowed)) = reach(f.w_cpu, f.p_wall, out.work.goal(), cores)
+            && floor > allowed
+        {
+            println!(
+                "{}: out of reach on {cores} core{}: wclayer's CPU time, {} s, spread over them \
+                 is {floor:.3} s; the goal allows {allowed:.3} s",
+                out.work.name(),
+                if cores == 1 { "" } else { "s" },
+                opt(f.w_cpu, 2),
+            );
+        }
+    }
     println!(
         "peak RSS of wclayer over all runs: {} MiB (goal < {RSS_GOAL_MIB} MiB: {})",
         opt(rss_max, 1),
@@ -287,4 +334,22 @@ pub(crate) fn summary(o: &Options, outcomes: &[Outcome], load: &str) {
          store, and of the peer's layout and tree, for pull)"
     );
     println!("load average at the end: {load}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reach;
+
+    #[test]
+    fn reach_spreads_the_cpu_time_over_the_cores() {
+        // 0.8 s of CPU over 2 cores: no run faster than 0.4 s; 0.8 x 0.46 s allowed.
+        let (floor, allowed) = reach(Some(0.8), Some(0.46), 0.8, 2).expect("both figures");
+        assert!((floor - 0.4).abs() < 1e-9, "{floor}");
+        assert!((allowed - 0.368).abs() < 1e-9, "{allowed}");
+        // No cores reported counts as one.
+        let (floor, _) = reach(Some(0.8), Some(1.0), 0.8, 0).expect("both figures");
+        assert!((floor - 0.8).abs() < 1e-9, "{floor}");
+        assert_eq!(reach(None, Some(1.0), 0.8, 2), None);
+        assert_eq!(reach(Some(1.0), None, 0.8, 2), None);
+    }
 }
