@@ -27,6 +27,38 @@ pub(crate) struct Sample {
     pub(crate) sys: Option<f64>,
     /// The largest resident set of any of its processes, in KiB (GNU time's `%M`).
     pub(crate) rss_kib: Option<u64>,
+    /// Core-seconds the whole machine was busy from start to exit (`/proc/stat`): the
+    /// command and whatever else ran meanwhile, such as a registry serving it or the
+    /// kernel's write-back threads.
+    pub(crate) busy: Option<f64>,
+}
+
+/// Clock ticks per second of `/proc/stat` (`USER_HZ`, 100 on every Linux architecture's
+/// user-space interface).
+const USER_HZ: f64 = 100.0;
+
+/// Busy core-seconds in the first (`cpu`, all cores) line of a `/proc/stat` text: user,
+/// nice, system, irq and softirq (guest time is part of user); idle, iowait and steal are
+/// not work done here.
+pub(crate) fn parse_proc_stat(text: &str) -> Option<f64> {
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let at = |i: usize| ticks.get(i).copied();
+    // user nice system idle iowait irq softirq steal ...
+    let busy = [at(0)?, at(1)?, at(2)?, at(5)?, at(6)?]
+        .iter()
+        .try_fold(0u64, |sum, t| sum.checked_add(*t))?;
+    Some(busy as f64 / USER_HZ)
+}
+
+/// The machine's busy core-seconds since boot, where `/proc/stat` tells.
+fn machine_busy() -> Option<f64> {
+    parse_proc_stat(&std::fs::read_to_string("/proc/stat").ok()?)
 }
 
 /// Parses the last line GNU time wrote with `-f '%e %U %S %M'` (earlier lines, such as
@@ -81,11 +113,15 @@ pub(crate) fn run(argv: &[OsString], time: Option<&Path>, log: &Path) -> anyhow:
         .with_context(|| format!("cannot open {}", log.display()))?;
     let err = out.try_clone()?;
     cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+    let busy_before = machine_busy();
     let start = Instant::now();
     let status = cmd
         .status()
         .with_context(|| format!("cannot run {}", program.to_string_lossy()))?;
     let wall = start.elapsed().as_secs_f64();
+    let busy = busy_before
+        .zip(machine_busy())
+        .map(|(before, after)| (after - before).max(0.0));
     if !status.success() {
         bail!(
             "`{}` failed ({status}); the end of its output ({}):\n{}",
@@ -112,6 +148,7 @@ pub(crate) fn run(argv: &[OsString], time: Option<&Path>, log: &Path) -> anyhow:
         cpu,
         sys,
         rss_kib,
+        busy,
     })
 }
 
@@ -131,5 +168,16 @@ mod tests {
         );
         assert_eq!(parse_time_output(""), None);
         assert_eq!(parse_time_output("x y z w\n"), None);
+    }
+
+    #[test]
+    fn counts_the_busy_ticks_of_proc_stat() {
+        let text = "cpu  100 20 30 5000 40 5 7 9 0 0\ncpu0 50 10 15 2500 20 2 3 4 0 0\n";
+        // user + nice + system + irq + softirq = 162 ticks.
+        let busy = parse_proc_stat(text).unwrap();
+        assert!((busy - 1.62).abs() < 1e-9, "{busy}");
+        assert_eq!(parse_proc_stat("cpu0 1 2 3 4 5 6 7\n"), None);
+        assert_eq!(parse_proc_stat("cpu  1 2 x 4 5 6 7\n"), None);
+        assert_eq!(parse_proc_stat("cpu  1 2 3 4 5\n"), None);
     }
 }
