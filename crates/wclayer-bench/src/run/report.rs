@@ -147,15 +147,16 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
-/// wclayer's median CPU time spread evenly over `cores` (no run can take less wall time
-/// than that), and the wall time the goal allows (the goal times the peer's median).
+/// `cpu` core-seconds (wclayer's median CPU time, or the machine's busy time during its
+/// runs) spread evenly over `cores`: no run can take less wall time than that; and the wall
+/// time the goal allows (the goal times the peer's median wall time `p_wall`).
 pub(crate) fn reach(
-    w_cpu: Option<f64>,
+    cpu: Option<f64>,
     p_wall: Option<f64>,
     goal: f64,
     cores: usize,
 ) -> Option<(f64, f64)> {
-    let cpu = w_cpu?;
+    let cpu = cpu?;
     let allowed = goal * p_wall?;
     let cores = u32::try_from(cores.max(1)).unwrap_or(u32::MAX);
     Some((cpu / f64::from(cores), allowed))
