@@ -147,19 +147,55 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
-/// `cpu` core-seconds (wclayer's median CPU time, or the machine's busy time during its
-/// runs) spread evenly over `cores`: no run can take less wall time than that; and the wall
-/// time the goal allows (the goal times the peer's median wall time `p_wall`).
-pub(crate) fn reach(
-    cpu: Option<f64>,
-    p_wall: Option<f64>,
-    goal: f64,
-    cores: usize,
-) -> Option<(f64, f64)> {
-    let cpu = cpu?;
-    let allowed = goal * p_wall?;
-    let cores = u32::try_from(cores.max(1)).unwrap_or(u32::MAX);
-    Some((cpu / f64::from(cores), allowed))
+/// How near a goal can come on this machine: core-seconds spread evenly over the cores (no
+/// run can take less wall time than that) against the wall time the goal allows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Reach {
+    /// wclayer's median CPU time over the cores.
+    pub(crate) own: f64,
+    /// The machine's median busy time during wclayer's runs over the cores, where known.
+    pub(crate) machine: Option<f64>,
+    /// The goal times the peer's median wall time.
+    pub(crate) allowed: f64,
+}
+
+/// Why a goal is out of reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutOfReach {
+    /// wclayer's own CPU time is too much.
+    Own,
+    /// With the rest of the machine's work during the runs (a registry, write-back).
+    Machine,
+}
+
+impl Reach {
+    /// From wclayer's median CPU time `cpu`, the machine's busy time `busy` during its runs,
+    /// the peer's median wall time `p_wall`, the goal and the cores (0 counts as 1).
+    pub(crate) fn of(
+        cpu: Option<f64>,
+        busy: Option<f64>,
+        p_wall: Option<f64>,
+        goal: f64,
+        cores: usize,
+    ) -> Option<Reach> {
+        let cores = f64::from(u32::try_from(cores.max(1)).unwrap_or(u32::MAX));
+        Some(Reach {
+            own: cpu? / cores,
+            machine: busy.map(|b| b / cores),
+            allowed: goal * p_wall?,
+        })
+    }
+
+    /// Whether, and why, the goal is out of reach.
+    pub(crate) fn out(&self) -> Option<OutOfReach> {
+        if self.own > self.allowed {
+            Some(OutOfReach::Own)
+        } else if self.machine.is_some_and(|m| m > self.allowed) {
+            Some(OutOfReach::Machine)
+        } else {
+            None
+        }
+    }
 }
 
 fn verdict(r: Option<f64>, goal: f64) -> &'static str {
@@ -225,23 +261,24 @@ pub(crate) fn item(o: &Outcome) {
         opt(f.p_rss, 1)
     );
     let cores = cores();
-    if let Some((floor, allowed)) = reach(f.w_cpu, f.p_wall, goal, cores) {
-        let machine = reach(f.w_busy, f.p_wall, goal, cores).map(|(m, _)| m);
+    if let Some(r) = Reach::of(f.w_cpu, f.w_busy, f.p_wall, goal, cores) {
         println!(
-            "   reach: wclayer's median CPU time over {cores} core{} is {floor:.3} s, the least wall \
-             time any run of it can take here{}; the goal allows {allowed:.3} s{}",
+            "   reach: wclayer's median CPU time over {cores} core{} is {:.3} s, the least wall \
+             time any run of it can take here{}; the goal allows {:.3} s{}",
             if cores == 1 { "" } else { "s" },
-            machine.map_or(String::new(), |m| format!(
+            r.own,
+            r.machine.map_or(String::new(), |m| format!(
                 " ({m:.3} s with all the machine's work during its runs)"
             )),
-            match machine {
-                _ if floor > allowed => {
+            r.allowed,
+            match r.out() {
+                Some(OutOfReach::Own) => {
                     ": out of reach on this machine unless wclayer's CPU time falls"
                 }
-                Some(m) if m > allowed => {
+                Some(OutOfReach::Machine) => {
                     ": out of reach on this machine with the rest of its work during the runs"
                 }
-                _ => "",
+                None => "",
             }
         );
     }
@@ -323,27 +360,29 @@ pub(crate) fn summary(o: &Options, outcomes: &[Outcome], load: &str) {
     let cores = cores();
     for out in outcomes {
         let f = figures(out);
-        let Some((floor, allowed)) = reach(f.w_cpu, f.p_wall, out.work.goal(), cores) else {
+        let Some(r) = Reach::of(f.w_cpu, f.w_busy, f.p_wall, out.work.goal(), cores) else {
             continue;
         };
-        let machine = reach(f.w_busy, f.p_wall, out.work.goal(), cores).map(|(m, _)| m);
         let s = if cores == 1 { "" } else { "s" };
-        if floor > allowed {
-            println!(
+        match r.out() {
+            Some(OutOfReach::Own) => println!(
                 "{}: out of reach on {cores} core{s}: wclayer's CPU time, {} s, spread over them \
-                 is {floor:.3} s; the goal allows {allowed:.3} s",
+                 is {:.3} s; the goal allows {:.3} s",
                 out.work.name(),
                 opt(f.w_cpu, 2),
-            );
-        } else if let Some(m) = machine.filter(|&m| m > allowed) {
-            println!(
+                r.own,
+                r.allowed,
+            ),
+            Some(OutOfReach::Machine) => println!(
                 "{}: out of reach on {cores} core{s}: the machine was busy {} core-seconds during \
-                 wclayer's runs (wclayer {} s), spread over them {m:.3} s; the goal allows \
-                 {allowed:.3} s",
+                 wclayer's runs (wclayer {} s), spread over them {}; the goal allows {:.3} s",
                 out.work.name(),
                 opt(f.w_busy, 2),
                 opt(f.w_cpu, 2),
-            );
+                opt(r.machine, 3),
+                r.allowed,
+            ),
+            None => {}
         }
     }
     println!(
@@ -365,18 +404,30 @@ pub(crate) fn summary(o: &Options, outcomes: &[Outcome], load: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::reach;
+    use super::{OutOfReach, Reach};
 
     #[test]
     fn reach_spreads_the_cpu_time_over_the_cores() {
         // 0.8 s of CPU over 2 cores: no run faster than 0.4 s; 0.8 x 0.46 s allowed.
-        let (floor, allowed) = reach(Some(0.8), Some(0.46), 0.8, 2).expect("both figures");
-        assert!((floor - 0.4).abs() < 1e-9, "{floor}");
-        assert!((allowed - 0.368).abs() < 1e-9, "{allowed}");
+        let r = Reach::of(Some(0.8), Some(0.9), Some(0.46), 0.8, 2).expect("the figures");
+        assert!((r.own - 0.4).abs() < 1e-9, "{r:?}");
+        assert!((r.machine.expect("busy") - 0.45).abs() < 1e-9, "{r:?}");
+        assert!((r.allowed - 0.368).abs() < 1e-9, "{r:?}");
+        assert_eq!(r.out(), Some(OutOfReach::Own));
         // No cores reported counts as one.
-        let (floor, _) = reach(Some(0.8), Some(1.0), 0.8, 0).expect("both figures");
-        assert!((floor - 0.8).abs() < 1e-9, "{floor}");
-        assert_eq!(reach(None, Some(1.0), 0.8, 2), None);
-        assert_eq!(reach(Some(1.0), None, 0.8, 2), None);
+        let r = Reach::of(Some(0.8), None, Some(1.0), 0.8, 0).expect("the figures");
+        assert!((r.own - 0.8).abs() < 1e-9, "{r:?}");
+        assert_eq!(r.out(), None);
+        assert_eq!(Reach::of(None, None, Some(1.0), 0.8, 2), None);
+        assert_eq!(Reach::of(Some(1.0), None, None, 0.8, 2), None);
+    }
+
+    #[test]
+    fn the_rest_of_the_machine_can_put_a_goal_out_of_reach() {
+        // wclayer alone 0.70 s over 2 cores, the machine 0.87 s; 0.25 x 3.47 s allowed.
+        let r = Reach::of(Some(1.40), Some(1.74), Some(3.47), 0.25, 2).expect("the figures");
+        assert_eq!(r.out(), Some(OutOfReach::Machine));
+        let r = Reach::of(Some(1.40), Some(1.60), Some(3.47), 0.25, 2).expect("the figures");
+        assert_eq!(r.out(), None);
     }
 }

@@ -55,7 +55,6 @@ const SPARE: usize = QUEUED * 2;
 const _: () = assert!(
     QUEUED * 2 * CHUNK <= 32 << 20
         && SPARE * CHUNK <= 32 << 20
-        && queue_per_worker(1) * 2 * CHUNK <= 32 << 20
         && queue_per_worker(MAX_WORKERS) * MAX_WORKERS * 2 * CHUNK <= 32 << 20
 );
 
